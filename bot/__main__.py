@@ -1,0 +1,5 @@
+"""Run the `bulwark` command line."""
+
+from bot.cli import main
+
+raise SystemExit(main())
