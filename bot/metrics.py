@@ -1,0 +1,70 @@
+"""Prometheus metrics, each set in its own registry (no global state: tests build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+DELIVERY_OUTCOMES = ("accepted", "duplicate", "bad_signature", "malformed", "too_large", "ping")
+
+
+class Metrics:
+    """Bulwark's counters, gauges and histograms, rendered in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.deliveries = Counter(
+            "bulwark_webhook_deliveries",
+            "Webhook deliveries received, by event and outcome.",
+            ["event", "outcome"],
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "bulwark_jobs", "Jobs by kind and outcome.", ["kind", "outcome"], registry=self.registry
+        )
+        self.queue_depth = Gauge(
+            "bulwark_queue_depth", "Jobs waiting in the queue.", registry=self.registry
+        )
+        self.github_requests = Counter(
+            "bulwark_github_requests",
+            "Requests sent to GitHub, by method and status.",
+            ["method", "status"],
+            registry=self.registry,
+        )
+        self.rate_limit_remaining = Gauge(
+            "bulwark_github_rate_limit_remaining",
+            "GitHub's x-ratelimit-remaining, by installation.",
+            ["installation"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "bulwark_job_duration_seconds",
+            "How long jobs ran, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+
+    def delivery(self, event: str, outcome: str) -> None:
+        """Count one webhook delivery."""
+        self.deliveries.labels(event=event, outcome=outcome).inc()
+
+    def job(self, kind: str, outcome: str, duration: float | None = None) -> None:
+        """Count one job's outcome and, when it ran, its duration."""
+        self.jobs.labels(kind=kind, outcome=outcome).inc()
+        if duration is not None:
+            self.job_duration.labels(kind=kind).observe(duration)
+
+    def depth(self, value: int) -> None:
+        """Set the queue depth gauge."""
+        self.queue_depth.set(value)
+
+    def request(self, method: str, status: int | str) -> None:
+        """Count one request to GitHub."""
+        self.github_requests.labels(method=method.upper(), status=str(status)).inc()
+
+    def rate_limit(self, installation: int | str, remaining: int) -> None:
+        """Record the rate-limit budget GitHub last reported for an installation."""
+        self.rate_limit_remaining.labels(installation=str(installation)).set(remaining)
+
+    def render(self) -> bytes:
+        """Return every metric in Prometheus text format."""
+        return generate_latest(self.registry)
