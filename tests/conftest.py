@@ -1,0 +1,27 @@
+"""Shared fixtures: a fake clock and one RSA test key per session."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.clock import FakeClock
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A clock that moves only when told to."""
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def rsa_private_key() -> str:
+    """An RSA private key in PEM, generated once per test session."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return pem.decode()
