@@ -122,3 +122,14 @@ def _errors(exc: HTTPException) -> list[Any]:
     if isinstance(errors, list):
         return errors
     return [errors] if errors else []
+
+
+class QueryFailed(GitHubError):
+    """A GraphQL query answered with errors; `errors` is GitHub's list."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        messages = "; ".join(
+            str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors
+        )
+        super().__init__(200, messages or "GraphQL query failed")
+        self.errors = errors
