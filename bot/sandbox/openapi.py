@@ -278,11 +278,11 @@ class RestSpec:
         return [describe_error(e) for e in validator.iter_errors(body)]
 
     def example(self, method: str, template: str, status: int) -> Any:
-        """Return the description's default example answer of an operation."""
+        """Return a copy of the description's default example answer of an operation."""
         operation = self.operation(method, template) or {}
         response = self._resolve(operation["responses"][str(status)])
         example = response["content"]["application/json"]["examples"]["default"]
-        return self._resolve(example)["value"]
+        return copy.deepcopy(self._resolve(example)["value"])
 
     def _resolve(self, node: JSON) -> JSON:
         if "$ref" not in node:
