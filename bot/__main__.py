@@ -1,5 +1,6 @@
-"""Run the `bulwark` command line."""
+"""Run the `bulwark` command line: `python -m bot` is `bulwark`."""
 
 from bot.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

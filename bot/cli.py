@@ -1,8 +1,159 @@
-"""The `bulwark` command line (placeholder until the commands land)."""
+"""The `bulwark` command line: parse arguments, build Settings, start things."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import inspect
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.clock import Clock, SystemClock
+from bot.logs import configure_logging
+from bot.metrics import Metrics
+from bot.queue import InProcessQueue, Job, WorkQueue
+from bot.server import create_app
+from bot.settings import ConfigError, Settings, merged_environ
+
+# Running jobs get this long to finish on SIGTERM (Heroku allows 30 seconds in all).
+SHUTDOWN_GRACE = 20.0
+
+# Sub-commands written in their own modules: verb -> (module, function taking argv -> int).
+DELEGATES: dict[str, tuple[str, str, str]] = {
+    "worker": ("bot.worker", "main", "run a queue worker only (needs REDIS_URL)"),
+    "demo": ("bot.demo", "main", "run the app end to end against the local sandbox"),
+    "scan": ("bot.scan", "main", "scan an organization once (--org ORG [--apply])"),
+    "check-config": ("bot.core.policy", "main", "validate a policy file"),
+    "sandbox": ("bot.sandbox", "main", "run the local GitHub sandbox alone"),
+}
+
+log = logging.getLogger("bot.cli")
+
+
+class Runtime(Protocol):
+    """What `serve` needs of the worker side: a runner for the queue."""
+
+    async def run(self, job: Job) -> None:
+        """Run one job."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulwark", description="A GitHub App that enforces and proves branch protection."
+    )
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    verbs.add_parser("serve", help="run the GitHub App: webhooks, health, metrics, worker")
+    for verb, (_, _, help_text) in DELEGATES.items():
+        # No help of our own: `bulwark scan --help` is answered by the command itself.
+        verbs.add_parser(verb, help=help_text, add_help=False)
+    return parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a `bulwark` sub-command."""
+    """Run a `bulwark` sub-command and return its exit status."""
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command == "serve":
+            if rest:
+                parser.error(f"unrecognized arguments: {' '.join(rest)}")
+            return serve()
+        return _delegate(args.command, rest)
+    except ConfigError as exc:
+        print(f"bulwark: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _delegate(verb: str, argv: list[str]) -> int:
+    module_name, function, _ = DELEGATES[verb]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise
+        module = None
+    entry = getattr(module, function, None)
+    if entry is None:
+        print(f"bulwark: {verb} is not available yet", file=sys.stderr)
+        return 2
+    result = entry(argv)
+    return int(result or 0)
+
+
+def load_settings() -> Settings:
+    """Build Settings from the environment overlaid on `./.env`."""
+    return Settings.from_env(merged_environ(os.environ, Path.cwd()))
+
+
+def serve() -> int:
+    """Run the GitHub App until SIGTERM/SIGINT, then shut down gracefully."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    app = build_services(settings)
+    log.info("listening on %s:%d", settings.host, settings.port)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_GRACE,
+    )
     return 0
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Wire the server, the queue and the worker side into one application."""
+    clock = clock or SystemClock()
+    metrics = Metrics()
+    if settings.redis_url:
+        log.warning(
+            "REDIS_URL is set but the Redis queue is not wired yet: using the in-process queue"
+        )
+    queue = InProcessQueue(metrics=metrics, clock=clock)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
+
+    async def jobs(_: web.Application) -> AsyncIterator[None]:
+        runtime = await _build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
+        await queue.start(runtime.run)
+        yield
+        # The server stopped accepting before cleanup runs: finish running jobs.
+        await queue.close(timeout=SHUTDOWN_GRACE)
+        close = getattr(runtime, "close", None)
+        if close is not None:
+            await close()
+
+    app.cleanup_ctx.append(jobs)
+    return app
+
+
+class _LogOnly:
+    """The runner until the worker side exists: log each job and do nothing."""
+
+    async def run(self, job: Job) -> None:
+        log.info("job received, no worker installed: kind=%s", job.kind)
+
+
+async def _build_runtime(
+    settings: Settings, *, clock: Clock, metrics: Metrics, queue: WorkQueue
+) -> Runtime:
+    try:
+        worker = importlib.import_module("bot.worker")
+    except ModuleNotFoundError as exc:
+        if exc.name not in {"bot", "bot.worker"}:
+            raise
+        return _LogOnly()
+    build: Callable[..., Awaitable[Runtime]] = worker.build_runtime
+    kwargs: dict[str, Any] = {"clock": clock, "metrics": metrics}
+    if "queue" in inspect.signature(build).parameters:
+        kwargs["queue"] = queue
+    return await build(settings, **kwargs)

@@ -1,0 +1,88 @@
+"""The `bulwark` command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot import cli
+from bot.clock import FakeClock
+from bot.settings import Settings
+
+VERBS = ["serve", "worker", "demo", "scan", "check-config", "sandbox"]
+
+
+def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for verb in VERBS:
+        assert verb in out
+
+
+def test_python_dash_m_bot_is_bulwark() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert "check-config" in done.stdout
+
+
+def test_serve_without_app_id_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("APP_ID", raising=False)
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bulwark: configuration error: APP_ID: missing")
+    assert err.count("\n") == 1
+
+
+def test_serve_reads_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("APP_ID", raising=False)
+    (tmp_path / ".env").write_text("APP_ID=not-a-number\n")
+    assert cli.main(["serve"]) == 2
+    assert "APP_ID: expected a positive integer" in capsys.readouterr().err
+
+
+def test_missing_module_is_not_available_yet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(cli.DELEGATES, "demo", ("bot.no_such_module", "main", "x"))
+    assert cli.main(["demo"]) == 2
+    assert "not available yet" in capsys.readouterr().err
+
+
+def test_delegate_receives_remaining_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(cli.DELEGATES, "scan", ("tests.test_cli", "fake_scan", "x"))
+    assert cli.main(["scan", "--org", "acme", "--apply"]) == 7
+    assert received == [["--org", "acme", "--apply"]]
+
+
+received: list[list[str]] = []
+
+
+def fake_scan(argv: list[str]) -> int:
+    received.append(argv)
+    return 7
+
+
+async def test_build_services_runs_jobs_and_shuts_down(
+    rsa_private_key: str, fake_clock: FakeClock
+) -> None:
+    settings = Settings(app_id=1, private_key=rsa_private_key, webhook_secret="s")
+    app = cli.build_services(settings, clock=fake_clock)
+    client: TestClient[Any, Any]
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/healthz")
+        assert resp.status == 200
