@@ -25,9 +25,9 @@ def lines(stream: io.StringIO) -> list[dict[str, object]]:
 
 
 def test_json_line_has_the_context_fields(output: io.StringIO) -> None:
-    with log_context(delivery_id="d-1", event="push", installation=42, repo="acme/w"):
-        with log_context(action="opened"):
-            logging.getLogger("bot.test").info("hello %s", "world")
+    outer = log_context(delivery_id="d-1", event="push", installation=42, repo="acme/w")
+    with outer, log_context(action="opened"):
+        logging.getLogger("bot.test").info("hello %s", "world")
     logging.getLogger("bot.test").info("outside")
     inside, outside = lines(output)
     assert inside["message"] == "hello world"
