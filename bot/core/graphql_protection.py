@@ -1,0 +1,108 @@
+"""Classic protection as GraphQL's `BranchProtectionRule` shows it, in the core's model.
+
+The org scan reads protection for 100 repositories a request through GraphQL;
+these functions turn a rule node into the same `ClassicProtection` the REST
+parser builds, so one planner judges both. GraphQL gives flags, not the exact
+actor lists of push and dismissal restrictions: a scan that must write reads
+the branch again through REST first (the write carries every setting through).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from bot.core.protection import (
+    Actors,
+    ClassicProtection,
+    PullRequestReviews,
+    StatusCheck,
+    StatusChecks,
+)
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a branch protection pattern as GitHub does (fnmatch with FNM_PATHNAME).
+
+    https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/managing-a-branch-protection-rule#about-branch-protection-rules
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def rule_for_branch(
+    rules: Sequence[Mapping[str, Any]], branch: str
+) -> Mapping[str, Any] | None:
+    """Return the rule GitHub applies to `branch`: an exact name first, else the first pattern."""
+    for rule in rules:
+        if rule.get("pattern") == branch:
+            return rule
+    for rule in rules:
+        pattern = rule.get("pattern")
+        if isinstance(pattern, str) and _pattern(pattern).match(branch):
+            return rule
+    return None
+
+
+def _checks(node: Mapping[str, Any]) -> StatusChecks | None:
+    if not node.get("requiresStatusChecks"):
+        return None
+    checks = tuple(
+        StatusCheck(str(c["context"]), ((c.get("app") or {}).get("databaseId")))
+        for c in node.get("requiredStatusChecks") or []
+    )
+    return StatusChecks(strict=bool(node.get("requiresStrictStatusChecks")), checks=checks)
+
+
+def _reviews(node: Mapping[str, Any]) -> PullRequestReviews | None:
+    if not node.get("requiresApprovingReviews"):
+        return None
+    return PullRequestReviews(
+        required_approving_review_count=int(node.get("requiredApprovingReviewCount") or 0),
+        dismiss_stale_reviews=bool(node.get("dismissesStaleReviews")),
+        require_code_owner_reviews=bool(node.get("requiresCodeOwnerReviews")),
+        require_last_push_approval=bool(node.get("requireLastPushApproval")),
+        dismissal_restrictions=Actors() if node.get("restrictsReviewDismissals") else None,
+    )
+
+
+def classic_from_rule(node: Mapping[str, Any]) -> ClassicProtection:
+    """Build the classic protection a `BranchProtectionRule` node describes."""
+    return ClassicProtection(
+        required_status_checks=_checks(node),
+        enforce_admins=bool(node.get("isAdminEnforced")),
+        required_pull_request_reviews=_reviews(node),
+        restrictions=Actors() if node.get("restrictsPushes") else None,
+        required_linear_history=bool(node.get("requiresLinearHistory")),
+        allow_force_pushes=bool(node.get("allowsForcePushes")),
+        allow_deletions=bool(node.get("allowsDeletions")),
+        block_creations=bool(node.get("blocksCreations")),
+        required_conversation_resolution=bool(node.get("requiresConversationResolution")),
+        lock_branch=bool(node.get("lockBranch")),
+        required_signatures=bool(node.get("requiresCommitSignatures")),
+    )
