@@ -1,0 +1,417 @@
+"""Compare a branch's protection with the policy: findings and the minimal write.
+
+One diff feeds both "check" and "fix". The policy is a floor: a write only ever
+adds what is missing and carries every other existing setting through, because
+GitHub's PUT …/protection replaces the whole configuration.
+https://docs.github.com/rest/branches/branch-protection#update-branch-protection
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.core.models import Finding, FindingKind
+from bot.core.policy import CheckRequirement, Policy
+from bot.core.protection import (
+    Actors,
+    BranchProtection,
+    ClassicProtection,
+    PullRequestReviews,
+    Requirements,
+    StatusCheck,
+    StatusChecks,
+    parse_classic,
+    parse_rules,
+    replace_ruleset,
+)
+
+RULESET_NAME = "Bulwark policy"
+# Id given to Bulwark's ruleset in `protection_after` before GitHub assigns one.
+NEW_RULESET_ID = -1
+
+Gap = tuple[FindingKind, str | None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What is wrong with one branch and what to write to repair it."""
+
+    branch: str
+    findings: tuple[Finding, ...]
+    classic_write: dict[str, Any] | None = None
+    enable_signatures: bool = False
+    ruleset_write: dict[str, Any] | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing is to be written."""
+        return self.classic_write is None and self.ruleset_write is None
+
+
+def policy_requirements(policy: Policy) -> Requirements:
+    """Return what the policy demands of a protected branch."""
+    return Requirements(
+        reviews=policy.required_approving_review_count,
+        dismiss_stale_reviews=policy.dismiss_stale_reviews,
+        require_code_owner_reviews=policy.require_code_owner_reviews,
+        strict=policy.strict,
+        checks=tuple(StatusCheck(c.context, c.app_id) for c in policy.checks),
+        no_force_pushes=not policy.allow_force_pushes,
+        no_deletions=not policy.allow_deletions,
+    )
+
+
+def _meets(have: Iterable[StatusCheck], want: CheckRequirement) -> bool:
+    return any(c.context == want.context and want.app_id in (None, c.app_id) for c in have)
+
+
+def gaps(policy: Policy, have: Requirements) -> list[Gap]:
+    """List every way `have` falls short of the policy, as (kind, detail)."""
+    found: list[Gap] = []
+    if have.reviews is None:
+        found.append((FindingKind.REVIEWS_MISSING, None))
+    else:
+        if have.reviews < policy.required_approving_review_count:
+            found.append((FindingKind.REVIEWS_TOO_FEW, None))
+        for key in ("dismiss_stale_reviews", "require_code_owner_reviews"):
+            if getattr(policy, key) and not getattr(have, key):
+                found.append((FindingKind.REVIEWS_TOO_FEW, key))
+    if policy.strict and not have.strict:
+        found.append((FindingKind.CHECK_MISSING, None))
+    found += [
+        (FindingKind.CHECK_MISSING, c.context) for c in policy.checks if not _meets(have.checks, c)
+    ]
+    if not policy.allow_force_pushes and not have.no_force_pushes:
+        found.append((FindingKind.FORCE_PUSH_ALLOWED, None))
+    if not policy.allow_deletions and not have.no_deletions:
+        found.append((FindingKind.DELETION_ALLOWED, None))
+    return found
+
+
+def plan(
+    policy: Policy,
+    protection: BranchProtection,
+    *,
+    enforce_with: str = "classic",
+    actor: str | None = None,
+    default_branch: str | None = None,
+) -> Plan:
+    """Find how the branch falls short of the policy and, in enforce mode, the write."""
+    found = _find(policy, protection)
+    findings = tuple(
+        _finding(policy, protection.branch, kind, detail, actor) for kind, detail in found
+    )
+    if not findings or policy.mode != "enforce":
+        return Plan(protection.branch, findings)
+    if enforce_with == "ruleset":
+        body = ruleset_body(policy, protection, default_branch=default_branch)
+        return Plan(protection.branch, findings, ruleset_write=body)
+    write = _classic_write(policy, protection)
+    signatures = write is not None and bool(
+        protection.classic and protection.classic.required_signatures
+    )
+    return Plan(protection.branch, findings, classic_write=write, enable_signatures=signatures)
+
+
+def compliant(policy: Policy, protection: BranchProtection) -> bool:
+    """Whether the branch meets the policy."""
+    return not _find(policy, protection)
+
+
+def _find(policy: Policy, protection: BranchProtection) -> list[Gap]:
+    if protection.classic is None and not protection.rulesets.any:
+        return [(FindingKind.UNPROTECTED, None)]
+    found = gaps(policy, protection.requirements)
+    bypassable = set(gaps(policy, protection.binding_requirements)) - set(found)
+    if policy.enforce_admins and bypassable:
+        found.append((FindingKind.ADMINS_NOT_ENFORCED, None))
+    return found
+
+
+# --- the classic write ---------------------------------------------------------
+
+
+def _classic_write(policy: Policy, protection: BranchProtection) -> dict[str, Any] | None:
+    """Return the PUT body that adds what rulesets do not cover, or None when nothing changes."""
+    rulesets = protection.rulesets
+    covered = rulesets.bound if policy.enforce_admins else rulesets.requirements
+    needed = gaps(policy, covered)
+    current = protection.classic
+    if current is None and not needed:
+        return None
+    merged = _tighten(policy, current or ClassicProtection(), needed)
+    if current is not None and merged == current:
+        return None
+    return classic_body(merged)
+
+
+def _tighten(policy: Policy, classic: ClassicProtection, needed: list[Gap]) -> ClassicProtection:
+    kinds = {kind for kind, _ in needed}
+    reviews = classic.required_pull_request_reviews
+    if kinds & {FindingKind.REVIEWS_MISSING, FindingKind.REVIEWS_TOO_FEW}:
+        reviews = _tighten_reviews(policy, reviews or PullRequestReviews())
+    status = classic.required_status_checks
+    wanted = [c for c in policy.checks if (FindingKind.CHECK_MISSING, c.context) in needed]
+    if FindingKind.CHECK_MISSING in kinds:
+        status = status or StatusChecks()
+        strict = status.strict or (FindingKind.CHECK_MISSING, None) in needed
+        status = StatusChecks(strict=strict, checks=merge_checks(status.checks, wanted))
+    return replace(
+        classic,
+        required_pull_request_reviews=reviews,
+        required_status_checks=status,
+        enforce_admins=classic.enforce_admins or policy.enforce_admins,
+        allow_force_pushes=classic.allow_force_pushes
+        and FindingKind.FORCE_PUSH_ALLOWED not in kinds,
+        allow_deletions=classic.allow_deletions and FindingKind.DELETION_ALLOWED not in kinds,
+    )
+
+
+def _tighten_reviews(policy: Policy, reviews: PullRequestReviews) -> PullRequestReviews:
+    return replace(
+        reviews,
+        required_approving_review_count=max(
+            reviews.required_approving_review_count, policy.required_approving_review_count
+        ),
+        dismiss_stale_reviews=reviews.dismiss_stale_reviews or policy.dismiss_stale_reviews,
+        require_code_owner_reviews=(
+            reviews.require_code_owner_reviews or policy.require_code_owner_reviews
+        ),
+    )
+
+
+def merge_checks(
+    have: Iterable[StatusCheck], wanted: Iterable[CheckRequirement]
+) -> tuple[StatusCheck, ...]:
+    """Add the wanted checks to `have`; a pinned app_id replaces another app's entry."""
+    result = list(have)
+    for want in wanted:
+        if _meets(result, want):
+            continue
+        result = [c for c in result if c.context != want.context]
+        result.append(StatusCheck(want.context, want.app_id))
+    return tuple(result)
+
+
+def _actors_body(actors: Actors) -> dict[str, list[str]]:
+    return {"users": list(actors.users), "teams": list(actors.teams), "apps": list(actors.apps)}
+
+
+def _reviews_body(reviews: PullRequestReviews) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "required_approving_review_count": reviews.required_approving_review_count,
+        "dismiss_stale_reviews": reviews.dismiss_stale_reviews,
+        "require_code_owner_reviews": reviews.require_code_owner_reviews,
+        "require_last_push_approval": reviews.require_last_push_approval,
+    }
+    if reviews.dismissal_restrictions is not None:
+        body["dismissal_restrictions"] = _actors_body(reviews.dismissal_restrictions)
+    if reviews.bypass_pull_request_allowances is not None:
+        body["bypass_pull_request_allowances"] = _actors_body(
+            reviews.bypass_pull_request_allowances
+        )
+    return body
+
+
+def _check_body(check: StatusCheck) -> dict[str, Any]:
+    if check.app_id is None:
+        return {"context": check.context}
+    return {"context": check.context, "app_id": check.app_id}
+
+
+def classic_body(classic: ClassicProtection) -> dict[str, Any]:
+    """Return the PUT …/protection body that sets exactly `classic` (signatures aside)."""
+    status = classic.required_status_checks
+    reviews = classic.required_pull_request_reviews
+    return {
+        "required_status_checks": None
+        if status is None
+        else {"strict": status.strict, "checks": [_check_body(c) for c in status.checks]},
+        "enforce_admins": classic.enforce_admins,
+        "required_pull_request_reviews": None if reviews is None else _reviews_body(reviews),
+        "restrictions": None
+        if classic.restrictions is None
+        else _actors_body(classic.restrictions),
+        "required_linear_history": classic.required_linear_history,
+        "allow_force_pushes": classic.allow_force_pushes,
+        "allow_deletions": classic.allow_deletions,
+        "block_creations": classic.block_creations,
+        "required_conversation_resolution": classic.required_conversation_resolution,
+        "lock_branch": classic.lock_branch,
+        "allow_fork_syncing": classic.allow_fork_syncing,
+    }
+
+
+# --- the ruleset write ---------------------------------------------------------
+
+
+def ruleset_body(
+    policy: Policy, protection: BranchProtection, *, default_branch: str | None = None
+) -> dict[str, Any]:
+    """Return the body of Bulwark's own ruleset: what it had, raised to the policy."""
+    rulesets = protection.rulesets
+    have = rulesets.of(protection.bulwark_ruleset_id) or Requirements()
+    want = policy_requirements(policy)
+    merged = have.union(replace(want, checks=()))
+    checks = merge_checks(have.checks, policy.checks)
+    ref = (
+        "~DEFAULT_BRANCH"
+        if protection.branch == default_branch
+        else f"refs/heads/{protection.branch}"
+    )
+    include = sorted({*rulesets.include_of(protection.bulwark_ruleset_id), ref})
+    return {
+        "name": RULESET_NAME,
+        "target": "branch",
+        "enforcement": "active",
+        "bypass_actors": [],
+        "conditions": {"ref_name": {"include": include, "exclude": []}},
+        "rules": _rules(replace(merged, checks=checks)),
+    }
+
+
+def _rules(req: Requirements) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    if req.reviews is not None:
+        params = {
+            "required_approving_review_count": req.reviews,
+            "dismiss_stale_reviews_on_push": req.dismiss_stale_reviews,
+            "require_code_owner_review": req.require_code_owner_reviews,
+            "require_last_push_approval": req.require_last_push_approval,
+            "required_review_thread_resolution": False,
+        }
+        rules.append({"type": "pull_request", "parameters": params})
+    if req.checks:
+        checks = [
+            {"context": c.context} | ({} if c.app_id is None else {"integration_id": c.app_id})
+            for c in req.checks
+        ]
+        params_checks = {
+            "strict_required_status_checks_policy": req.strict,
+            "required_status_checks": checks,
+        }
+        rules.append({"type": "required_status_checks", "parameters": params_checks})
+    if req.no_force_pushes:
+        rules.append({"type": "non_fast_forward"})
+    if req.no_deletions:
+        rules.append({"type": "deletion"})
+    return rules
+
+
+# --- what a write leaves behind ------------------------------------------------
+
+
+def protection_after(protection: BranchProtection, result: Plan) -> BranchProtection:
+    """Return the protection the plan's writes would leave on the branch."""
+    after = protection
+    if result.classic_write is not None:
+        classic = parse_classic(result.classic_write)
+        assert classic is not None
+        signatures = result.enable_signatures or bool(classic.required_signatures)
+        after = replace(after, classic=replace(classic, required_signatures=signatures))
+    if result.ruleset_write is not None:
+        ruleset_id = protection.bulwark_ruleset_id or NEW_RULESET_ID
+        requirements = _ruleset_requirements(result.ruleset_write)
+        rulesets = replace_ruleset(after.rulesets, ruleset_id, requirements, binding=True)
+        after = replace(after, rulesets=rulesets, bulwark_ruleset_id=ruleset_id)
+    return after
+
+
+def _ruleset_requirements(body: dict[str, Any]) -> Requirements:
+    return parse_rules(body["rules"], {}).requirements
+
+
+# --- sentences -----------------------------------------------------------------
+
+
+def _plural(n: int) -> str:
+    return f"{n} approving review" + ("" if n == 1 else "s")
+
+
+def _what(policy: Policy, branch: str, kind: FindingKind, detail: str | None) -> tuple[str, str]:
+    """Return (what is wrong and which promise it breaks, the action that repairs it)."""
+    n = _plural(policy.required_approving_review_count)
+    if kind is FindingKind.UNPROTECTED:
+        return (
+            f"{branch} has no branch protection, so anyone with write access can push to it "
+            "directly, rewrite its history or delete it.",
+            f"protect {branch} as the policy says ({n}, the required checks, "
+            "for administrators too)",
+        )
+    if kind is FindingKind.REVIEWS_MISSING:
+        return (
+            f"{branch} does not require a pull request review, so code can reach it without "
+            "anyone else approving it.",
+            f"require {n} on {branch}",
+        )
+    if kind is FindingKind.REVIEWS_TOO_FEW:
+        return _reviews_sentence(branch, n, detail)
+    if kind is FindingKind.CHECK_MISSING:
+        return _check_sentence(policy, branch, detail)
+    return _SENTENCES[kind](branch)
+
+
+def _reviews_sentence(branch: str, n: str, detail: str | None) -> tuple[str, str]:
+    if detail == "dismiss_stale_reviews":
+        return (
+            f"{branch} keeps approvals after new commits are pushed, so changes made after the "
+            "review can merge unreviewed.",
+            f"dismiss stale approvals on {branch} when new commits are pushed",
+        )
+    if detail == "require_code_owner_reviews":
+        return (
+            f"{branch} does not require a code owner's review, so changes to owned files can "
+            "merge without their owners approving.",
+            f"require code owner review on {branch}",
+        )
+    return (
+        f"{branch} requires fewer approving reviews than the policy's {n}, so fewer people than "
+        "promised check each change.",
+        f"require {n} on {branch}",
+    )
+
+
+def _check_sentence(policy: Policy, branch: str, detail: str | None) -> tuple[str, str]:
+    if detail is None:
+        return (
+            f"{branch} does not require branches to be up to date before merging, so a change "
+            "can merge without being tested against the latest code.",
+            f"require branches to be up to date before merging into {branch}",
+        )
+    pins = {c.context: c.app_id for c in policy.checks}
+    source = f" from app {pins[detail]}" if pins.get(detail) is not None else ""
+    return (
+        f"{branch} does not require the check {detail!r}{source}, so a change can merge "
+        "without it passing.",
+        f"require the check {detail!r}{source} on {branch}",
+    )
+
+
+_SENTENCES = {
+    FindingKind.ADMINS_NOT_ENFORCED: lambda b: (
+        f"Administrators can bypass the protection of {b}, so the rules can be skipped "
+        "without it being seen.",
+        f"enforce the protection of {b} for administrators too",
+    ),
+    FindingKind.FORCE_PUSH_ALLOWED: lambda b: (
+        f"{b} allows force pushes, so its history can be rewritten and reviewed commits replaced.",
+        f"block force pushes to {b}",
+    ),
+    FindingKind.DELETION_ALLOWED: lambda b: (
+        f"{b} can be deleted, so its history and protection can be lost.",
+        f"block deletion of {b}",
+    ),
+}
+
+
+def _finding(
+    policy: Policy, branch: str, kind: FindingKind, detail: str | None, actor: str | None
+) -> Finding:
+    message, action = _what(policy, branch, kind, detail)
+    if policy.mode == "enforce":
+        remedy = f"Bulwark will {action}."
+    else:
+        remedy = f"Ask an admin to {action}, or run /protection fix."
+    return Finding(kind, message, remedy, branch=branch, detail=detail, actor=actor)
