@@ -6,6 +6,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -138,7 +139,7 @@ class Settings:
         )
 
 
-def _common(environ: Mapping[str, str]) -> dict[str, object]:
+def _common(environ: Mapping[str, str]) -> dict[str, Any]:
     path = environ.get("WEBHOOK_PATH", "/api/github/webhooks").strip() or "/api/github/webhooks"
     if not path.startswith("/"):
         raise ConfigError("WEBHOOK_PATH", f"must start with '/', got {path!r}")

@@ -39,6 +39,10 @@ class _Base:
 class AppGateway(_Base):
     """Calls made as the App itself (JWT)."""
 
+    async def app(self) -> Json:
+        """Return the App itself (its slug names its bot user: `slug[bot]`)."""
+        return cast(Json, await self._get("/app"))
+
     async def list_installations(self) -> list[Json]:
         """List every installation of the App."""
         return await self._all("/app/installations")
