@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -82,8 +82,6 @@ PUSH = json.dumps(
         "repository": {"full_name": "acme/widgets"},
     }
 ).encode()
-
-Post = Callable[..., Awaitable[Any]]
 
 
 async def test_signed_delivery_is_queued_with_its_fields(

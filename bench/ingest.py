@@ -1,0 +1,226 @@
+"""Ingest benchmark: how fast `bulwark serve` acknowledges signed deliveries.
+
+Starts the real webhook app (create_app + an InProcessQueue whose runner only
+counts) and, for a ceiling, a bare aiohttp app that reads the body and answers
+202, both on loopback; sends the same signed pull_request-like deliveries
+(10-30 KB each) to each at a fixed concurrency, and prints throughput and
+acknowledgement latency for both and their ratio. Client and servers share one
+process and event loop, so absolute figures understate a dedicated server;
+the ratio is the figure to watch.
+
+    python bench/ingest.py [--count 2000] [--concurrency 32] [--duration SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import random
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp import ClientSession, TCPConnector, web
+
+from bot.clock import SystemClock
+from bot.metrics import Metrics
+from bot.queue import InProcessQueue, Job
+from bot.server import create_app
+from bot.settings import Settings
+
+SECRET = "bench-secret"
+PATH = "/api/github/webhooks"
+
+
+def pull_request_payload(n: int, rng: random.Random) -> bytes:
+    """Build a pull_request delivery of 10-30 KB, shaped like GitHub's."""
+    target = rng.randint(10_000, 30_000)
+    repo = {
+        "id": 1000 + n,
+        "full_name": f"acme/service-{n % 50}",
+        "private": False,
+        "default_branch": "main",
+        "owner": {"login": "acme", "id": 1, "type": "Organization"},
+    }
+    payload = {
+        "action": "synchronize",
+        "number": n,
+        "installation": {"id": 4242},
+        "repository": repo,
+        "sender": {"login": f"dev{n % 30}", "id": 500 + n, "type": "User"},
+        "pull_request": {
+            "number": n,
+            "state": "open",
+            "title": f"Change {n}",
+            "head": {"ref": f"feature/{n}", "sha": hashlib.sha1(str(n).encode()).hexdigest()},
+            "base": {"ref": "main", "repo": repo},
+            "labels": [{"name": f"label-{i}", "color": "ededed"} for i in range(10)],
+            "body": "",
+        },
+    }
+    filler = target - len(json.dumps(payload))
+    payload["pull_request"]["body"] = "".join(rng.choices("abcdef ghij ", k=max(0, filler)))
+    return json.dumps(payload).encode()
+
+
+@dataclass
+class Result:
+    name: str
+    count: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+
+    def line(self) -> str:
+        lat = sorted(self.latencies)
+        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
+        return (
+            f"{self.name:>8}: {self.count} deliveries in {self.seconds:.2f}s = "
+            f"{self.count / self.seconds:,.0f} req/s; ack latency p50 {p(0.5):.1f} ms, "
+            f"p99 {p(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms; errors {self.errors}"
+        )
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+def rss_kib() -> int:
+    """Return this process's resident set size in KiB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}{PATH}"
+    finally:
+        await runner.cleanup()
+
+
+def bare_app() -> web.Application:
+    async def ack(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"status": "queued"}, status=202)
+
+    app = web.Application(client_max_size=26 * 1024 * 1024)
+    app.router.add_post(PATH, ack)
+    return app
+
+
+async def blast(
+    name: str,
+    url: str,
+    bodies: list[tuple[bytes, str]],
+    count: int,
+    concurrency: int,
+    duration: float | None,
+) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    started = time.perf_counter()
+    deadline = started + duration if duration else None
+
+    def more() -> bool:
+        if deadline is not None:
+            return time.perf_counter() < deadline
+        return sent < count
+
+    async def one(session: ClientSession) -> None:
+        nonlocal errors, sent
+        while more():
+            body, signature = bodies[sent % len(bodies)]
+            sent += 1
+            headers = {
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "pull_request",
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature,
+            }
+            t0 = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 202:
+                    errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+    async with ClientSession(connector=TCPConnector(limit=concurrency)) as session:
+        await asyncio.gather(*(one(session) for _ in range(concurrency)))
+    return Result(name, len(latencies), time.perf_counter() - started, latencies, errors)
+
+
+async def bench(count: int, concurrency: int, duration: float | None) -> None:
+    rng = random.Random(1)
+    raw = [pull_request_payload(n, rng) for n in range(64)]
+    bodies = [
+        (b, "sha256=" + hmac.new(SECRET.encode(), b, hashlib.sha256).hexdigest()) for b in raw
+    ]
+    sizes = [len(b) for b in raw]
+    print(
+        f"payloads {min(sizes) // 1000}-{max(sizes) // 1000} KB "
+        f"(mean {statistics.mean(sizes) / 1000:.1f} KB), concurrency {concurrency}"
+    )
+    ran = 0
+
+    async def count_job(job: Job) -> None:
+        nonlocal ran
+        ran += 1
+
+    settings = Settings(app_id=1, private_key="unused", webhook_secret=SECRET)
+    metrics = Metrics()
+    queue = InProcessQueue(concurrency=8, metrics=metrics)
+    await queue.start(count_job)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=SystemClock())
+    rss_start = rss_kib()
+    results = []
+    targets: list[tuple[str, Callable[[], web.Application]]] = [
+        ("ceiling", bare_app),
+        ("bulwark", lambda: app),
+    ]
+    for name, factory in targets:
+        async with serving(factory()) as url:
+            await blast(name, url, bodies, min(200, count), concurrency, None)  # warm-up
+            results.append(await blast(name, url, bodies, count, concurrency, duration))
+    await queue.join()
+    await queue.close()
+    for result in results:
+        print(result.line())
+    ceiling, ours = results
+    print(
+        f"   ratio: bulwark / ceiling throughput = {ours.rate / ceiling.rate:.2f}; jobs run {ran}"
+    )
+    print(f"     rss: {rss_start / 1024:.1f} MiB at start, {rss_kib() / 1024:.1f} MiB at end")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="sustained mode: send for this many seconds to each server",
+    )
+    args = parser.parse_args()
+    asyncio.run(bench(args.count, args.concurrency, args.duration))
+
+
+if __name__ == "__main__":
+    main()
