@@ -1,4 +1,5 @@
 import json
+import runpy
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,16 @@ def test_recorded_requests_are_valid() -> None:
     for exchange in json.loads(RECORDED.read_text()):
         body = exchange["body"] or None
         assert validate(exchange["method"].upper(), exchange["path"], {}, body) is None
+
+
+SOURCE = Path("/work/shared/github/api.github.com.json.gz")
+
+
+@pytest.mark.skipif(not SOURCE.exists(), reason="needs GitHub's full description")
+def test_packaged_spec_is_what_the_script_generates(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    script = runpy.run_path(str(root / "scripts" / "trim_spec.py"))
+    assert script["main"](["--out", str(tmp_path)]) == 0
+    for name in ("rest.json.gz", "webhooks.json.gz", "schema.graphql.gz"):
+        packaged = root / "bot" / "sandbox" / "spec" / name
+        assert (tmp_path / name).read_bytes() == packaged.read_bytes(), name
