@@ -111,8 +111,10 @@ def serve() -> int:
     return 0
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """Wire the server, the queue and the worker side into one application."""
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None
+) -> web.Application:
+    """Wire the server, the queue and the worker side (built here unless given) into one app."""
     clock = clock or SystemClock()
     metrics = Metrics()
     if settings.redis_url:
@@ -123,12 +125,14 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> web.App
     app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
 
     async def jobs(_: web.Application) -> AsyncIterator[None]:
-        runtime = await _build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
-        await queue.start(runtime.run)
+        worker = runtime or await _build_runtime(
+            settings, clock=clock, metrics=metrics, queue=queue
+        )
+        await queue.start(worker.run)
         yield
         # The server stopped accepting before cleanup runs: finish running jobs.
         await queue.close(timeout=SHUTDOWN_GRACE)
-        close = getattr(runtime, "close", None)
+        close = getattr(worker, "close", None)
         if close is not None:
             await close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot import cli
 from bot.clock import FakeClock
+from bot.queue import Job
+from bot.server import QUEUE
 from bot.settings import Settings
 
 VERBS = ["serve", "worker", "demo", "scan", "check-config", "sandbox"]
@@ -77,12 +81,36 @@ def fake_scan(argv: list[str]) -> int:
     return 7
 
 
+class RecordingRuntime:
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+        self.closed = False
+
+    async def run(self, job: Job) -> None:
+        self.jobs.append(job)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
 async def test_build_services_runs_jobs_and_shuts_down(
     rsa_private_key: str, fake_clock: FakeClock
 ) -> None:
     settings = Settings(app_id=1, private_key=rsa_private_key, webhook_secret="s")
-    app = cli.build_services(settings, clock=fake_clock)
+    runtime = RecordingRuntime()
+    app = cli.build_services(settings, clock=fake_clock, runtime=runtime)
+    body = b'{"repository": {"full_name": "acme/w"}}'
+    signature = "sha256=" + hmac.new(b"s", body, hashlib.sha256).hexdigest()
+    hdrs = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "d-1",
+        "X-Hub-Signature-256": signature,
+    }
     client: TestClient[Any, Any]
     async with TestClient(TestServer(app)) as client:
-        resp = await client.get("/healthz")
-        assert resp.status == 200
+        resp = await client.post(settings.webhook_path, data=body, headers=hdrs)
+        assert resp.status == 202
+        await client.server.app[QUEUE].join()
+        assert [job.repo for job in runtime.jobs] == ["acme/w"]
+    assert runtime.closed
