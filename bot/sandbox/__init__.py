@@ -1,0 +1,7 @@
+"""The local GitHub sandbox: a stateful fake of the GitHub API Bulwark calls."""
+
+from bot.sandbox.app import RequestRecord, Sandbox
+from bot.sandbox.faults import Faults
+from bot.sandbox.state import State
+
+__all__ = ["Faults", "RequestRecord", "Sandbox", "State"]

@@ -1,0 +1,5 @@
+"""Placeholder routes."""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

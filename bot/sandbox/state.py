@@ -1,0 +1,781 @@
+"""The sandbox's world: orgs, repositories, protection, issues, installations, tokens.
+
+Every lookup is a dict access (orgs of 10,000 repositories are benchmarked), keyed
+by lower-cased names as GitHub's names are case-insensitive.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import fnmatch
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.clock import Clock, SystemClock, isoformat
+
+JSON = dict[str, Any]
+ROLES = ("admin", "maintain", "write", "triage", "read")
+LEGACY_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+}
+PROTECTION_FLAGS = (
+    "required_linear_history",
+    "allow_force_pushes",
+    "allow_deletions",
+    "block_creations",
+    "required_conversation_resolution",
+    "lock_branch",
+    "allow_fork_syncing",
+)
+TOKEN_LIFETIME = 3600.0
+
+
+class NotFoundError(KeyError):
+    """Raised by seeding methods when the named object does not exist."""
+
+
+@dataclass
+class User:
+    """A GitHub user or bot account."""
+
+    login: str
+    id: int
+    type: str = "User"
+
+
+@dataclass
+class Account:
+    """An organization (or a user account owning repositories)."""
+
+    login: str
+    id: int
+    plan: str = "team"
+    type: str = "Organization"
+    owners: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    repos: dict[str, Repo] = field(default_factory=dict)
+    rulesets: dict[int, JSON] = field(default_factory=dict)
+
+
+@dataclass
+class Repo:
+    """A repository and everything inside it."""
+
+    id: int
+    owner: str
+    name: str
+    private: bool = False
+    archived: bool = False
+    fork: bool = False
+    default_branch: str = "main"
+    has_issues: bool = True
+    protection_disabled: bool = False
+    created_at: float = 0.0
+    branches: dict[str, str] = field(default_factory=dict)
+    commits: dict[str, JSON] = field(default_factory=dict)
+    protections: dict[str, JSON] = field(default_factory=dict)
+    rulesets: dict[int, JSON] = field(default_factory=dict)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)
+    collaborators: dict[str, str | None] = field(default_factory=dict)
+    issues: dict[int, JSON] = field(default_factory=dict)
+    pulls: dict[int, JSON] = field(default_factory=dict)
+    comments: dict[int, list[JSON]] = field(default_factory=dict)
+    reviews: dict[int, list[JSON]] = field(default_factory=dict)
+    commit_comments: list[JSON] = field(default_factory=list)
+    check_runs: dict[int, JSON] = field(default_factory=dict)
+    labels: dict[str, JSON] = field(default_factory=dict)
+    next_number: int = 1
+
+    @property
+    def full_name(self) -> str:
+        """Return `owner/name`."""
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def empty(self) -> bool:
+        """Return whether the repository has no commits."""
+        return not self.branches
+
+
+@dataclass
+class Installation:
+    """An installation of the App on one account."""
+
+    id: int
+    account: str
+    repository_ids: set[int] | None = None
+    suspended: bool = False
+    created_at: float = 0.0
+
+
+@dataclass
+class Token:
+    """An installation access token."""
+
+    token: str
+    installation_id: int
+    expires_at: float
+    repository_ids: set[int] | None = None
+    revoked: bool = False
+
+
+class State:
+    """All data the sandbox serves, with seeding methods and read access for assertions."""
+
+    def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.base_url = "http://sandbox.invalid"
+        self.app_id = 1
+        self.app_slug = "bulwark"
+        self.bot_login = "bulwark[bot]"
+        self.accounts: dict[str, Account] = {}
+        self.users: dict[str, User] = {}
+        self.installations: dict[int, Installation] = {}
+        self.tokens: dict[str, Token] = {}
+        self.personal_tokens: dict[str, str] = {}
+        self.comment_index: dict[int, tuple[int, int]] = {}
+        self.check_run_index: dict[int, int] = {}
+        self.repos_by_id: dict[int, Repo] = {}
+        self.reaction_store: dict[tuple[str, int], list[JSON]] = {}
+        self._seed = seed
+        self._next_id = 1000
+        self._sha_counter = 0
+        self.bot_user = self.add_user(self.bot_login, bot=True)
+
+    # ---- ids -------------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        """Return a fresh numeric id."""
+        self._next_id += 1
+        return self._next_id
+
+    def new_sha(self) -> str:
+        """Return a fresh, deterministic commit sha."""
+        self._sha_counter += 1
+        return hashlib.sha1(f"{self._seed}:{self._sha_counter}".encode()).hexdigest()  # noqa: S324
+
+    def now(self) -> str:
+        """Return the clock's time in GitHub's format."""
+        return isoformat(self.clock.time())
+
+    # ---- accounts and users ----------------------------------------------------------
+
+    def add_user(self, login: str, *, bot: bool = False) -> User:
+        """Create (or return) a user."""
+        if login.lower() not in self.users:
+            self.users[login.lower()] = User(login, self.new_id(), "Bot" if bot else "User")
+        return self.users[login.lower()]
+
+    def user(self, login: str) -> User:
+        """Return a user, creating it when unknown."""
+        return self.users.get(login.lower()) or self.add_user(login, bot=login.endswith("[bot]"))
+
+    def add_org(self, login: str, *, plan: str = "team") -> Account:
+        """Create an organization on a plan ("free", "team", "enterprise")."""
+        org = Account(login, self.new_id(), plan)
+        self.accounts[login.lower()] = org
+        return org
+
+    def account(self, login: str) -> Account:
+        """Return an account or raise NotFoundError."""
+        try:
+            return self.accounts[login.lower()]
+        except KeyError:
+            raise NotFoundError(login) from None
+
+    def add_org_owner(self, org: str, login: str) -> None:
+        """Make a user an owner of an org."""
+        self.user(login)
+        self.account(org).owners.add(login.lower())
+
+    def add_org_member(self, org: str, login: str) -> None:
+        """Make a user a member of an org."""
+        self.user(login)
+        self.account(org).members.add(login.lower())
+
+    def add_personal_token(self, token: str, login: str) -> None:
+        """Register a personal access token for a user."""
+        self.user(login)
+        self.personal_tokens[token] = login
+
+    # ---- repositories ----------------------------------------------------------------
+
+    def add_repo(
+        self,
+        owner: str,
+        name: str,
+        *,
+        private: bool = False,
+        archived: bool = False,
+        fork: bool = False,
+        default_branch: str = "main",
+        branches: Iterable[str] = ("main",),
+        empty: bool = False,
+        has_issues: bool = True,
+        protection_disabled: bool = False,
+    ) -> Repo:
+        """Create a repository whose branches all point at one initial commit."""
+        account = self.accounts.get(owner.lower()) or self.add_org(owner)
+        repo = Repo(
+            self.new_id(), account.login, name, private, archived, fork, default_branch,
+            has_issues, protection_disabled, self.clock.time(),
+        )  # fmt: skip
+        account.repos[name.lower()] = repo
+        self.repos_by_id[repo.id] = repo
+        if not empty:
+            sha = self._commit(repo, None, "Initial commit", account.login)
+            for branch in dict.fromkeys([default_branch, *branches]):
+                repo.branches[branch] = sha
+        return repo
+
+    def repo(self, owner: str, name: str) -> Repo:
+        """Return a repository or raise NotFoundError."""
+        try:
+            return self.account(owner).repos[name.lower()]
+        except KeyError:
+            raise NotFoundError(f"{owner}/{name}") from None
+
+    def find_repo(self, owner: str, name: str) -> Repo | None:
+        """Return a repository or None."""
+        account = self.accounts.get(owner.lower())
+        return account.repos.get(name.lower()) if account else None
+
+    def add_branch(self, owner: str, repo: str, name: str, sha: str | None = None) -> str:
+        """Create a branch at `sha` (default: the default branch's head); return its sha."""
+        r = self.repo(owner, repo)
+        if sha is None:
+            sha = r.branches.get(r.default_branch) or self._commit(r, None, "Initial", r.owner)
+        r.branches[name] = sha
+        return sha
+
+    def add_commit(
+        self,
+        owner: str,
+        repo: str,
+        branch: str,
+        *,
+        sha: str | None = None,
+        message: str = "Update",
+        author: str,
+    ) -> str:
+        """Add a commit on top of a branch, advancing its head; return the sha."""
+        r = self.repo(owner, repo)
+        sha = self._commit(r, r.branches.get(branch), message, author, sha)
+        r.branches[branch] = sha
+        return sha
+
+    def _commit(
+        self, repo: Repo, parent: str | None, message: str, author: str, sha: str | None = None
+    ) -> str:
+        sha = sha or self.new_sha()
+        self.user(author)
+        repo.commits[sha] = {
+            "sha": sha,
+            "message": message,
+            "author": author,
+            "parents": [parent] if parent else [],
+            "date": self.now(),
+        }
+        return sha
+
+    def add_file(
+        self, owner: str, repo: str, path: str, text: str, *, branch: str | None = None
+    ) -> None:
+        """Put a file on a branch (the default branch when None)."""
+        r = self.repo(owner, repo)
+        r.files.setdefault(branch or r.default_branch, {})[path.lstrip("/")] = text
+
+    def file(self, repo: Repo, path: str, ref: str | None) -> str | None:
+        """Return a file's text at a branch name or commit sha, or None."""
+        ref = ref or repo.default_branch
+        if ref not in repo.branches:
+            ref = next((b for b, s in repo.branches.items() if s == ref), ref)
+        return repo.files.get(ref, {}).get(path.strip("/"))
+
+    def add_collaborator(self, owner: str, repo: str, login: str, role: str | None) -> None:
+        """Give a user a role on a repository (None removes it)."""
+        if role is not None and role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.user(login)
+        self.repo(owner, repo).collaborators[login.lower()] = role
+
+    def role(self, repo: Repo, login: str) -> str | None:
+        """Return a user's role on a repository: org owners are admins."""
+        if login.lower() in self.account(repo.owner).owners:
+            return "admin"
+        return repo.collaborators.get(login.lower())
+
+    def rename_repo(self, owner: str, name: str, new_name: str) -> Repo:
+        """Rename a repository."""
+        r = self.repo(owner, name)
+        account = self.account(owner)
+        del account.repos[name.lower()]
+        r.name = new_name
+        account.repos[new_name.lower()] = r
+        return r
+
+    def archive_repo(self, owner: str, name: str, archived: bool = True) -> Repo:
+        """Archive (or unarchive) a repository."""
+        r = self.repo(owner, name)
+        r.archived = archived
+        return r
+
+    def delete_repo(self, owner: str, name: str) -> None:
+        """Delete a repository."""
+        r = self.repo(owner, name)
+        del self.account(owner).repos[name.lower()]
+        del self.repos_by_id[r.id]
+
+    def transfer_repo(self, owner: str, name: str, new_owner: str) -> Repo:
+        """Move a repository to another account."""
+        r = self.repo(owner, name)
+        del self.account(owner).repos[name.lower()]
+        target = self.accounts.get(new_owner.lower()) or self.add_org(new_owner)
+        r.owner = target.login
+        target.repos[name.lower()] = r
+        for ruleset in r.rulesets.values():
+            ruleset["source"] = r.full_name
+        return r
+
+    # ---- protection and rulesets -----------------------------------------------------
+
+    def set_protection(self, owner: str, repo: str, branch: str, body: JSON) -> None:
+        """Protect a branch with a PUT-shaped body (replacing any protection)."""
+        r = self.repo(owner, repo)
+        old = r.protections.get(branch)
+        r.protections[branch] = normalize_protection(body, old)
+
+    def protection(self, owner: str, repo: str, branch: str) -> JSON | None:
+        """Return a branch's protection in GET's response shape, or None."""
+        r = self.repo(owner, repo)
+        stored = r.protections.get(branch)
+        return render_protection(stored, self.protection_url(r, branch)) if stored else None
+
+    def protection_url(self, repo: Repo, branch: str) -> str:
+        """Return the protection resource's URL."""
+        return f"{self.base_url}/repos/{repo.full_name}/branches/{branch}/protection"
+
+    def add_ruleset(self, owner: str, repo: str, body: JSON, *, org_level: bool = False) -> int:
+        """Create a ruleset on a repository (or, with org_level, on the owner org); return id."""
+        ruleset_id = self.new_id()
+        ruleset = copy.deepcopy(body)
+        ruleset.setdefault("target", "branch")
+        ruleset.setdefault("enforcement", "active")
+        ruleset.setdefault("bypass_actors", [])
+        ruleset.setdefault("conditions", {})
+        ruleset.setdefault("rules", [])
+        ruleset["id"] = ruleset_id
+        if org_level:
+            ruleset.update(source_type="Organization", source=self.account(owner).login)
+            self.account(owner).rulesets[ruleset_id] = ruleset
+        else:
+            r = self.repo(owner, repo)
+            ruleset.update(source_type="Repository", source=r.full_name)
+            r.rulesets[ruleset_id] = ruleset
+        return ruleset_id
+
+    def rulesets(self, owner: str, repo: str) -> list[JSON]:
+        """Return the rulesets that apply to a repository (its own, then its org's)."""
+        r = self.repo(owner, repo)
+        org = self.account(r.owner).rulesets.values()
+        return list(r.rulesets.values()) + [s for s in org if _repo_matches(s, r.name)]
+
+    def ruleset(self, repo: Repo, ruleset_id: int) -> JSON | None:
+        """Return one ruleset visible from a repository."""
+        found = repo.rulesets.get(ruleset_id) or self.account(repo.owner).rulesets.get(ruleset_id)
+        return (
+            found if found and (found in repo.rulesets.values() or _applies(found, repo)) else None
+        )
+
+    def rules_for_branch(self, repo: Repo, branch: str) -> list[JSON]:
+        """Return the rules of active rulesets that match a branch."""
+        rules: list[JSON] = []
+        for ruleset in self.rulesets(repo.owner, repo.name):
+            if ruleset["enforcement"] != "active" or ruleset["target"] != "branch":
+                continue
+            if not _ref_matches(ruleset, repo, branch):
+                continue
+            for rule in ruleset["rules"]:
+                rules.append(
+                    {
+                        **copy.deepcopy(rule),
+                        "ruleset_source_type": ruleset["source_type"],
+                        "ruleset_source": ruleset["source"],
+                        "ruleset_id": ruleset["id"],
+                    }
+                )
+        return rules
+
+    # ---- pulls, issues, comments -----------------------------------------------------
+
+    def add_pull(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        number: int | None = None,
+        head_sha: str,
+        base: str = "main",
+        author: str,
+        merged: bool = False,
+        merge_commit_sha: str | None = None,
+        state: str = "open",
+        head_ref: str = "feature",
+        title: str = "Change",
+    ) -> int:
+        """Create a pull request; return its number."""
+        r = self.repo(owner, repo)
+        number = number or r.next_number
+        r.next_number = max(r.next_number, number + 1)
+        self.user(author)
+        r.pulls[number] = {
+            "number": number,
+            "id": self.new_id(),
+            "title": title,
+            "head_sha": head_sha,
+            "head_ref": head_ref,
+            "base": base,
+            "author": author,
+            "merged": merged,
+            "merge_commit_sha": merge_commit_sha,
+            "state": "closed" if merged else state,
+            "created_at": self.now(),
+        }
+        return number
+
+    def add_review(
+        self, owner: str, repo: str, number: int, *, user: str, state: str = "APPROVED"
+    ) -> JSON:
+        """Add a review to a pull request."""
+        r = self.repo(owner, repo)
+        review: JSON = {
+            "id": self.new_id(),
+            "user": user,
+            "state": state,
+            "commit_id": r.pulls[number]["head_sha"],
+            "submitted_at": self.now(),
+            "body": "",
+        }
+        self.user(user)
+        r.reviews.setdefault(number, []).append(review)
+        return review
+
+    def add_issue(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        title: str,
+        body: str = "",
+        author: str,
+        labels: Iterable[str] = (),
+        state: str = "open",
+    ) -> JSON:
+        """Create an issue; return it (internal shape)."""
+        r = self.repo(owner, repo)
+        number = r.next_number
+        r.next_number += 1
+        for label in labels:
+            self.ensure_label(r, label)
+        issue: JSON = {
+            "number": number,
+            "id": self.new_id(),
+            "title": title,
+            "body": body,
+            "author": author,
+            "labels": list(labels),
+            "state": state,
+            "created_at": self.now(),
+            "updated_at": self.now(),
+            "closed_at": None,
+            "via_app": author == self.bot_login,
+        }
+        self.user(author)
+        r.issues[number] = issue
+        return issue
+
+    def add_comment(self, owner: str, repo: str, number: int, *, body: str, author: str) -> JSON:
+        """Add a comment to an issue or pull request."""
+        r = self.repo(owner, repo)
+        comment: JSON = {
+            "id": self.new_id(),
+            "number": number,
+            "body": body,
+            "author": author,
+            "created_at": self.now(),
+            "updated_at": self.now(),
+            "via_app": author == self.bot_login,
+        }
+        self.user(author)
+        r.comments.setdefault(number, []).append(comment)
+        self.comment_index[comment["id"]] = (r.id, number)
+        return comment
+
+    def find_comment(self, comment_id: int) -> tuple[Repo, JSON] | None:
+        """Return the repository and the comment with an id."""
+        where = self.comment_index.get(comment_id)
+        repo = self.repos_by_id.get(where[0]) if where else None
+        if not where or not repo:
+            return None
+        found = [c for c in repo.comments.get(where[1], []) if c["id"] == comment_id]
+        return (repo, found[0]) if found else None
+
+    def ensure_label(self, repo: Repo, name: str, color: str = "ededed") -> JSON:
+        """Return a label, creating it when missing."""
+        if name.lower() not in repo.labels:
+            repo.labels[name.lower()] = {
+                "id": self.new_id(),
+                "name": name,
+                "color": color,
+                "description": None,
+                "default": False,
+            }
+        return repo.labels[name.lower()]
+
+    def issues(self, owner: str, repo: str) -> list[JSON]:
+        """Return a repository's issues (internal shape) in creation order."""
+        return list(self.repo(owner, repo).issues.values())
+
+    def comments(self, owner: str, repo: str, number: int) -> list[JSON]:
+        """Return the comments on an issue or pull request."""
+        return list(self.repo(owner, repo).comments.get(number, []))
+
+    def commit_comments(self, owner: str, repo: str) -> list[JSON]:
+        """Return a repository's commit comments."""
+        return list(self.repo(owner, repo).commit_comments)
+
+    def check_runs(self, owner: str, repo: str) -> list[JSON]:
+        """Return a repository's check runs."""
+        return list(self.repo(owner, repo).check_runs.values())
+
+    def labels(self, owner: str, repo: str) -> list[JSON]:
+        """Return a repository's labels."""
+        return list(self.repo(owner, repo).labels.values())
+
+    def reactions(self, kind: str, subject_id: int) -> list[JSON]:
+        """Return the reactions on a subject (kind "issue_comment", "issue", ...)."""
+        return list(self.reaction_store.get((kind, subject_id), []))
+
+    def add_check_run(
+        self, owner: str, repo: str, body: JSON, *, app_id: int | None = None
+    ) -> JSON:
+        """Create a check run from a POST-shaped body (app_id: who reports it)."""
+        r = self.repo(owner, repo)
+        run: JSON = {
+            "id": self.new_id(),
+            "status": "queued",
+            "conclusion": None,
+            "output": {},
+            "actions": [],
+            "started_at": self.now(),
+            "completed_at": None,
+            "app_id": app_id or self.app_id,
+            "external_id": "",
+            "details_url": None,
+            **copy.deepcopy(body),
+        }
+        if run.get("conclusion"):
+            run["status"] = "completed"
+        r.check_runs[run["id"]] = run
+        self.check_run_index[run["id"]] = r.id
+        return run
+
+    # ---- installations and tokens ----------------------------------------------------
+
+    def install(
+        self, org: str, *, repositories: list[str] | None = None, suspended: bool = False
+    ) -> int:
+        """Install the App on an account (all repositories or the named ones); return its id."""
+        account = self.account(org)
+        ids = None
+        if repositories is not None:
+            ids = {account.repos[n.lower()].id for n in repositories}
+        inst = Installation(self.new_id(), account.login, ids, suspended, self.clock.time())
+        self.installations[inst.id] = inst
+        return inst.id
+
+    def uninstall(self, installation_id: int) -> None:
+        """Remove an installation and its tokens."""
+        self.installations.pop(installation_id, None)
+        self.revoke_tokens(installation_id)
+
+    def revoke_tokens(self, installation_id: int) -> None:
+        """Revoke every token of an installation."""
+        for token in self.tokens.values():
+            if token.installation_id == installation_id:
+                token.revoked = True
+
+    def installation_for(self, account: str) -> Installation | None:
+        """Return the installation on an account, if any."""
+        login = account.lower()
+        return next((i for i in self.installations.values() if i.account.lower() == login), None)
+
+    def create_token(self, installation_id: int, repository_ids: set[int] | None = None) -> Token:
+        """Mint an installation access token valid for one hour by the clock."""
+        value = "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")
+        token = Token(value, installation_id, self.clock.time() + TOKEN_LIFETIME, repository_ids)
+        self.tokens[value] = token
+        return token
+
+    def installation_repos(self, inst: Installation) -> list[Repo]:
+        """Return the repositories an installation can reach."""
+        account = self.account(inst.account)
+        if inst.repository_ids is None:
+            return list(account.repos.values())
+        return [self.repos_by_id[i] for i in inst.repository_ids if i in self.repos_by_id]
+
+    def can_reach(self, inst: Installation, repo: Repo, token: Token | None = None) -> bool:
+        """Return whether an installation (and token) may see a repository."""
+        if repo.owner.lower() != inst.account.lower():
+            return False
+        if inst.repository_ids is not None and repo.id not in inst.repository_ids:
+            return False
+        return token is None or token.repository_ids is None or repo.id in token.repository_ids
+
+
+# ---- protection shapes ---------------------------------------------------------------
+
+
+def normalize_protection(body: JSON, old: JSON | None = None) -> JSON:
+    """Turn a PUT body into the stored protection; required signatures are kept from `old`."""
+    checks = body.get("required_status_checks")
+    stored: JSON = {
+        "required_status_checks": _normalize_checks(checks) if checks else None,
+        "enforce_admins": bool(body.get("enforce_admins")),
+        "required_pull_request_reviews": _normalize_reviews(
+            body.get("required_pull_request_reviews")
+        ),
+        "restrictions": copy.deepcopy(body.get("restrictions")),
+        "required_signatures": bool(old and old.get("required_signatures")),
+    }
+    for flag in PROTECTION_FLAGS:
+        stored[flag] = bool(body.get(flag))
+    return stored
+
+
+def _normalize_checks(checks: JSON) -> JSON:
+    if checks.get("checks") is not None:
+        entries = [{"context": c["context"], "app_id": c.get("app_id")} for c in checks["checks"]]
+    else:
+        entries = [{"context": c, "app_id": None} for c in checks.get("contexts") or []]
+    return {"strict": bool(checks.get("strict")), "checks": entries}
+
+
+def _normalize_reviews(reviews: JSON | None) -> JSON | None:
+    if reviews is None:
+        return None
+    return {
+        "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
+        "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews")),
+        "required_approving_review_count": int(reviews.get("required_approving_review_count", 1)),
+        "require_last_push_approval": bool(reviews.get("require_last_push_approval")),
+        "dismissal_restrictions": reviews.get("dismissal_restrictions"),
+        "bypass_pull_request_allowances": reviews.get("bypass_pull_request_allowances"),
+    }
+
+
+def render_protection(stored: JSON, url: str) -> JSON:
+    """Render stored protection in GET's shape: absent features omitted, flags as {enabled}."""
+    out: JSON = {"url": url}
+    checks = stored["required_status_checks"]
+    if checks:
+        out["required_status_checks"] = {
+            "url": f"{url}/required_status_checks",
+            "strict": checks["strict"],
+            "contexts": [c["context"] for c in checks["checks"]],
+            "contexts_url": f"{url}/required_status_checks/contexts",
+            "checks": copy.deepcopy(checks["checks"]),
+        }
+    reviews = stored["required_pull_request_reviews"]
+    if reviews:
+        out["required_pull_request_reviews"] = _render_reviews(reviews, url)
+    if stored["restrictions"] is not None:
+        out["restrictions"] = _render_restrictions(stored["restrictions"], url)
+    out["required_signatures"] = {
+        "url": f"{url}/required_signatures",
+        "enabled": stored["required_signatures"],
+    }
+    out["enforce_admins"] = {"url": f"{url}/enforce_admins", "enabled": stored["enforce_admins"]}
+    for flag in PROTECTION_FLAGS:
+        out[flag] = {"enabled": stored[flag]}
+    return out
+
+
+def _render_reviews(reviews: JSON, url: str) -> JSON:
+    out = {
+        "url": f"{url}/required_pull_request_reviews",
+        "dismiss_stale_reviews": reviews["dismiss_stale_reviews"],
+        "require_code_owner_reviews": reviews["require_code_owner_reviews"],
+        "required_approving_review_count": reviews["required_approving_review_count"],
+        "require_last_push_approval": reviews["require_last_push_approval"],
+    }
+    if reviews.get("dismissal_restrictions"):
+        out["dismissal_restrictions"] = _render_restrictions(
+            reviews["dismissal_restrictions"], f"{url}/dismissal_restrictions"
+        )
+    return out
+
+
+def _render_restrictions(restrictions: JSON, url: str) -> JSON:
+    base = url if url.endswith("dismissal_restrictions") else f"{url}/restrictions"
+    return {
+        "url": base,
+        "users_url": f"{base}/users",
+        "teams_url": f"{base}/teams",
+        "apps_url": f"{base}/apps",
+        "users": [{"login": u, "type": "User"} for u in restrictions.get("users", [])],
+        "teams": [{"slug": t, "name": t} for t in restrictions.get("teams", [])],
+        "apps": [{"slug": a} for a in restrictions.get("apps", [])],
+    }
+
+
+# ---- ruleset conditions ----------------------------------------------------------------
+
+
+def _patterns_match(value: str, include: list[str], exclude: list[str], aliases: JSON) -> bool:
+    def hit(pattern: str) -> bool:
+        if pattern == "~ALL":
+            return True
+        return fnmatch.fnmatchcase(value, aliases.get(pattern, pattern))
+
+    return any(hit(p) for p in include) and not any(hit(p) for p in exclude)
+
+
+def _ref_matches(ruleset: JSON, repo: Repo, branch: str) -> bool:
+    cond = ruleset.get("conditions", {}).get("ref_name")
+    if not cond:
+        return False
+    aliases = {"~DEFAULT_BRANCH": f"refs/heads/{repo.default_branch}"}
+    ref = f"refs/heads/{branch}"
+    return _patterns_match(ref, cond.get("include", []), cond.get("exclude", []), aliases)
+
+
+def _repo_matches(ruleset: JSON, name: str) -> bool:
+    cond = ruleset.get("conditions", {}).get("repository_name")
+    if not cond:
+        return True
+    return _patterns_match(name, cond.get("include", []), cond.get("exclude", []), {})
+
+
+def _applies(ruleset: JSON, repo: Repo) -> bool:
+    return ruleset.get("source_type") == "Organization" and _repo_matches(ruleset, repo.name)
+
+
+def b64(text: str) -> str:
+    """Encode text as GitHub's contents API does (base64 with line breaks)."""
+    raw = base64.b64encode(text.encode()).decode()
+    return "\n".join(raw[i : i + 60] for i in range(0, len(raw), 60)) + "\n"
+
+
+def git_blob_sha(text: str) -> str:
+    """Return git's blob sha of a text."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324
