@@ -16,7 +16,17 @@ from aiohttp import web
 from bot.clock import Clock, SystemClock
 from bot.sandbox import keys, openapi
 from bot.sandbox.faults import SECONDARY_MESSAGE, Fault, Faults
-from bot.sandbox.routes_common import STATE, ApiError, Caller, error, respond
+from bot.sandbox.routes_common import (
+    BAD_JSON,
+    BODY,
+    CALLER,
+    COST,
+    STATE,
+    ApiError,
+    Caller,
+    error,
+    respond,
+)
 from bot.sandbox.state import JSON, State
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -205,7 +215,7 @@ class Sandbox:
             return response
         finally:
             self._leave(key)
-            caller = request.get("caller")
+            caller = request.get(CALLER)
             inst = caller.installation_id if isinstance(caller, Caller) else None
             self.requests.append(
                 RequestRecord(
@@ -217,11 +227,11 @@ class Sandbox:
     async def _read_body(self, request: web.Request) -> Any:
         raw = await request.read() if request.can_read_body else b""
         try:
-            request["json"] = json.loads(raw) if raw.strip() else None
+            request[BODY] = json.loads(raw) if raw.strip() else None
         except ValueError:
-            request["json"] = None
-            request["bad_json"] = True
-        return request["json"]
+            request[BODY] = None
+            request[BAD_JSON] = True
+        return request[BODY]
 
     def _enter(self, key: tuple[str, str] | None) -> None:
         if key is None:
@@ -245,7 +255,7 @@ class Sandbox:
         rate_key = "anonymous"
         try:
             caller = self._authenticate(request, template)
-            request["caller"] = caller
+            request[CALLER] = caller
             rate_key = caller.rate_key
             self._check_primary(resource, rate_key, caller)
             self._check_request(request, body)
@@ -257,7 +267,7 @@ class Sandbox:
         return self._finish(request, response, resource, rate_key)
 
     def _check_request(self, request: web.Request, body: Any) -> None:
-        if request.get("bad_json"):
+        if request.get(BAD_JSON):
             raise error(400, "Problems parsing JSON")
         problem = _validate(request.method, request.path, dict(request.query), body)
         if problem is not None:
@@ -276,11 +286,11 @@ class Sandbox:
             "x-ratelimit-reset": str(int(reset) if reset is not None else window_reset),
             "x-ratelimit-resource": resource,
         }
-        body = {
-            "message": f"API rate limit exceeded for {who}.",
-            "documentation_url": RATE_LIMIT_DOC,
-        }
-        raise ApiError(403, body, headers)
+        message = f"API rate limit exceeded for {who}."
+        if resource == "graphql":
+            errors = [{"type": "RATE_LIMITED", "message": message}]
+            raise ApiError(200, {"errors": errors}, headers)
+        raise ApiError(403, {"message": message, "documentation_url": RATE_LIMIT_DOC}, headers)
 
     def _finish(
         self, request: web.Request, response: web.StreamResponse, resource: str, key: str
@@ -298,7 +308,7 @@ class Sandbox:
                 not_modified = True
         if "x-ratelimit-remaining" not in response.headers:
             if not not_modified:
-                self.rate_limits.charge(resource, key, int(request.get("cost", 1)))
+                self.rate_limits.charge(resource, key, int(request.get(COST, 1)))
             used, remaining, reset = self.rate_limits.status(resource, key)
             response.headers.update(
                 {

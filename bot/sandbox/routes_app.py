@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.clock import isoformat
 from bot.sandbox.routes_common import (
+    COST,
     account_from,
     body_of,
     caller_of,
@@ -130,7 +131,7 @@ async def rate_limit(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX]
     assert isinstance(sandbox, Sandbox)
     key = caller_of(request).rate_key
-    request["cost"] = 0
+    request[COST] = 0
     resources = {}
     for resource in ("core", "graphql"):
         used, remaining, reset = sandbox.rate_limits.status(resource, key)

@@ -13,6 +13,9 @@ from yarl import URL
 from bot.sandbox.state import JSON, Account, Installation, Repo, State, Token
 
 STATE = web.AppKey("sandbox_state", State)
+BODY = web.RequestKey("sandbox_body", object)
+BAD_JSON = web.RequestKey("sandbox_bad_json", bool)
+COST = web.RequestKey("sandbox_cost", int)
 DOCS = "https://docs.github.com/rest"
 MAX_BODY = 65536
 
@@ -61,6 +64,9 @@ class Caller:
         return self.installation.id if self.installation else None
 
 
+CALLER = web.RequestKey("sandbox_caller", Caller)
+
+
 def state_of(request: web.Request) -> State:
     """Return the sandbox state serving a request."""
     return request.app[STATE]
@@ -68,14 +74,14 @@ def state_of(request: web.Request) -> State:
 
 def caller_of(request: web.Request) -> Caller:
     """Return the authenticated caller."""
-    found = request.get("caller")
+    found = request.get(CALLER)
     assert isinstance(found, Caller)
     return found
 
 
 def body_of(request: web.Request) -> JSON:
     """Return the parsed JSON body (an empty dict when there is none)."""
-    body = request.get("json")
+    body = request.get(BODY)
     return body if isinstance(body, dict) else {}
 
 

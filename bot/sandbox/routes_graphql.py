@@ -1,5 +1,267 @@
-"""Placeholder routes."""
+"""POST /graphql: GitHub's schema, executed with dict/callable resolvers over sandbox state."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
 
 from aiohttp import web
+from graphql import GraphQLError, graphql
+
+from bot.clock import isoformat
+from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
+from bot.sandbox.routes_common import (
+    COST,
+    Caller,
+    body_of,
+    caller_of,
+    can_see_account,
+    respond,
+    state_of,
+)
+from bot.sandbox.state import JSON, Repo, State
 
 routes = web.RouteTableDef()
+
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+
+
+def _offset(after: str | None) -> int:
+    if not after:
+        return 0
+    try:
+        return int(base64.b64decode(after).decode().rsplit(":", 1)[1]) + 1
+    except (ValueError, IndexError):
+        raise GraphQLError(f"`{after}` does not appear to be a valid cursor.") from None
+
+
+def connection(items: list[Any], first: int | None, after: str | None) -> JSON:
+    """Return a connection page: nodes, edges, pageInfo and totalCount."""
+    start = _offset(after)
+    size = first if first is not None else 100
+    page = items[start : start + size]
+    end = start + len(page)
+    return {
+        "totalCount": len(items),
+        "nodes": page,
+        "edges": [{"cursor": _cursor(start + i), "node": n} for i, n in enumerate(page)],
+        "pageInfo": {
+            "hasNextPage": end < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": _cursor(start) if page else None,
+            "endCursor": _cursor(end - 1) if page else None,
+        },
+    }
+
+
+def _rule_node(state: State, repo: Repo, branch: str, stored: JSON) -> JSON:
+    reviews = stored["required_pull_request_reviews"] or {}
+    checks = stored["required_status_checks"] or {}
+    entries = checks.get("checks", [])
+    return {
+        "__typename": "BranchProtectionRule",
+        "id": f"BPR_{repo.id}_{branch}",
+        "pattern": branch,
+        "requiresApprovingReviews": bool(reviews),
+        "requiredApprovingReviewCount": reviews.get("required_approving_review_count"),
+        "dismissesStaleReviews": bool(reviews.get("dismiss_stale_reviews")),
+        "requiresCodeOwnerReviews": bool(reviews.get("require_code_owner_reviews")),
+        "requireLastPushApproval": bool(reviews.get("require_last_push_approval")),
+        "requiresStatusChecks": bool(checks),
+        "requiresStrictStatusChecks": bool(checks.get("strict")),
+        "requiredStatusCheckContexts": [c["context"] for c in entries],
+        "requiredStatusChecks": [
+            {
+                "context": c["context"],
+                "app": {"databaseId": c["app_id"], "slug": f"app-{c['app_id']}"}
+                if c["app_id"] not in (None, -1)
+                else None,
+            }
+            for c in entries
+        ],
+        "isAdminEnforced": stored["enforce_admins"],
+        "allowsForcePushes": stored["allow_force_pushes"],
+        "allowsDeletions": stored["allow_deletions"],
+        "requiresLinearHistory": stored["required_linear_history"],
+        "requiresConversationResolution": stored["required_conversation_resolution"],
+        "lockBranch": stored["lock_branch"],
+        "lockAllowsFetchAndMerge": stored["allow_fork_syncing"],
+        "requiresCommitSignatures": stored["required_signatures"],
+        "restrictsPushes": stored["restrictions"] is not None,
+        "restrictsReviewDismissals": bool(reviews.get("dismissal_restrictions")),
+        "blocksCreations": stored["block_creations"],
+        "isLinearHistoryRequired": stored["required_linear_history"],
+    }
+
+
+def _permission(state: State, caller: Caller, repo: Repo) -> str | None:
+    if caller.kind == "installation":
+        return "ADMIN"
+    role = state.role(repo, caller.login)
+    return role.upper() if role else None
+
+
+def _object(state: State, repo: Repo, expression: str) -> JSON | None:
+    ref, _, path = expression.partition(":")
+    ref = repo.default_branch if ref == "HEAD" else ref
+    text = state.file(repo, path, ref)
+    if text is None:
+        return None
+    return {"__typename": "Blob", "text": text, "byteSize": len(text.encode()), "isBinary": False}
+
+
+def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
+    """Return a Repository node whose costly fields are resolved only when asked for."""
+    head = repo.branches.get(repo.default_branch)
+
+    def rules(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+        found = [_rule_node(state, repo, b, p) for b, p in repo.protections.items()]
+        return connection(found, first, after)
+
+    def rulesets(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+        found = [
+            {
+                "__typename": "RepositoryRuleset",
+                "databaseId": r["id"],
+                "name": r.get("name"),
+                "enforcement": r["enforcement"].upper(),
+            }
+            for r in state.rulesets(repo.owner, repo.name)
+        ]
+        return connection(found, first, after)
+
+    def refs(
+        _: Any, refPrefix: str = "", first: int | None = None, after: str | None = None, **__: Any
+    ) -> JSON:
+        names = sorted(repo.branches) if refPrefix == "refs/heads/" else []
+        found = [
+            {
+                "__typename": "Ref",
+                "name": n,
+                "prefix": refPrefix,
+                "target": {"__typename": "Commit", "oid": repo.branches[n]},
+            }
+            for n in names
+        ]
+        return connection(found, first, after)
+
+    return {
+        "__typename": "Repository",
+        "id": f"R_{repo.id}",
+        "databaseId": repo.id,
+        "name": repo.name,
+        "nameWithOwner": repo.full_name,
+        "isArchived": repo.archived,
+        "isFork": repo.fork,
+        "isPrivate": repo.private,
+        "isEmpty": repo.empty,
+        "isDisabled": False,
+        "visibility": "PRIVATE" if repo.private else "PUBLIC",
+        "url": f"https://github.com/{repo.full_name}",
+        "viewerPermission": _permission(state, caller, repo),
+        "defaultBranchRef": None
+        if head is None
+        else {
+            "__typename": "Ref",
+            "name": repo.default_branch,
+            "prefix": "refs/heads/",
+            "target": {"__typename": "Commit", "oid": head},
+        },
+        "branchProtectionRules": rules,
+        "rulesets": rulesets,
+        "refs": refs,
+        "object": lambda _, expression=None, **__: _object(state, repo, expression or ""),
+    }
+
+
+def _organization(state: State, caller: Caller, login: str) -> JSON:
+    account = state.accounts.get(login.lower())
+    if account is None or not can_see_account(state, caller, account):
+        raise GraphQLError(f"Could not resolve to an Organization with the login of '{login}'.")
+
+    def repositories(
+        _: Any,
+        first: int | None = None,
+        after: str | None = None,
+        isFork: bool | None = None,
+        orderBy: JSON | None = None,
+        **__: Any,
+    ) -> JSON:
+        repos = list(account.repos.values())
+        inst, token = caller.installation, caller.token
+        if inst is not None and not (
+            inst.repository_ids is None and token and token.repository_ids is None
+        ):
+            repos = [r for r in repos if state.can_reach(inst, r, token)]
+        if isFork is not None:
+            repos = [r for r in repos if r.fork == isFork]
+        if orderBy and orderBy.get("field") == "NAME":
+            repos.sort(key=lambda r: r.name.lower(), reverse=orderBy.get("direction") == "DESC")
+        page = connection(repos, first, after)
+        page["nodes"] = [repo_node(state, caller, r) for r in page["nodes"]]
+        for edge, node in zip(page["edges"], page["nodes"], strict=True):
+            edge["node"] = node
+        return page
+
+    return {
+        "__typename": "Organization",
+        "login": account.login,
+        "databaseId": account.id,
+        "id": f"O_{account.id}",
+        "name": account.login,
+        "repositories": repositories,
+    }
+
+
+@routes.post("/graphql")
+async def post_graphql(request: web.Request) -> web.Response:
+    """Validate and execute a GraphQL query; errors come back with HTTP 200, like GitHub."""
+    from bot.sandbox.app import SANDBOX, Sandbox
+
+    sandbox = request.app[SANDBOX]
+    assert isinstance(sandbox, Sandbox)
+    state, caller = state_of(request), caller_of(request)
+    body = body_of(request)
+    query, variables = str(body.get("query", "")), body.get("variables") or {}
+    problems = validate_query(query, variables)
+    if problems:
+        return respond({"errors": [{"message": p} for p in problems]})
+    cost = node_cost(query, variables)
+    request[COST] = cost
+    used, remaining, reset = sandbox.rate_limits.status("graphql", caller.rate_key)
+    rate = {
+        "cost": cost,
+        "limit": sandbox.rate_limits.limit("graphql"),
+        "remaining": max(0, remaining - cost),
+        "used": used + cost,
+        "resetAt": isoformat(reset),
+        "nodeCount": cost * 100,
+    }
+    root = {
+        "rateLimit": lambda _, **__: rate,
+        "organization": lambda _, login: _organization(state, caller, login),
+        "repository": lambda _, owner, name, **__: _repository(state, caller, owner, name),
+    }
+    result = await graphql(load_graphql_schema(), query, root, variable_values=variables)
+    answer: JSON = {"data": result.data}
+    if result.errors:
+        answer["errors"] = [_error(e) for e in result.errors]
+    return respond(answer)
+
+
+def _repository(state: State, caller: Caller, owner: str, name: str) -> JSON:
+    from bot.sandbox.routes_common import can_see_repo
+
+    repo = state.find_repo(owner, name)
+    if repo is None or not can_see_repo(state, caller, repo):
+        raise GraphQLError(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
+    return repo_node(state, caller, repo)
+
+
+def _error(error: GraphQLError) -> JSON:
+    out: JSON = dict(error.formatted)
+    if "Could not resolve" in error.message:
+        out["type"] = "NOT_FOUND"
+    return out

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox.routes_common import (
+    BODY,
     account_from,
     body_of,
     branch_from,
@@ -162,7 +163,7 @@ async def put_protection(request: web.Request) -> web.Response:
     if repo.protection_disabled:
         raise error(404, "Branch protection has been disabled on this repository")
     branch = branch_from(request, repo)
-    body = request.get("json")
+    body = request.get(BODY)
     _check_protection_body(body)
     assert isinstance(body, dict)
     repo.protections[branch] = normalize_protection(body, repo.protections.get(branch))
