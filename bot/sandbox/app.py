@@ -6,8 +6,10 @@ import asyncio
 import hashlib
 import json
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -396,3 +398,73 @@ def _bad_credentials() -> ApiError:
 
 def _bad_jwt(reason: str) -> ApiError:
     return error(401, f"A JSON web token could not be decoded ({reason})", DOCS_ROOT)
+
+
+def seed_sample(state: State) -> int:
+    """Seed the sample org "acme" with a few repositories; return the installation id."""
+    state.add_org("acme")
+    state.add_org_owner("acme", "alice")
+    for name in ("web", "api", "docs"):
+        state.add_repo("acme", name)
+    state.add_repo("acme", ".github")
+    state.add_repo("acme", "old-site", archived=True)
+    state.add_repo("acme", "upstream-fork", fork=True)
+    state.add_collaborator("acme", "web", "bob", "write")
+    state.set_protection(
+        "acme",
+        "web",
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": False,
+            "required_pull_request_reviews": {"required_approving_review_count": 1},
+            "restrictions": None,
+        },
+    )
+    return state.install("acme")
+
+
+async def run_sandbox(
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    stop: asyncio.Event | None = None,
+    write: Callable[[str], None] = print,
+) -> None:
+    """Run the sandbox with the sample org until interrupted (or until `stop` is set)."""
+    sandbox = Sandbox()
+    installation = seed_sample(sandbox.state)
+    url = await sandbox.start(host, port)
+    key_path = _write_key(sandbox.private_key_pem)
+    try:
+        for line in _banner(sandbox, url, key_path, installation):
+            write(line)
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await sandbox.stop()
+        _remove(key_path)
+
+
+def _banner(sandbox: Sandbox, url: str, key_path: Path, installation: int) -> list[str]:
+    return [
+        f"GitHub sandbox on {url} (org acme, installation {installation})",
+        f"App id: {sandbox.app_id}",
+        f"Private key: {key_path}",
+        f"Webhook secret: {sandbox.webhook_secret}",
+        "",
+        "Start the app against it with:",
+        f"  APP_ID={sandbox.app_id} PRIVATE_KEY_PATH={key_path} "
+        f"WEBHOOK_SECRET={sandbox.webhook_secret} GITHUB_API_URL={url} "
+        "GITHUB_WRITE_INTERVAL=0 bulwark serve",
+    ]
+
+
+def _write_key(pem: str) -> Path:
+    prefix, suffix = "bulwark-sandbox-", ".pem"
+    with tempfile.NamedTemporaryFile("w", prefix=prefix, suffix=suffix, delete=False) as f:
+        f.write(pem)
+    return Path(f.name)
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)

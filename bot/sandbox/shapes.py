@@ -452,7 +452,7 @@ def check_run_json(state: State, repo: Repo, run: JSON) -> JSON:
         "external_id": run.get("external_id") or "",
         "url": api,
         "html_url": f"{WEB}/{repo.full_name}/runs/{run['id']}",
-        "details_url": run.get("details_url"),
+        "details_url": run.get("details_url") or f"{WEB}/{repo.full_name}/runs/{run['id']}",
         "status": run["status"],
         "conclusion": run["conclusion"],
         "started_at": run["started_at"],
