@@ -18,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.queue import InProcessQueue, Job, WorkQueue
-from bot.server import create_app
+from bot.server import HEALTH_CHECKS, create_app
 from bot.settings import ConfigError, Settings, merged_environ
 
 # Running jobs get this long to finish on SIGTERM (Heroku allows 30 seconds in all).
@@ -118,9 +118,7 @@ def build_services(
     clock = clock or SystemClock()
     metrics = Metrics()
     if settings.redis_url:
-        log.warning(
-            "REDIS_URL is set but the Redis queue is not wired yet: using the in-process queue"
-        )
+        return _redis_services(settings, settings.redis_url, clock=clock, metrics=metrics)
     queue = InProcessQueue(metrics=metrics, clock=clock)
     app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
 
@@ -137,6 +135,30 @@ def build_services(
             await close()
 
     app.cleanup_ctx.append(jobs)
+    return app
+
+
+def _redis_services(
+    settings: Settings, redis_url: str, *, clock: Clock, metrics: Metrics
+) -> web.Application:
+    """The web tier of a fleet: verify, dedupe and enqueue on Redis; `bulwark worker` runs jobs."""
+    from bot.redis.queue import RedisQueue
+
+    queue = RedisQueue(redis_url, metrics=metrics)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
+
+    async def redis_up() -> bool:
+        await queue.refresh_depth()
+        return await queue.ping()
+
+    app[HEALTH_CHECKS].append(redis_up)
+
+    async def connection(_: web.Application) -> AsyncIterator[None]:
+        await queue.open()
+        yield
+        await queue.close()
+
+    app.cleanup_ctx.append(connection)
     return app
 
 

@@ -1,0 +1,149 @@
+"""RedisStatusStore: every repository's latest status, shared by the fleet.
+
+Writes go to this process's memory at once (the store's methods are plain
+calls inside the reconciler) and through to Redis in order, in the background:
+one hash per org (`bulwark:status:{org}`, repo -> RepoStatus as JSON) and one
+capped list of direct pushes (`bulwark:pushes:{org}`). `refresh(org)`, called
+before each report render, flushes this process's pending writes and loads the
+org from Redis, so a report rendered on any worker sees the whole org.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
+from bot.core.render import DirectPush
+from bot.reconcile import DIRECT_PUSH_MEMORY, StatusStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+Op = Callable[[Any], object]
+
+log = logging.getLogger(__name__)
+
+
+def status_key(org: str) -> str:
+    """Return the Redis hash of an org's repository statuses."""
+    return f"bulwark:status:{org.lower()}"
+
+
+def pushes_key(org: str) -> str:
+    """Return the Redis list of an org's recent direct pushes."""
+    return f"bulwark:pushes:{org.lower()}"
+
+
+def encode_status(status: RepoStatus) -> str:
+    """Serialize a RepoStatus to JSON."""
+    return json.dumps(dataclasses.asdict(status), sort_keys=True)
+
+
+def decode_status(raw: str | bytes) -> RepoStatus:
+    """Rebuild a RepoStatus from `encode_status` output."""
+    data = json.loads(raw)
+    findings = tuple(
+        Finding(**{**f, "kind": FindingKind(f["kind"])}) for f in data.get("findings", ())
+    )
+    return RepoStatus(
+        repo=data["repo"],
+        outcome=Outcome(data["outcome"]),
+        findings=findings,
+        mode=data.get("mode", "enforce"),
+        fixed_at=data.get("fixed_at"),
+        reason=data.get("reason"),
+        branches=tuple(data.get("branches", ())),
+    )
+
+
+def encode_push(push: DirectPush) -> str:
+    """Serialize a DirectPush to JSON."""
+    return json.dumps(dataclasses.asdict(push), sort_keys=True)
+
+
+def decode_push(raw: str | bytes) -> DirectPush:
+    """Rebuild a DirectPush from `encode_push` output."""
+    return DirectPush(**json.loads(raw))
+
+
+class RedisStatusStore(StatusStore):
+    """A StatusStore written through to Redis and reloaded per org before reports."""
+
+    def __init__(self, redis: Redis, *, max_orgs: int = 10_000) -> None:
+        super().__init__(max_orgs)
+        self._redis = redis
+        self._pending: list[Op] = []
+        self._flush_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def record(self, status: RepoStatus) -> None:
+        """Remember the latest status of a repository, here and in Redis."""
+        super().record(status)
+        org = status.repo.split("/", 1)[0]
+        body = encode_status(status)
+        self._write(lambda p: p.hset(status_key(org), status.repo.lower(), body))
+
+    def forget(self, repo: str) -> None:
+        """Drop a repository, here and in Redis."""
+        super().forget(repo)
+        org = repo.split("/", 1)[0]
+        self._write(lambda p: p.hdel(status_key(org), repo.lower()))
+
+    def forget_org(self, org: str) -> None:
+        """Drop everything known of an org, here and in Redis."""
+        super().forget_org(org)
+        self._write(lambda p: p.delete(status_key(org), pushes_key(org)))
+
+    def add_direct_push(self, org: str, push: DirectPush) -> None:
+        """Remember a direct push for the org report, here and in Redis."""
+        super().add_direct_push(org, push)
+        body = encode_push(push)
+        self._write(lambda p: p.lpush(pushes_key(org), body))
+        self._write(lambda p: p.ltrim(pushes_key(org), 0, DIRECT_PUSH_MEMORY - 1))
+
+    async def refresh(self, org: str) -> None:
+        """Flush pending writes, then load the org's statuses and pushes from Redis."""
+        await self.flush()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(status_key(org))
+            pipe.lrange(pushes_key(org), 0, DIRECT_PUSH_MEMORY - 1)
+            statuses, pushes = await pipe.execute()
+        state = self.org(org)
+        state.statuses = {
+            (k.decode() if isinstance(k, bytes) else k): decode_status(v)
+            for k, v in statuses.items()
+        }
+        state.direct_pushes = deque((decode_push(p) for p in pushes), maxlen=DIRECT_PUSH_MEMORY)
+
+    async def flush(self) -> None:
+        """Send pending writes to Redis in order; a failure drops them (the resync repairs)."""
+        async with self._flush_lock:
+            while self._pending:
+                ops, self._pending = self._pending, []
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for op in ops:
+                            op(pipe)
+                        await pipe.execute()
+                except Exception as exc:
+                    log.warning("%d status writes lost (Redis: %s); resync repairs", len(ops), exc)
+
+    async def close(self) -> None:
+        """Flush what is pending and stop the background writer."""
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush()
+
+    def _write(self, op: Op) -> None:
+        self._pending.append(op)
+        if self._flusher is None or self._flusher.done():
+            try:
+                self._flusher = asyncio.get_running_loop().create_task(self.flush())
+            except RuntimeError:  # no loop: the next refresh or close sends it
+                self._flusher = None

@@ -1,0 +1,246 @@
+"""`bulwark worker`: an arq worker running queued jobs for the fleet.
+
+Every job runs under its repository's Redis lock (jobs with no repository run
+free), a delivery runs once however often it was posted, and the periodic
+resync runs once per interval across the fleet: arq's unique cron job fires
+every few seconds on one worker, and a `SET NX EX interval` key lets only the
+first of each interval through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.logs import log_context
+from bot.metrics import Metrics
+from bot.queue import Job
+from bot.redis.locks import RedisRepoLocks
+from bot.redis.queue import FUNCTION, QUEUE_NAME, RedisQueue
+
+if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+    from arq.worker import Worker
+
+DEFAULT_CONCURRENCY = 10
+DEFAULT_JOB_TIMEOUT = 300.0
+LOCK_MARGIN = 30.0  # the lock outlives a job cancelled at its timeout by this much
+MAX_TRIES = 5
+POLL_DELAY = 0.05
+CRON_SECONDS = frozenset(range(0, 60, 10))
+RESYNC_KEY = "bulwark:resync"
+SHUTDOWN_GRACE = 20
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    """What a worker process runs jobs with (bot.runtime.Runtime in production)."""
+
+    async def run(self, job: Job) -> None:
+        """Run one job."""
+
+    async def resync_all(self, reason: str = "periodic") -> int:
+        """Queue a resync of every installation."""
+
+    async def close(self) -> None:
+        """Release what the service holds."""
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What a service is built from: the follow-up queue, the locks, the raw connection."""
+
+    queue: RedisQueue
+    locks: RedisRepoLocks
+    redis: ArqRedis
+    metrics: Metrics
+
+
+Setup = Callable[[Tools], Awaitable[Service]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How one worker process runs."""
+
+    redis_url: str
+    concurrency: int = DEFAULT_CONCURRENCY
+    job_timeout: float = DEFAULT_JOB_TIMEOUT
+    resync_interval: float = 3600.0
+    poll_delay: float = POLL_DELAY
+    delivery_ttl: float = 24 * 3600
+
+
+class Fleet:
+    """One worker process's side of the fleet: run jobs under locks, gate the resync."""
+
+    def __init__(
+        self, tools: Tools, service: Service, options: Options, name: str | None = None
+    ) -> None:
+        self.tools = tools
+        self.service = service
+        self.options = options
+        self.name = name or uuid.uuid4().hex
+
+    async def run(self, job: Job, token: str) -> None:
+        """Run a job once (deliveries) under its repository's lock."""
+        event = job.payload.get("event")
+        with log_context(
+            delivery_id=job.delivery_id,
+            event=event if isinstance(event, str) else None,
+            installation=job.installation_id,
+            repo=job.repo,
+        ):
+            if not await self.tools.queue.started(job, token):
+                log.info("duplicate delivery skipped")
+                self.tools.metrics.job(job.kind, "duplicate")
+                return
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            if job.repo is None:
+                await self.service.run(job)
+            else:
+                async with self.tools.locks.lock(job.repo):
+                    await self.service.run(job)
+            self.tools.metrics.job(job.kind, "ok", loop.time() - started)
+
+    async def resync(self) -> bool:
+        """Run the periodic resync when no worker has in this interval; True if this one did."""
+        ttl = max(1, int(self.options.resync_interval))
+        if not await self.tools.redis.set(RESYNC_KEY, self.name, nx=True, ex=ttl):
+            return False
+        queued = await self.service.resync_all("periodic")
+        log.info("resync queued for %d installations", queued)
+        return True
+
+
+async def run_job(ctx: dict[str, Any], job: dict[str, Any], token: str) -> None:
+    """arq entry point: run one queued job."""
+    fleet: Fleet = ctx["bulwark"]
+    await fleet.run(Job.from_dict(job), token)
+
+
+async def resync(ctx: dict[str, Any]) -> None:
+    """arq cron entry point: the fleet-wide periodic resync."""
+    fleet: Fleet = ctx["bulwark"]
+    await fleet.resync()
+
+
+def _worker_class() -> type[Worker]:
+    from arq.worker import Worker
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    class FleetWorker(Worker):
+        """An arq Worker that waits out a Redis outage instead of exiting."""
+
+        outage = False
+
+        async def _poll_iteration(self) -> None:
+            try:
+                await super()._poll_iteration()
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if not self.outage:
+                    log.error("Redis unreachable (%s): waiting for it to return", exc)
+                self.outage = True
+                await asyncio.sleep(1.0)
+            else:
+                if self.outage:
+                    log.info("Redis is back: resuming")
+                self.outage = False
+
+    return FleetWorker
+
+
+async def create_worker(options: Options, setup: Setup, *, handle_signals: bool = True) -> Worker:
+    """Build the arq worker; `setup` builds the job service once Redis is connected."""
+    from arq import cron
+    from arq.worker import func
+
+    from bot.redis.queue import connect
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        redis = ctx["redis"]
+        metrics = Metrics()
+        queue = RedisQueue(options.redis_url, metrics=metrics, ttl=options.delivery_ttl)
+        await queue.open()
+        locks = RedisRepoLocks(redis, timeout=options.job_timeout + LOCK_MARGIN)
+        tools = Tools(queue=queue, locks=locks, redis=redis, metrics=metrics)
+        ctx["bulwark"] = Fleet(tools, await setup(tools), options)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        fleet: Fleet | None = ctx.get("bulwark")
+        if fleet is not None:
+            await fleet.service.close()
+            await fleet.tools.queue.close()
+
+    pool = await connect(options.redis_url)
+    worker: Worker = _worker_class()(
+        functions=[func(run_job, name=FUNCTION, keep_result=0, max_tries=MAX_TRIES)],
+        cron_jobs=[
+            cron(resync, name="bulwark-resync", second=set(CRON_SECONDS), run_at_startup=True)
+        ],
+        queue_name=QUEUE_NAME,
+        redis_pool=pool,
+        max_jobs=options.concurrency,
+        job_timeout=options.job_timeout,
+        keep_result=0,
+        max_tries=MAX_TRIES,
+        poll_delay=options.poll_delay,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        handle_signals=handle_signals,
+        job_completion_wait=SHUTDOWN_GRACE,
+    )
+    return worker
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse `bulwark worker` arguments."""
+    parser = argparse.ArgumentParser(
+        prog="bulwark worker", description="Run queued jobs from Redis (needs REDIS_URL)."
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"jobs run at once by this process (default {DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--job-timeout",
+        type=float,
+        default=DEFAULT_JOB_TIMEOUT,
+        metavar="SECONDS",
+        help="a job running longer is cancelled and retried "
+        f"(default {DEFAULT_JOB_TIMEOUT:.0f}; repository locks last this plus {LOCK_MARGIN:.0f})",
+    )
+    args = parser.parse_args(argv)
+    if args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    if args.job_timeout <= 0:
+        parser.error("--job-timeout must be positive")
+    return args
+
+
+def run(options: Options, setup: Setup) -> int:
+    """Run a worker until SIGTERM/SIGINT; return the exit status."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        worker = loop.run_until_complete(create_worker(options, setup))
+        log.info(
+            "worker started: concurrency=%d job_timeout=%.0fs",
+            options.concurrency,
+            options.job_timeout,
+        )
+        worker.run()
+    finally:
+        loop.close()
+    return 0

@@ -1,0 +1,81 @@
+"""A trivial job service for queue-level tests: it records, in Redis, what ran where."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.queue import Job
+from bot.redis.queue import QUEUE_NAME
+from bot.redis.worker import Tools
+
+STARTED = "bulwark:test:started"
+DONE = "bulwark:test:done"
+OVERLAPS = "bulwark:test:overlaps"
+RELEASE = "bulwark:test:release"
+
+
+class Recorder:
+    """Runs a job by recording it; `hold` makes jobs wait for the RELEASE key."""
+
+    def __init__(self, tools: Tools, name: str, *, hold: bool = False, work: float = 0.0):
+        self.tools = tools
+        self.name = name
+        self.hold = hold
+        self.work = work
+        self.resyncs = 0
+        self.running: dict[str, int] = {}
+
+    async def run(self, job: Job) -> None:
+        redis = self.tools.redis
+        await redis.rpush(STARTED, f"{job.delivery_id}@{self.name}")
+        if job.repo is not None:
+            busy = await redis.incr(f"bulwark:test:busy:{job.repo}")
+            if busy > 1:
+                await redis.rpush(OVERLAPS, job.repo)
+        try:
+            if self.hold:  # until the test, in another process, sets RELEASE
+
+                async def released() -> bool:
+                    return bool(await redis.exists(RELEASE))
+
+                await eventually(released, 120.0, "release")
+            if self.work:
+                await asyncio.sleep(self.work)  # the job's own duration
+        finally:
+            if job.repo is not None:
+                await redis.decr(f"bulwark:test:busy:{job.repo}")
+        await redis.rpush(DONE, job.delivery_id)
+
+    async def resync_all(self, reason: str = "periodic") -> int:
+        self.resyncs += 1
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+
+def decoded(values: list[Any]) -> list[str]:
+    """Decode a Redis list reply."""
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], deadline: float = 20.0, what: str = "condition"
+) -> None:
+    """Poll `check` (state kept by other processes or Redis) until true, within a deadline."""
+    end = time.monotonic() + deadline
+    while not await check():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def drained(redis: Any, deadline: float = 20.0) -> None:
+    """Wait until the arq queue holds no job (waiting or running)."""
+
+    async def empty() -> bool:
+        return int(await redis.zcard(QUEUE_NAME)) == 0
+
+    await eventually(empty, deadline, "the queue to drain")

@@ -1,0 +1,199 @@
+"""RedisQueue, RedisRepoLocks and the fleet worker against a real redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.metrics import Metrics
+from bot.queue import Job
+from bot.redis.locks import RedisRepoLocks
+from bot.redis.queue import RedisQueue, connect
+from bot.redis.worker import Fleet, Options, Tools, create_worker
+from tests.redis.conftest import RedisServer
+from tests.redis.fleet_helpers import DONE, OVERLAPS, STARTED, Recorder, decoded, drained
+
+pytestmark = pytest.mark.redis
+
+
+def delivery(delivery_id: str, repo: str | None = "acme/api") -> Job:
+    return Job(kind="delivery", delivery_id=delivery_id, installation_id=1, repo=repo,
+               payload={"event": "push", "data": {}})  # fmt: skip
+
+
+def reconcile(repo: str, delivery_id: str = "r") -> Job:
+    return Job(kind="reconcile", delivery_id=delivery_id, installation_id=1, repo=repo,
+               dedupe_key=f"reconcile:{repo}:")  # fmt: skip
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Any]:
+    client = await connect(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def queue(redis_server: RedisServer) -> AsyncIterator[RedisQueue]:
+    q = await RedisQueue(redis_server.url).open()
+    yield q
+    await q.close()
+
+
+class Workers:
+    """arq workers running in this process, each with its own Recorder."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.recorders: list[Recorder] = []
+        self._running: list[tuple[Any, asyncio.Task[None]]] = []
+
+    async def start(self, count: int = 1, **recorder: Any) -> None:
+        for _ in range(count):
+            name = f"w{len(self._running)}"
+
+            async def setup(tools: Tools, name: str = name) -> Recorder:
+                self.recorders.append(Recorder(tools, name, **recorder))
+                return self.recorders[-1]
+
+            worker = await create_worker(Options(self.url, concurrency=4), setup,
+                                         handle_signals=False)  # fmt: skip
+            self._running.append((worker, asyncio.create_task(worker.main())))
+
+    async def stop(self) -> None:
+        for worker, task in self._running:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await worker.close()
+
+
+@pytest.fixture
+async def workers(redis_server: RedisServer) -> AsyncIterator[Workers]:
+    fleet = Workers(redis_server.url)
+    yield fleet
+    await fleet.stop()
+
+
+async def test_a_delivery_runs_once_however_often_it_is_posted(
+    queue: RedisQueue, redis: Any, redis_server: RedisServer, workers: Workers
+) -> None:
+    replica = await RedisQueue(redis_server.url).open()  # a second web replica
+    posts = [queue.put(delivery("d1")), replica.put(delivery("d1")), queue.put(delivery("d2"))]
+    assert await asyncio.gather(*posts) == [True, True, True]
+    await workers.start(2)
+    await drained(redis)
+    assert await queue.put(delivery("d1"))  # a redelivery after it ran: acknowledged
+    await drained(redis)
+    await replica.close()
+    assert sorted(decoded(await redis.lrange(DONE, 0, -1))) == ["d1", "d2"]
+
+
+async def test_a_retry_of_the_same_job_runs_but_a_second_post_does_not(
+    queue: RedisQueue,
+) -> None:
+    job = delivery("d9")
+    assert await queue.started(job, "token-a")
+    assert await queue.started(job, "token-a")  # arq retried the same job
+    assert not await queue.started(job, "token-b")  # another post of the same delivery
+
+
+async def test_jobs_with_one_dedupe_key_coalesce_while_waiting(
+    queue: RedisQueue, redis: Any, workers: Workers
+) -> None:
+    assert await queue.put(reconcile("acme/api", "first"))
+    assert not await queue.put(reconcile("acme/api", "second"))
+    assert await queue.put(reconcile("acme/web", "third"))
+    await workers.start()
+    await drained(redis)
+    assert await queue.put(reconcile("acme/api", "after"))  # the first one started: queued
+    await drained(redis)
+    assert sorted(decoded(await redis.lrange(DONE, 0, -1))) == ["after", "first", "third"]
+
+
+async def test_no_two_workers_run_jobs_of_one_repository_at_once(
+    queue: RedisQueue, redis: Any, workers: Workers
+) -> None:
+    for n in range(40):
+        await queue.put(delivery(f"d{n}", repo=f"acme/repo{n % 3}"))
+    await workers.start(3, work=0.01)
+    await drained(redis)
+    assert len(decoded(await redis.lrange(DONE, 0, -1))) == 40
+    assert decoded(await redis.lrange(OVERLAPS, 0, -1)) == []
+    used = {entry.split("@")[1] for entry in decoded(await redis.lrange(STARTED, 0, -1))}
+    assert len(used) > 1  # the work really was shared
+
+
+async def test_a_repository_lock_excludes_other_processes_and_is_reentrant(
+    redis_server: RedisServer,
+) -> None:
+    one, two = await connect(redis_server.url), await connect(redis_server.url)
+    locks = [RedisRepoLocks(one, timeout=5), RedisRepoLocks(two, timeout=5)]
+    inside: list[int] = []
+    peak = 0
+
+    async def hold(n: int) -> None:
+        nonlocal peak
+        async with locks[n % 2].lock("Acme/API"), locks[n % 2].lock("acme/api"):
+            inside.append(n)
+            peak = max(peak, len(inside))
+            await asyncio.sleep(0)
+            inside.remove(n)
+
+    await asyncio.gather(*(hold(n) for n in range(20)))
+    async with locks[0].lock("acme/api"), locks[1].lock("acme/web"):
+        pass  # different repositories do not wait for each other
+    await one.aclose()
+    await two.aclose()
+    assert peak == 1
+
+
+async def test_a_lost_lock_cancels_the_job_holding_it(redis: Any) -> None:
+    locks = RedisRepoLocks(redis, timeout=0.3)
+    entered = asyncio.Event()
+
+    async def job() -> None:
+        async with locks.lock("acme/api"):
+            entered.set()
+            await asyncio.Event().wait()  # a job stalled past its lock
+
+    task = asyncio.create_task(job())
+    await entered.wait()
+    await redis.delete(RedisRepoLocks.key("acme/api"))  # expired, or taken over
+    done, _ = await asyncio.wait([task], timeout=5)
+    assert task in done and task.cancelled()
+
+
+async def test_the_resync_runs_once_per_interval_across_workers(
+    queue: RedisQueue, redis: Any, redis_server: RedisServer
+) -> None:
+    locks = RedisRepoLocks(redis)
+    tools = Tools(queue=queue, locks=locks, redis=redis, metrics=Metrics())
+    services = [Recorder(tools, f"w{n}") for n in range(3)]
+    fleets = [Fleet(tools, s, Options(redis_server.url, resync_interval=3600)) for s in services]
+    ran = await asyncio.gather(*(f.resync() for f in fleets))
+    assert sorted(ran) == [False, False, True]
+    assert sum(s.resyncs for s in services) == 1
+
+
+async def test_put_raises_while_redis_is_down_and_works_when_it_returns(
+    queue: RedisQueue, redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    with pytest.raises(Exception, match=r"(?i)connect|refused"):
+        await queue.put(delivery("while-down"))
+    redis_server.start()
+    assert await queue.put(delivery("after"))
+
+
+async def test_a_worker_waits_out_an_outage_and_resumes(
+    queue: RedisQueue, redis_server: RedisServer, workers: Workers
+) -> None:
+    await workers.start()
+    redis_server.stop()
+    redis_server.start()
+    assert await queue.put(delivery("after-outage"))
+    await drained(queue.redis)
+    assert decoded(await queue.redis.lrange(DONE, 0, -1)) == ["after-outage"]
