@@ -28,8 +28,8 @@ SHUTDOWN_GRACE = 20.0
 DELEGATES: dict[str, tuple[str, str, str]] = {
     "worker": ("bot.worker", "main", "run a queue worker only (needs REDIS_URL)"),
     "demo": ("bot.demo", "main", "run the app end to end against the local sandbox"),
-    "scan": ("bot.scan", "main", "scan an organization once (--org ORG [--apply])"),
-    "check-config": ("bot.core.policy", "main", "validate a policy file"),
+    "scan": ("bot.scan_cli", "main", "scan an organization once (--org ORG [--apply])"),
+    "check-config": ("bot.check_config", "main", "validate a policy file"),
     "sandbox": ("bot.sandbox", "main", "run the local GitHub sandbox alone"),
 }
 

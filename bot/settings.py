@@ -138,6 +138,15 @@ class Settings:
             **_common(environ),
         )
 
+    @classmethod
+    def for_token(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings for a token-only command (`bulwark scan` with GITHUB_TOKEN)."""
+        return _token_settings(cls, environ)
+
+
+def _token_settings(cls: type[Settings], environ: Mapping[str, str]) -> Settings:
+    return cls(app_id=0, private_key="", webhook_secret="", **_common(environ))
+
 
 def _common(environ: Mapping[str, str]) -> dict[str, Any]:
     path = environ.get("WEBHOOK_PATH", "/api/github/webhooks").strip() or "/api/github/webhooks"

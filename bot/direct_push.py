@@ -1,0 +1,102 @@
+"""A push to a protected branch: did every commit come through a reviewed pull request?"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.clock import Clock, isoformat
+from bot.core.models import Finding, FindingKind
+from bot.core.policy import Policy, protected_branches
+from bot.core.render import COMMIT_COMMENT_MARKER, DirectPush, direct_push_comment
+from bot.github.gateway import Gateway
+
+MAX_COMMITS = 20  # beyond this, one summary finding instead of one per commit
+
+log = logging.getLogger(__name__)
+
+
+def pushed_branch(data: Mapping[str, Any]) -> str | None:
+    """Return the branch a push updated, or None for tags and deletions."""
+    ref = data.get("ref")
+    if not isinstance(ref, str) or not ref.startswith("refs/heads/") or data.get("deleted"):
+        return None
+    return ref.removeprefix("refs/heads/")
+
+
+def touched_paths(data: Mapping[str, Any]) -> set[str]:
+    """Return every path a push's commits added, modified or removed."""
+    paths: set[str] = set()
+    for commit in data.get("commits") or []:
+        if isinstance(commit, Mapping):
+            for key in ("added", "modified", "removed"):
+                paths.update(p for p in commit.get(key) or [] if isinstance(p, str))
+    return paths
+
+
+def is_protected(policy: Policy, branch: str, default_branch: str) -> bool:
+    """Tell whether the policy covers `branch`."""
+    return branch in protected_branches(policy, default_branch, [branch])
+
+
+async def reviewed(gh: Gateway, owner: str, repo: str, sha: str) -> str | None:
+    """Return None when `sha` came through a merged, approved pull request, else why not."""
+    pulls = [p for p in await gh.commit_pulls(owner, repo, sha) if p.get("merged_at")]
+    if not pulls:
+        return "it is not part of any merged pull request"
+    for pull in pulls:
+        author = (pull.get("user") or {}).get("login")
+        reviews = await gh.pull_reviews(owner, repo, int(pull["number"]))
+        if any(
+            r.get("state") == "APPROVED" and (r.get("user") or {}).get("login") != author
+            for r in reviews
+        ):
+            return None
+    return "its pull request was merged without an approving review by someone else"
+
+
+async def check_push(
+    gh: Gateway, data: Mapping[str, Any], branch: str, clock: Clock
+) -> list[tuple[DirectPush, Finding]]:
+    """Find the commits of a push that bypassed review (and a force push itself)."""
+    owner, repo = str(data["repository"]["full_name"]).split("/", 1)
+    pusher = str((data.get("pusher") or {}).get("name") or (data.get("sender") or {}).get("login"))
+    commits: Sequence[Mapping[str, Any]] = [c for c in data.get("commits") or [] if isinstance(c, Mapping)]
+    found: list[tuple[DirectPush, Finding]] = []
+    at = isoformat(clock.time())
+    forced = bool(data.get("forced"))
+    for commit in commits[:MAX_COMMITS]:
+        why = await reviewed(gh, owner, repo, str(commit["id"]))
+        if why is not None:
+            found.append(_finding(owner, repo, branch, str(commit["id"]), pusher, at, forced, why))
+    if len(commits) > MAX_COMMITS:
+        log.warning("push of %d commits: checked the first %d", len(commits), MAX_COMMITS)
+    head = data.get("after")
+    if forced and not found and isinstance(head, str):
+        found.append(_finding(owner, repo, branch, head, pusher, at, True, "the branch was force-pushed"))
+    return found
+
+
+def _finding(
+    owner: str, repo: str, branch: str, sha: str, pusher: str, at: str, forced: bool, why: str
+) -> tuple[DirectPush, Finding]:
+    push = DirectPush(repo=f"{owner}/{repo}", branch=branch, sha=sha, pusher=pusher, at=at, forced=forced)
+    finding = Finding(
+        FindingKind.DIRECT_PUSH,
+        f"Commit {sha[:7]} reached {branch} without a reviewed pull request: {why}.",
+        "Review the change after the fact, and check who may push to this branch.",
+        branch=branch,
+        detail=sha,
+        actor=pusher,
+    )
+    return push, finding
+
+
+async def comment_once(gh: Gateway, owner: str, repo: str, push: DirectPush, why: str) -> None:
+    """Leave one commit comment explaining the direct push (never two on one commit)."""
+    existing = await gh.commit_comments(owner, repo, push.sha)
+    if any(COMMIT_COMMENT_MARKER in str(c.get("body") or "") for c in existing):
+        return
+    body = direct_push_comment(push.pusher, push.branch, push.sha, why)
+    await gh.create_commit_comment(owner, repo, push.sha, body)

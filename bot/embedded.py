@@ -1,0 +1,103 @@
+"""Bulwark and the local GitHub sandbox in one process: for the demo, tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from bot.clock import Clock, SystemClock
+from bot.github.client import RetryPolicy
+from bot.metrics import Metrics
+from bot.queue import InProcessQueue
+from bot.runtime import Runtime
+from bot.sandbox import Sandbox
+from bot.server import create_app
+from bot.settings import Settings
+from bot.worker import build_runtime
+
+
+@dataclass
+class Embedded:
+    """A running Bulwark wired to a running sandbox."""
+
+    sandbox: Sandbox
+    settings: Settings
+    runtime: Runtime
+    queue: InProcessQueue
+    metrics: Metrics
+    webhook_url: str
+    base_url: str
+
+    async def deliver(self, event: str, payload: Any, *, delivery_id: str | None = None) -> int:
+        """Send a signed delivery to Bulwark, as GitHub would; return the HTTP status."""
+        return await self.sandbox.deliver(
+            self.webhook_url, event, payload, delivery_id=delivery_id
+        )
+
+    async def settle(self) -> None:
+        """Wait until every queued job and scheduled report has run."""
+        while True:
+            await self.queue.join()
+            pending = self.runtime.pending()
+            if not pending and self.queue.depth() == 0:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def sandbox_settings(sandbox: Sandbox, **overrides: Any) -> Settings:
+    """Return settings that point Bulwark at a running sandbox."""
+    values: dict[str, Any] = {
+        "app_id": sandbox.app_id,
+        "private_key": sandbox.private_key_pem,
+        "webhook_secret": sandbox.webhook_secret,
+        "github_api_url": sandbox.url,
+        "github_graphql_url": sandbox.url + "/graphql",
+        "host": "127.0.0.1",
+        "port": 0,
+        "write_interval": 0.0,
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def embedded(
+    sandbox: Sandbox,
+    *,
+    clock: Clock | None = None,
+    retry: RetryPolicy | None = None,
+    concurrency: int = 8,
+    report_debounce: float | None = None,
+) -> AsyncIterator[Embedded]:
+    """Run Bulwark (server, queue, runtime) against `sandbox`, which must be started."""
+    clock = clock or SystemClock()
+    settings = sandbox_settings(sandbox)
+    metrics = Metrics()
+    queue = InProcessQueue(concurrency, metrics=metrics, clock=clock)
+    runtime = await build_runtime(
+        settings, clock=clock, metrics=metrics, queue=queue, retry=retry or RetryPolicy.for_tests()
+    )
+    if report_debounce is not None:
+        runtime.report_debounce = report_debounce
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    await queue.start(runtime.run)
+    try:
+        yield Embedded(
+            sandbox, settings, runtime, queue, metrics, base + settings.webhook_path, base
+        )
+    finally:
+        await queue.close(timeout=10)
+        await runtime.close()
+        await runner.cleanup()

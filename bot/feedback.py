@@ -1,0 +1,109 @@
+"""Feedback on pull requests: the `repo-protection` check run and one status comment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
+from bot.core.render import FIX_ACTION, PR_STATUS_MARKER, check_run_output, pr_status_comment
+from bot.github.gateway import Gateway
+from bot.reconcile import Reconciler
+
+CHECK_NAME = "repo-protection"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BranchVerdict:
+    """The base branch's standing: the repo's status and the findings about that branch."""
+
+    status: RepoStatus
+    branch: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def can_fix(self) -> bool:
+        """Tell whether a protection write could repair what is wrong."""
+        return self.status.outcome is not Outcome.UNSUPPORTED and any(
+            f.kind in REPAIRABLE for f in self.findings
+        )
+
+
+def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
+    """Keep the findings that concern `branch` (or the whole repository)."""
+    if status.branches and branch not in status.branches:
+        return BranchVerdict(status, branch, ())
+    findings = tuple(f for f in status.findings if f.branch in (None, branch))
+    return BranchVerdict(status, branch, findings)
+
+
+async def evaluate(
+    reconciler: Reconciler, gh: Gateway, owner: str, repo: str, branch: str, *, enforce: bool | None
+) -> BranchVerdict:
+    """Reconcile (or only read, `enforce=False`) and judge one branch."""
+    status = await reconciler.reconcile(gh, owner, repo, enforce=enforce)
+    return for_branch(status, branch)
+
+
+def check_run_body(verdict: BranchVerdict, head_sha: str, note: str | None = None) -> dict[str, Any]:
+    """Build the check run's create/update body."""
+    output = check_run_output(verdict.status, verdict.branch, findings=verdict.findings,
+                              can_fix=verdict.can_fix, note=note)
+    body: dict[str, Any] = {
+        "name": CHECK_NAME,
+        "head_sha": head_sha,
+        "status": "completed",
+        "conclusion": "failure" if verdict.findings else "success",
+        "output": output,
+    }
+    if verdict.can_fix:
+        body["actions"] = [FIX_ACTION]
+    return body
+
+
+async def publish_check(
+    gh: Gateway, owner: str, repo: str, head_sha: str, body: dict[str, Any]
+) -> Mapping[str, Any]:
+    """Create the head SHA's check run, or update the one Bulwark made before."""
+    existing = await gh.check_runs_for_ref(owner, repo, head_sha, name=CHECK_NAME)
+    if existing:
+        update = {k: v for k, v in body.items() if k != "head_sha"}
+        return await gh.update_check_run(owner, repo, int(existing[0]["id"]), update)
+    return await gh.create_check_run(owner, repo, body)
+
+
+async def publish_comment(
+    gh: Gateway, owner: str, repo: str, number: int, verdict: BranchVerdict
+) -> str:
+    """Keep one status comment on the PR: created on drift, edited in place, marked resolved."""
+    comments = await gh.issue_comments(owner, repo, number)
+    mine = _own_comment(comments)
+    if not verdict.findings and mine is None:
+        return "none"
+    body = pr_status_comment(
+        verdict.status.repo,
+        verdict.branch,
+        verdict.findings,
+        resolved=not verdict.findings,
+        fixed_at=verdict.status.fixed_at,
+        mode=verdict.status.mode,
+    )
+    if mine is None:
+        await gh.create_issue_comment(owner, repo, number, body)
+        return "created"
+    if str(mine.get("body") or "") == body:
+        return "unchanged"
+    await gh.update_issue_comment(owner, repo, int(mine["id"]), body)
+    return "edited"
+
+
+def _own_comment(comments: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    for comment in comments:
+        user = comment.get("user") or {}
+        if PR_STATUS_MARKER in str(comment.get("body") or "") and user.get("type") == "Bot":
+            return comment
+    return None

@@ -1,0 +1,53 @@
+"""Slash commands in issue and pull request comments."""
+
+from __future__ import annotations
+
+import logging
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot.context import Context, is_bot, login_of, repo_of
+from bot.core.commands import parse_commands
+from bot.github.errors import GitHubError
+from bot.limits import Allowance
+from bot.slash import allowance, answer, notice, target_branch
+
+router = Router()
+log = logging.getLogger(__name__)
+
+
+@router.register("issue_comment", action="created")
+async def comment_created(event: Event, ctx: Context) -> None:
+    """Acknowledge each `/protection` command with 👀, then answer it in one reply."""
+    comment = event.data.get("comment") or {}
+    issue = event.data.get("issue") or {}
+    repo = repo_of(event.data)
+    if repo is None or not issue.get("number") or is_bot(comment, "user") or is_bot(event.data):
+        log.debug("returning: no repository or issue, or a bot wrote the comment")
+        return
+    commands = parse_commands(str(comment.get("body") or ""))
+    if not commands:
+        return
+    login = login_of(comment, "user") or ""
+    await _acknowledge(ctx, repo, int(comment["id"]))
+    branch = await target_branch(ctx, *repo, issue)
+    thread = f"{repo[0]}/{repo[1]}#{issue['number']}".lower()
+    for command in commands:
+        allowed = allowance(ctx, thread)
+        if allowed is Allowance.DROP:
+            log.info("returning: %s is over the command limit", login)
+            return
+        reply = notice(login) if allowed is Allowance.NOTICE else await answer(
+            ctx, *repo, int(issue["number"]), login, command, branch
+        )
+        await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)
+        if allowed is Allowance.NOTICE:
+            return
+
+
+async def _acknowledge(ctx: Context, repo: tuple[str, str], comment_id: int) -> None:
+    try:
+        await ctx.gh.add_reaction(*repo, comment_id, "eyes")
+    except GitHubError as exc:
+        log.warning("could not react to the comment: %s", exc)

@@ -1,0 +1,84 @@
+"""Pull requests: a check run on every head SHA and one status comment while the base drifts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot.context import Context, login_of, repo_of
+from bot.feedback import check_run_body, evaluate, publish_check, publish_comment
+from bot.permissions import permission
+
+router = Router()
+log = logging.getLogger(__name__)
+
+FIX_IDENTIFIER = "fix-protection"
+
+
+@router.register("pull_request", action="opened")
+@router.register("pull_request", action="reopened")
+@router.register("pull_request", action="synchronize")
+@router.register("pull_request", action="ready_for_review")
+async def pr_changed(event: Event, ctx: Context) -> None:
+    """Judge the PR's base branch: check run on the head SHA, status comment on drift."""
+    repo = repo_of(event.data)
+    pull = event.data.get("pull_request")
+    if repo is None or not isinstance(pull, Mapping):
+        return
+    await feedback(ctx, repo, pull, enforce=False)
+
+
+async def feedback(
+    ctx: Context,
+    repo: tuple[str, str],
+    pull: Mapping[str, Any],
+    *,
+    enforce: bool | None,
+    note: str | None = None,
+) -> None:
+    """Evaluate the base branch, then publish the check run and the status comment."""
+    base = str(pull["base"]["ref"])
+    verdict = await evaluate(ctx.runtime.reconciler, ctx.gh, *repo, base, enforce=enforce)
+    body = check_run_body(verdict, str(pull["head"]["sha"]), note)
+    await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body)
+    await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict)
+
+
+@router.register("check_run", action="rerequested")
+@router.register("check_run", action="requested_action")
+@router.register("check_suite", action="rerequested")
+async def check_requested(event: Event, ctx: Context) -> None:
+    """Re-run the check, or fix protection for a user allowed to."""
+    repo = repo_of(event.data)
+    subject = event.data.get("check_run") or event.data.get("check_suite") or {}
+    if repo is None or not subject.get("pull_requests"):
+        log.info("returning: the check is not attached to a pull request")
+        return
+    if event.event == "check_run" and subject.get("name") != "repo-protection":
+        return
+    number = int(subject["pull_requests"][0]["number"])
+    pull = await ctx.gh.pull(*repo, number)
+    if pull is None:
+        return
+    wants_fix = (event.data.get("requested_action") or {}).get("identifier") == FIX_IDENTIFIER
+    if not wants_fix:
+        await feedback(ctx, repo, pull, enforce=False)
+        return
+    await fix_requested(ctx, repo, pull, login_of(event.data) or "")
+
+
+async def fix_requested(ctx: Context, repo: tuple[str, str], pull: Mapping[str, Any], login: str) -> None:
+    """Fix the base branch if `login` may; otherwise say why nothing was done."""
+    who = await permission(ctx.gh, *repo, login)
+    if who.allowed:
+        await feedback(ctx, repo, pull, enforce=True)
+        return
+    note = (
+        f"Nothing was changed: fixing protection needs the admin or maintain role on this "
+        f"repository, and @\u200b{login} has {who.role}."
+    )
+    await feedback(ctx, repo, pull, enforce=False, note=note)

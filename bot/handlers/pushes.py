@@ -1,0 +1,49 @@
+"""Pushes: a policy file changed, or a commit reached a protected branch without review."""
+
+from __future__ import annotations
+
+import logging
+
+from gidgethub.routing import Router
+from gidgethub.sansio import Event
+
+from bot.context import Context, repo_of
+from bot.direct_push import check_push, comment_once, is_protected, pushed_branch, touched_paths
+from bot.policies import ORG_POLICY_REPO, POLICY_PATH
+
+router = Router()
+log = logging.getLogger(__name__)
+
+
+@router.register("push")
+async def push(event: Event, ctx: Context) -> None:
+    """Reload a changed policy file, and flag commits that skipped review."""
+    repo = repo_of(event.data)
+    branch = pushed_branch(event.data)
+    if repo is None or branch is None:
+        log.debug("returning: not a push to a branch")
+        return
+    default = str(event.data["repository"].get("default_branch") or "main")
+    if branch == default and POLICY_PATH in touched_paths(event.data):
+        await _policy_changed(ctx, *repo)
+    policy, _ = await ctx.runtime.policies.for_repo(ctx.gh, *repo)
+    if not is_protected(policy, branch, default):
+        log.debug("returning: %s is not a protected branch", branch)
+        return
+    for direct, finding in await check_push(ctx.gh, event.data, branch, ctx.runtime.clock):
+        log.warning("direct push: %s", finding.message, extra={"actor": direct.pusher})
+        ctx.runtime.statuses.add_direct_push(repo[0], direct)
+        await comment_once(ctx.gh, *repo, direct, finding.message)
+        ctx.runtime.report_soon(ctx.installation_id, repo[0])
+
+
+async def _policy_changed(ctx: Context, owner: str, name: str) -> None:
+    if name.lower() == ORG_POLICY_REPO:
+        log.info("org policy changed: reloading and resyncing the org")
+        ctx.runtime.policies.forget(owner)
+        await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
+    else:
+        log.info("repo policy changed: reconciling")
+        await ctx.runtime.enqueue_reconcile(
+            ctx.installation_id, f"{owner}/{name}", delivery_id=ctx.delivery_id
+        )

@@ -1,0 +1,87 @@
+"""Where policy comes from: the org's `.github` repository and each repository, default branch only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import LRUCache
+
+from bot.core.policy import (
+    Policy,
+    PolicyError,
+    load_policy_file,
+    org_policy,
+    repo_policy,
+)
+from bot.github.gateway import Gateway
+
+POLICY_PATH = ".github/repo-protection.yml"
+ORG_POLICY_REPO = ".github"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OrgPolicy:
+    """The org policy in force, and the errors of the file if it was refused."""
+
+    policy: Policy
+    errors: tuple[PolicyError, ...] = ()
+
+
+class PolicyStore:
+    """Load org and repo policy from default branches; keep the last valid org policy.
+
+    Only the default branch is ever read (`ref=None`): a pull request's head,
+    or any other branch, can never change what Bulwark enforces.
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._orgs: LRUCache[str, OrgPolicy] = LRUCache(maxsize=maxsize)
+        self._last_valid: LRUCache[str, Mapping[str, Any] | None] = LRUCache(maxsize=maxsize)
+
+    def forget(self, org: str) -> None:
+        """Drop the cached org policy so the next read loads the file again."""
+        self._orgs.pop(org.lower(), None)
+
+    async def org(self, gh: Gateway, org: str) -> OrgPolicy:
+        """Return the org policy, loading `.github/repo-protection.yml` once per change."""
+        key = org.lower()
+        cached = self._orgs.get(key)
+        if cached is None:
+            cached = await self._load_org(gh, org)
+            self._orgs[key] = cached
+        return cached
+
+    async def _load_org(self, gh: Gateway, org: str) -> OrgPolicy:
+        text = await gh.file_text(org, ORG_POLICY_REPO, POLICY_PATH)
+        if text is None:
+            self._last_valid[org.lower()] = None
+            return OrgPolicy(org_policy(None))
+        filename = f"{org}/{ORG_POLICY_REPO}:{POLICY_PATH}"
+        doc, errors = load_policy_file(text, filename)
+        if errors or doc is None:
+            log.warning("org policy refused, the last valid one stays", extra={"org": org})
+            return OrgPolicy(org_policy(self._last_valid.get(org.lower())), tuple(errors))
+        self._last_valid[org.lower()] = doc
+        return OrgPolicy(org_policy(doc))
+
+    async def for_repo(
+        self, gh: Gateway, owner: str, repo: str
+    ) -> tuple[Policy, tuple[PolicyError, ...]]:
+        """Return the policy for one repository and any errors of its (or the org's) file."""
+        org = await self.org(gh, owner)
+        if repo.lower() == ORG_POLICY_REPO:
+            return org.policy, org.errors
+        text = await gh.file_text(owner, repo, POLICY_PATH)
+        if text is None:
+            return org.policy, org.errors
+        filename = f"{owner}/{repo}:{POLICY_PATH}"
+        doc, errors = load_policy_file(text, filename)
+        if errors or doc is None:
+            return org.policy, org.errors + tuple(errors)
+        policy, weakening = repo_policy(org.policy, doc, filename)
+        return policy, org.errors + tuple(weakening)

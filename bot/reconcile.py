@@ -1,0 +1,405 @@
+"""Read → plan → write for one repository, and what Bulwark remembers of the result."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field, replace
+from typing import Any
+from weakref import WeakValueDictionary
+
+from cachetools import LRUCache
+
+from bot.clock import Clock, isoformat
+from bot.core.models import REPAIRABLE, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.plan import Plan, plan
+from bot.core.policy import Policy, excluded_reason, protected_branches
+from bot.core.protection import BranchProtection, parse_classic, parse_rules
+from bot.core.render import DirectPush
+from bot.github.errors import Forbidden, GitHubError, NotSupported, ProtectionDisabled
+from bot.github.gateway import Gateway
+from bot.policies import PolicyStore
+
+RULESET_NAME = "Bulwark policy"
+DIRECT_PUSH_MEMORY = 50
+
+log = logging.getLogger(__name__)
+
+
+class RepoLocks:
+    """One asyncio lock per repository: no two reconciliations of a repo overlap.
+
+    A fleet of workers sharing Redis passes a lock registry with the same
+    `lock(repo)` method returning an async context manager held across processes.
+    """
+
+    def __init__(self) -> None:
+        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    def lock(self, repo: str) -> AbstractAsyncContextManager[Any]:
+        """Return the lock of `owner/name` (case-insensitive)."""
+        key = repo.lower()
+        found = self._locks.get(key)
+        if found is None:
+            found = asyncio.Lock()
+            self._locks[key] = found
+        return found
+
+
+@dataclass
+class OrgState:
+    """What Bulwark last saw of an org's repositories."""
+
+    statuses: dict[str, RepoStatus] = field(default_factory=dict)
+    direct_pushes: deque[DirectPush] = field(
+        default_factory=lambda: deque(maxlen=DIRECT_PUSH_MEMORY)
+    )
+    delayed: bool = False
+
+
+class StatusStore:
+    """The latest status of every repository, grouped by org (bounded)."""
+
+    def __init__(self, max_orgs: int = 10_000) -> None:
+        self._orgs: LRUCache[str, OrgState] = LRUCache(maxsize=max_orgs)
+
+    def org(self, org: str) -> OrgState:
+        """Return (creating if needed) the state of one org."""
+        key = org.lower()
+        state = self._orgs.get(key)
+        if state is None:
+            state = OrgState()
+            self._orgs[key] = state
+        return state
+
+    def record(self, status: RepoStatus) -> None:
+        """Remember the latest status of a repository."""
+        owner = status.repo.split("/", 1)[0]
+        self.org(owner).statuses[status.repo.lower()] = status
+
+    def get(self, repo: str) -> RepoStatus | None:
+        """Return the latest status of `owner/name`, if any."""
+        return self.org(repo.split("/", 1)[0]).statuses.get(repo.lower())
+
+    def forget(self, repo: str) -> None:
+        """Drop a repository (deleted, transferred away, uninstalled)."""
+        self.org(repo.split("/", 1)[0]).statuses.pop(repo.lower(), None)
+
+    async def refresh(self, org: str) -> None:
+        """Bring the org's state up to date before a report (shared stores load it here)."""
+
+    def forget_org(self, org: str) -> None:
+        """Drop everything known of an org (the App was uninstalled)."""
+        self._orgs.pop(org.lower(), None)
+
+    def add_direct_push(self, org: str, push: DirectPush) -> None:
+        """Remember a direct push for the org report."""
+        self.org(org).direct_pushes.appendleft(push)
+
+
+@dataclass(frozen=True)
+class BranchRead:
+    """What GitHub enforces on one branch, as read."""
+
+    protection: BranchProtection
+    unsupported: Finding | None = None
+
+
+class Reconciler:
+    """Bring one repository to the policy floor, or report how it falls short."""
+
+    def __init__(
+        self,
+        policies: PolicyStore,
+        statuses: StatusStore,
+        clock: Clock,
+        locks: RepoLocks | None = None,
+    ) -> None:
+        self.policies = policies
+        self.statuses = statuses
+        self.clock = clock
+        self.locks = locks or RepoLocks()
+        self._stuck: LRUCache[str, tuple[str, Finding]] = LRUCache(maxsize=100_000)
+        self._ruleset_only: LRUCache[str, bool] = LRUCache(maxsize=100_000)
+
+    def something_changed(self, repo: str) -> None:
+        """Forget that a write was impossible: the next reconciliation tries again."""
+        self._stuck.pop(repo.lower(), None)
+        self._ruleset_only.pop(repo.lower(), None)
+
+    async def reconcile(
+        self,
+        gh: Gateway,
+        owner: str,
+        name: str,
+        *,
+        enforce: bool | None = None,
+        actor: str | None = None,
+        repo_json: Mapping[str, Any] | None = None,
+    ) -> RepoStatus:
+        """Reconcile `owner/name`.
+
+        `enforce=None` follows the policy's mode; `True` fixes even in report mode
+        (`/protection fix`); `False` only reads and plans (a pull request's check).
+        """
+        full = f"{owner}/{name}"
+        async with self.locks.lock(full):
+            try:
+                status = await self._reconcile(gh, owner, name, enforce, actor, repo_json)
+            except GitHubError as exc:
+                log.warning("reconcile failed: %s", exc, extra={"repo": full})
+                status = RepoStatus(full, Outcome.ERROR, reason=f"GitHub answered: {exc}")
+            if status.outcome is not Outcome.ERROR or self.statuses.get(full) is None:
+                self.statuses.record(status)
+            log.info("reconciled: %s", status.outcome.value, extra={"repo": full, "actor": actor})
+            return status
+
+    async def _reconcile(
+        self,
+        gh: Gateway,
+        owner: str,
+        name: str,
+        enforce: bool | None,
+        actor: str | None,
+        repo_json: Mapping[str, Any] | None,
+    ) -> RepoStatus:
+        repo = repo_json if repo_json is not None else await gh.repo(owner, name)
+        full = f"{owner}/{name}"
+        if repo is None:
+            self.statuses.forget(full)
+            return RepoStatus(full, Outcome.ERROR, reason="the repository no longer exists here")
+        full = str(repo.get("full_name") or full)
+        owner, name = full.split("/", 1)
+        policy, errors = await self.policies.for_repo(gh, owner, name)
+        mode = "enforce" if enforce else policy.mode
+        write = enforce if enforce is not None else policy.mode == "enforce"
+        reason = excluded_reason(
+            policy, name=name, archived=bool(repo.get("archived")), fork=bool(repo.get("fork"))
+        )
+        if reason is not None:
+            return RepoStatus(full, Outcome.EXCLUDED, mode=mode, reason=reason)
+        invalid = tuple(
+            Finding(
+                FindingKind.POLICY_INVALID,
+                str(e),
+                "Fix the file; the org policy applies.",
+                detail=e.file,
+            )
+            for e in errors
+        )
+        branch_names = [b["name"] for b in await gh.branches(owner, name)]
+        if not branch_names:
+            empty = Finding(
+                FindingKind.EMPTY_REPOSITORY,
+                "The repository has no branches yet, so there is nothing to protect.",
+                "Bulwark protects it after the first push.",
+            )
+            return RepoStatus(full, Outcome.UNSUPPORTED, (empty,), mode=mode, reason=empty.message)
+        branches = protected_branches(
+            policy, str(repo.get("default_branch") or "main"), branch_names
+        )
+        return await self._branches(gh, full, policy, mode, write, branches, invalid, actor)
+
+    async def _branches(
+        self,
+        gh: Gateway,
+        full: str,
+        policy: Policy,
+        mode: str,
+        write: bool,
+        branches: Iterable[str],
+        invalid: tuple[Finding, ...],
+        actor: str | None,
+    ) -> RepoStatus:
+        owner, name = full.split("/", 1)
+        policy = replace(policy, mode="enforce" if write else "report")
+        findings: list[Finding] = list(invalid)
+        wrote = False
+        remaining: list[Finding] = list(invalid)
+        covered = tuple(branches)
+        for branch in covered:
+            read = await self._read(gh, owner, name, branch)
+            if read.unsupported is not None:
+                return self._unsupported(full, mode, read.unsupported, covered)
+            branch_plan = self._plan(policy, read.protection, full, actor)
+            findings.extend(branch_plan.findings)
+            if not write or branch_plan.empty:
+                remaining.extend(branch_plan.findings)
+                continue
+            stuck = await self._write(gh, owner, name, policy, read.protection, branch_plan, actor)
+            if stuck is not None:
+                return self._unsupported(full, mode, stuck, covered, findings)
+            wrote = True
+            remaining.extend(f for f in branch_plan.findings if f.kind not in REPAIRABLE)
+        return self._status(full, mode, findings, remaining, wrote, covered)
+
+    def _plan(
+        self, policy: Policy, protection: BranchProtection, full: str, actor: str | None
+    ) -> Plan:
+        enforce_with = "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with
+        return plan(policy, protection, enforce_with=enforce_with, actor=actor)
+
+    def _status(
+        self,
+        full: str,
+        mode: str,
+        findings: list[Finding],
+        remaining: list[Finding],
+        wrote: bool,
+        covered: tuple[str, ...],
+    ) -> RepoStatus:
+        if remaining:
+            outcome = Outcome.DRIFTED
+        elif wrote:
+            outcome = Outcome.FIXED
+        else:
+            outcome = Outcome.COMPLIANT
+        fixed_at = isoformat(self.clock.time()) if wrote else None
+        return RepoStatus(full, outcome, tuple(findings), mode, fixed_at, branches=covered)
+
+    def _unsupported(
+        self,
+        full: str,
+        mode: str,
+        finding: Finding,
+        covered: tuple[str, ...],
+        findings: Iterable[Finding] = (),
+    ) -> RepoStatus:
+        others = tuple(f for f in findings if f.kind not in REPAIRABLE)
+        return RepoStatus(
+            full,
+            Outcome.UNSUPPORTED,
+            (finding, *others),
+            mode,
+            reason=finding.message,
+            branches=covered,
+        )
+
+    async def _read(self, gh: Gateway, owner: str, name: str, branch: str) -> BranchRead:
+        try:
+            classic = await gh.branch_protection(owner, name, branch)
+            rules = await gh.rules_for_branch(owner, name, branch)
+        except NotSupported as exc:
+            return BranchRead(_empty_protection(branch), _not_supported(branch, str(exc)))
+        rulesets = await self._rulesets(gh, owner, name, rules)
+        own = await self._own_ruleset_id(gh, owner, name)
+        protection = BranchProtection(
+            branch, parse_classic(classic), parse_rules(rules, rulesets), bulwark_ruleset_id=own
+        )
+        return BranchRead(protection)
+
+    async def _rulesets(
+        self, gh: Gateway, owner: str, name: str, rules: list[dict[str, Any]]
+    ) -> dict[int, Mapping[str, Any]]:
+        found: dict[int, Mapping[str, Any]] = {}
+        for rule in rules:
+            ruleset_id = rule.get("ruleset_id")
+            if not isinstance(ruleset_id, int) or ruleset_id in found:
+                continue
+            try:
+                if rule.get("ruleset_source_type") == "Organization":
+                    ruleset = await gh.org_ruleset(owner, ruleset_id)
+                else:
+                    ruleset = await gh.repo_ruleset(owner, name, ruleset_id)
+            except (Forbidden, NotSupported):
+                ruleset = None  # unreadable: counted as possibly bypassable
+            if ruleset is not None:
+                found[ruleset_id] = ruleset
+        return found
+
+    async def _own_ruleset_id(self, gh: Gateway, owner: str, name: str) -> int | None:
+        if not self._ruleset_only.get(f"{owner}/{name}".lower()):
+            return None
+        for ruleset in await gh.repo_rulesets(owner, name):
+            if ruleset.get("name") == RULESET_NAME and isinstance(ruleset.get("id"), int):
+                return int(ruleset["id"])
+        return None
+
+    async def _write(
+        self,
+        gh: Gateway,
+        owner: str,
+        name: str,
+        policy: Policy,
+        protection: BranchProtection,
+        branch_plan: Plan,
+        actor: str | None,
+    ) -> Finding | None:
+        """Apply one branch's plan; return a finding when the write is impossible."""
+        full = f"{owner}/{name}"
+        stuck = self._stuck.get(full.lower())
+        if stuck is not None:
+            return stuck[1]
+        try:
+            await self._apply(gh, owner, name, branch_plan)
+        except ProtectionDisabled:
+            self._ruleset_only[full.lower()] = True
+            own = await self._own_ruleset_id(gh, owner, name)
+            retry = plan(
+                policy,
+                replace(protection, bulwark_ruleset_id=own),
+                enforce_with="ruleset",
+                actor=actor,
+            )
+            return await self._write(gh, owner, name, policy, protection, retry, actor)
+        except NotSupported as exc:
+            return self._remember(full, _not_supported(protection.branch, str(exc)))
+        except Forbidden as exc:
+            return self._remember(full, _no_permission(protection.branch, exc))
+        return None
+
+    def _remember(self, full: str, finding: Finding) -> Finding:
+        self._stuck[full.lower()] = (finding.kind.value, finding)
+        return finding
+
+    async def _apply(self, gh: Gateway, owner: str, name: str, branch_plan: Plan) -> None:
+        branch = branch_plan.branch
+        if branch_plan.classic_write is not None:
+            await gh.put_branch_protection(owner, name, branch, branch_plan.classic_write)
+            log.info("wrote branch protection", extra={"repo": f"{owner}/{name}", "branch": branch})
+        if branch_plan.enable_signatures:
+            await gh.enable_required_signatures(owner, name, branch)
+        if branch_plan.ruleset_write is not None:
+            await self._write_ruleset(gh, owner, name, branch_plan.ruleset_write)
+
+    async def _write_ruleset(
+        self, gh: Gateway, owner: str, name: str, body: dict[str, Any]
+    ) -> None:
+        own = await self._own_ruleset_id(gh, owner, name)
+        if own is None:
+            await gh.create_repo_ruleset(owner, name, body)
+        else:
+            await gh.update_repo_ruleset(owner, name, own, body)
+        log.info("wrote the Bulwark ruleset", extra={"repo": f"{owner}/{name}"})
+
+
+def _empty_protection(branch: str) -> BranchProtection:
+    return BranchProtection(branch, None, parse_rules([], {}))
+
+
+def _not_supported(branch: str, answer: str) -> Finding:
+    return Finding(
+        FindingKind.NOT_SUPPORTED,
+        f"GitHub does not offer branch protection for this repository ({answer}), "
+        "so none of the promises can be enforced on it.",
+        "Make the repository public or move the org to a plan with branch protection; "
+        "Bulwark tries again when the repository changes.",
+        branch=branch,
+    )
+
+
+def _no_permission(branch: str, exc: Forbidden) -> Finding:
+    if getattr(exc, "archived", False):
+        message = "The repository is archived and read-only, so its protection cannot change."
+    else:
+        message = f"Bulwark may not change this repository's protection (GitHub answered: {exc})."
+    return Finding(
+        FindingKind.NO_PERMISSION,
+        message,
+        "Grant the App administration permission on this repository; "
+        "Bulwark tries again when the repository changes.",
+        branch=branch,
+    )

@@ -1,0 +1,140 @@
+"""The org-wide drift report: one issue, found again by label and marker, edited in place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.clock import Clock, isoformat
+from bot.core.models import Outcome
+from bot.core.render import (
+    REPORT_MARKER_PREFIX,
+    parse_report_marker,
+    report_body,
+    report_closed_comment,
+)
+from bot.github.errors import Gone, GitHubError
+from bot.github.gateway import Gateway
+from bot.policies import PolicyStore
+from bot.reconcile import StatusStore
+
+REPORT_LABEL = "repo-protection"
+REPORT_LABEL_COLOR = "b60205"
+REPORT_LABEL_DESCRIPTION = "Bulwark's org-wide branch protection drift report"
+REPORT_TITLE = "Branch protection drift report"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What an update did: created, edited, closed, reopened, unchanged, none, or unavailable."""
+
+    action: str
+    url: str | None = None
+    warning: str | None = None
+
+
+class ReportKeeper:
+    """Keep one report issue per org current; updates for one org never race."""
+
+    def __init__(self, statuses: StatusStore, policies: PolicyStore, clock: Clock) -> None:
+        self.statuses = statuses
+        self.policies = policies
+        self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+        self.warnings: dict[str, str] = {}
+
+    def seconds_until_due(self, org: str, debounce: float) -> float:
+        """Return how long to wait before the next debounced update of `org`."""
+        last = self._last.get(org.lower())
+        if last is None:
+            return 0.0
+        return max(0.0, last + debounce - self.clock.monotonic())
+
+    async def update(self, gh: Gateway, org: str) -> ReportResult:
+        """Render the org's state and bring the report issue to it."""
+        key = org.lower()
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            self._last[key] = self.clock.monotonic()
+            policy = (await self.policies.org(gh, org)).policy
+            try:
+                result = await self._update(gh, org, policy.report_repository)
+            except (Gone, GitHubError) as exc:
+                result = self._unavailable(org, policy.report_repository, str(exc))
+            if result.action != "unavailable":
+                self.warnings.pop(key, None)
+            return result
+
+    def _unavailable(self, org: str, repo: str, why: str) -> ReportResult:
+        warning = f"The drift report cannot be written to {org}/{repo}: {why}."
+        log.warning("report unavailable: %s", why, extra={"org": org, "report_repo": repo})
+        self.warnings[org.lower()] = warning
+        return ReportResult("unavailable", warning=warning)
+
+    async def _update(self, gh: Gateway, org: str, repo: str) -> ReportResult:
+        if await gh.repo(org, repo) is None:
+            return self._unavailable(org, repo, "the repository does not exist")
+        await self.statuses.refresh(org)
+        state = self.statuses.org(org)
+        body = report_body(
+            sorted(state.statuses.values(), key=lambda s: s.repo.lower()),
+            org=org,
+            computed_at=isoformat(self.clock.time()),
+            direct_pushes=list(state.direct_pushes),
+            delayed=state.delayed,
+        )
+        drift = any(s.outcome is Outcome.DRIFTED for s in state.statuses.values())
+        issue = await self._find(gh, org, repo)
+        if issue is None:
+            return await self._create(gh, org, repo, body) if drift else ReportResult("none")
+        number = int(issue["number"])
+        url = str(issue.get("html_url", ""))
+        if drift:
+            return await self._refresh(gh, org, repo, issue, body)
+        if issue.get("state") == "open":
+            await gh.update_issue(org, repo, number, body=body, state="closed")
+            await gh.create_issue_comment(
+                org, repo, number, report_closed_comment(isoformat(self.clock.time()))
+            )
+            return ReportResult("closed", url)
+        return ReportResult("unchanged", url)
+
+    async def _refresh(
+        self, gh: Gateway, org: str, repo: str, issue: Mapping[str, Any], body: str
+    ) -> ReportResult:
+        changes: dict[str, Any] = {}
+        if parse_report_marker(str(issue.get("body") or "")) != parse_report_marker(body):
+            changes["body"] = body
+        if issue.get("state") != "open":
+            changes["state"] = "open"
+        url = str(issue.get("html_url", ""))
+        if not changes:
+            return ReportResult("unchanged", url)
+        await gh.update_issue(org, repo, int(issue["number"]), **changes)
+        return ReportResult("reopened" if "state" in changes else "edited", url)
+
+    async def _create(self, gh: Gateway, org: str, repo: str, body: str) -> ReportResult:
+        if await gh.label(org, repo, REPORT_LABEL) is None:
+            await gh.create_label(
+                org, repo, REPORT_LABEL, REPORT_LABEL_COLOR, REPORT_LABEL_DESCRIPTION
+            )
+        issue = await gh.create_issue(org, repo, REPORT_TITLE, body, [REPORT_LABEL])
+        log.info("report issue created", extra={"org": org, "number": issue.get("number")})
+        return ReportResult("created", str(issue.get("html_url", "")))
+
+    async def _find(self, gh: Gateway, org: str, repo: str) -> Mapping[str, Any] | None:
+        issues = await gh.issues(org, repo, labels=REPORT_LABEL, state="all")
+        ours = [
+            i
+            for i in issues
+            if REPORT_MARKER_PREFIX in str(i.get("body") or "")
+            and str((i.get("user") or {}).get("type")) == "Bot"
+            and "pull_request" not in i
+        ]
+        return min(ours, key=lambda i: int(i["number"])) if ours else None

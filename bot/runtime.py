@@ -1,0 +1,240 @@
+"""The worker side: turn queued jobs into handler calls, reconciliations, resyncs and reports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from gidgethub.sansio import Event
+
+from bot.clock import Clock
+from bot.context import Context
+from bot.github.clients import GitHubClients
+from bot.github.errors import GitHubError
+from bot.github.gateway import Gateway
+from bot.limits import CommandLimiter
+from bot.logs import log_context
+from bot.policies import PolicyStore
+from bot.queue import Job, WorkQueue
+from bot.reconcile import Reconciler, RepoLocks, StatusStore
+from bot.report import ReportKeeper
+
+REPORT_DEBOUNCE = 60.0
+RESYNC_CONCURRENCY = 4
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything a job needs, built once per process."""
+
+    def __init__(
+        self,
+        *,
+        clients: GitHubClients,
+        queue: WorkQueue,
+        clock: Clock,
+        resync_interval: float = 3600.0,
+        report_debounce: float = REPORT_DEBOUNCE,
+        statuses: StatusStore | None = None,
+        locks: RepoLocks | None = None,
+    ) -> None:
+        self.clients = clients
+        self.queue = queue
+        self.clock = clock
+        self.resync_interval = resync_interval
+        self.policies = PolicyStore()
+        self.statuses = statuses or StatusStore()
+        self.reconciler = Reconciler(self.policies, self.statuses, clock, locks)
+        self.reports = ReportKeeper(self.statuses, self.policies, clock)
+        self.report_debounce = report_debounce
+        self.limiter = CommandLimiter(clock)
+        self._report_due: dict[str, asyncio.Task[None]] = {}
+        self._app_login: str | None = None
+        self._closers: list[Callable[[], Awaitable[object]]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._jobs: dict[str, Callable[[Job], Awaitable[None]]] = {
+            "delivery": self._delivery,
+            "reconcile": self._reconcile,
+            "resync": self._resync,
+            "report": self._report,
+        }
+
+    async def run(self, job: Job) -> None:
+        """Run one job (the queue's runner)."""
+        with log_context(delivery_id=job.delivery_id, installation=job.installation_id, repo=job.repo):
+            runner = self._jobs.get(job.kind)
+            if runner is None:
+                log.warning("returning: unknown job kind %r", job.kind)
+                return
+            await runner(job)
+
+    def on_close(self, closer: Callable[[], Awaitable[object]]) -> None:
+        """Run `closer` when the runtime closes (the GitHub session, for one)."""
+        self._closers.append(closer)
+
+    def start_resync(self) -> None:
+        """Start the periodic resync (one at start-up, then every interval)."""
+        task = asyncio.create_task(self.resync_forever())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        """Stop background work and release what the runtime holds."""
+        tasks = [*self._background, *self._report_due.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for closer in reversed(self._closers):
+            await closer()
+
+    def pending(self) -> list[asyncio.Task[None]]:
+        """Return the scheduled report updates that have not run yet."""
+        return [t for t in self._report_due.values() if not t.done()]
+
+    def gateway(self, installation_id: int) -> Gateway:
+        """Return the gateway of one installation."""
+        return self.clients.for_installation(installation_id)
+
+    async def app_login(self) -> str:
+        """Return the App's own bot login (`slug[bot]`), asked of GitHub once."""
+        if self._app_login is None:
+            app = await self.clients.for_app().app()
+            self._app_login = f"{app.get('slug', 'bulwark')}[bot]"
+        return self._app_login
+
+    # Enqueueing -------------------------------------------------------------
+
+    async def enqueue_reconcile(
+        self, installation_id: int, repo: str, *, delivery_id: str, actor: str | None = None
+    ) -> bool:
+        """Queue a reconciliation of `owner/name` (coalesced with one already waiting)."""
+        job = Job(
+            kind="reconcile",
+            delivery_id=delivery_id,
+            installation_id=installation_id,
+            repo=repo,
+            payload={"actor": actor} if actor else {},
+            dedupe_key=f"reconcile:{repo.lower()}:{actor or ''}",
+        )
+        return await self.queue.put(job)
+
+    async def enqueue_resync(
+        self, installation_id: int, *, delivery_id: str, repos: Iterable[str] | None = None
+    ) -> bool:
+        """Queue a resync of an installation (all its repos, or the ones named)."""
+        names = sorted(repos) if repos is not None else None
+        job = Job(
+            kind="resync",
+            delivery_id=delivery_id,
+            installation_id=installation_id,
+            payload={"repos": names} if names is not None else {},
+            dedupe_key=None if names is not None else f"resync:{installation_id}",
+        )
+        return await self.queue.put(job)
+
+    def report_soon(self, installation_id: int, org: str) -> None:
+        """Schedule an org report update, at most once per debounce interval per org."""
+        key = org.lower()
+        if key in self._report_due and not self._report_due[key].done():
+            return
+        wait = self.reports.seconds_until_due(org, self.report_debounce)
+        self._report_due[key] = asyncio.create_task(self._report_later(installation_id, org, wait))
+
+    async def _report_later(self, installation_id: int, org: str, wait: float) -> None:
+        if wait > 0:
+            await self.clock.sleep(wait)
+        job = Job(
+            kind="report",
+            delivery_id=f"report-{org.lower()}",
+            installation_id=installation_id,
+            repo=f"{org}/.bulwark-report",
+            payload={"org": org},
+            dedupe_key=f"report:{org.lower()}",
+        )
+        await self.queue.put(job)
+
+    # Job runners --------------------------------------------------------------
+
+    async def _delivery(self, job: Job) -> None:
+        from bot.handlers import router
+
+        name = str(job.payload.get("event", ""))
+        data: Any = job.payload.get("data", {})
+        action = data.get("action") if isinstance(data, dict) else None
+        with log_context(event=name, action=action):
+            if job.installation_id is None:
+                log.debug("returning: the delivery names no installation")
+                return
+            event = Event(data, event=name, delivery_id=job.delivery_id)
+            ctx = Context(self.gateway(job.installation_id), job.installation_id, job.delivery_id, self)
+            if not router.fetch(event):
+                log.debug("returning: no handler for %s.%s", name, action)
+                return
+            await router.dispatch(event, ctx)
+
+    async def _reconcile(self, job: Job) -> None:
+        assert job.installation_id is not None and job.repo is not None
+        owner, name = job.repo.split("/", 1)
+        actor = job.payload.get("actor")
+        gh = self.gateway(job.installation_id)
+        await self.reconciler.reconcile(gh, owner, name, actor=actor if isinstance(actor, str) else None)
+        self.report_soon(job.installation_id, owner)
+
+    async def _resync(self, job: Job) -> None:
+        assert job.installation_id is not None
+        gh = self.gateway(job.installation_id)
+        named = job.payload.get("repos")
+        repos = await gh.installation_repositories()
+        if isinstance(named, list):
+            wanted = {str(n).lower() for n in named}
+            repos = [r for r in repos if str(r.get("full_name", "")).lower() in wanted]
+        await self.reconcile_many(gh, repos)
+        for org in sorted({str(r["full_name"]).split("/")[0] for r in repos}):
+            await self.reports.update(gh, org)
+
+    async def reconcile_many(self, gh: Gateway, repos: list[dict[str, Any]]) -> None:
+        """Reconcile many repositories with bounded concurrency; one failure stops none."""
+        gate = asyncio.Semaphore(RESYNC_CONCURRENCY)
+
+        async def one(repo: dict[str, Any]) -> None:
+            owner, name = str(repo["full_name"]).split("/", 1)
+            async with gate:
+                try:
+                    await self.reconciler.reconcile(gh, owner, name, repo_json=repo)
+                except Exception:
+                    log.exception("reconcile crashed", extra={"repo": repo.get("full_name")})
+
+        await asyncio.gather(*(one(r) for r in repos))
+
+    async def _report(self, job: Job) -> None:
+        assert job.installation_id is not None
+        org = str(job.payload.get("org"))
+        await self.reports.update(self.gateway(job.installation_id), org)
+
+    # Resync -------------------------------------------------------------------
+
+    async def resync_all(self, reason: str = "periodic") -> int:
+        """Queue a resync of every installation; return how many were queued."""
+        try:
+            installations = await self.clients.for_app().list_installations()
+        except GitHubError as exc:
+            log.warning("resync skipped: GitHub answered %s", exc)
+            return 0
+        queued = 0
+        for inst in installations:
+            if inst.get("suspended_at"):
+                continue
+            stamp = int(self.clock.time())
+            queued += await self.enqueue_resync(int(inst["id"]), delivery_id=f"{reason}-{stamp}")
+        return queued
+
+    async def resync_forever(self) -> None:
+        """Resync at start-up, then every `resync_interval` seconds."""
+        reason = "startup"
+        while True:
+            await self.resync_all(reason)
+            reason = "periodic"
+            await self.clock.sleep(self.resync_interval)

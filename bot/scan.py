@@ -1,0 +1,256 @@
+"""The org-wide scan: GraphQL pages of 100 repositories, REST only where GraphQL cannot answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.core.graphql_protection import classic_from_rule, rule_for_branch
+from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
+from bot.core.plan import plan
+from bot.core.policy import (
+    Policy,
+    PolicyError,
+    excluded_reason,
+    load_policy_file,
+    protected_branches,
+    repo_policy,
+)
+from bot.core.protection import BranchProtection, parse_rules
+from bot.github.errors import GitHubError, RateLimited
+from bot.github.gateway import Gateway
+from bot.policies import POLICY_PATH, PolicyStore
+from bot.reconcile import Reconciler
+
+PAGE_SIZE = 100
+RULES_PER_REPO = 10
+
+REPOS_QUERY = """
+query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!, $policy: String!) {
+  rateLimit { cost remaining resetAt }
+  organization(login: $org) {
+    repositories(first: 100, after: $after, orderBy: {field: NAME, direction: ASC}) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        name
+        nameWithOwner
+        isArchived
+        isFork
+        isPrivate
+        isEmpty
+        defaultBranchRef { name }
+        refs(refPrefix: "refs/heads/", first: 100) @include(if: $withRefs) { nodes { name } }
+        rulesets(first: 1) { totalCount }
+        policyFile: object(expression: $policy) { ... on Blob { text } }
+        branchProtectionRules(first: 10) {
+          nodes {
+            pattern
+            requiresApprovingReviews
+            requiredApprovingReviewCount
+            dismissesStaleReviews
+            requiresCodeOwnerReviews
+            requireLastPushApproval
+            requiresStatusChecks
+            requiresStrictStatusChecks
+            requiredStatusChecks { context app { databaseId } }
+            isAdminEnforced
+            allowsForcePushes
+            allowsDeletions
+            requiresLinearHistory
+            requiresConversationResolution
+            lockBranch
+            requiresCommitSignatures
+            restrictsPushes
+            blocksCreations
+            restrictsReviewDismissals
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ScanResult:
+    """Every repository's status after one scan, and how the scan went."""
+
+    org: str
+    statuses: list[RepoStatus] = field(default_factory=list)
+    delayed: bool = False
+    graphql_pages: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """Count repositories by outcome."""
+        counts = {o.value: 0 for o in Outcome}
+        for status in self.statuses:
+            counts[status.outcome.value] += 1
+        return counts
+
+    @property
+    def drifted(self) -> list[RepoStatus]:
+        """Repositories that still fall short of the policy."""
+        return [s for s in self.statuses if s.outcome is Outcome.DRIFTED]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the GraphQL page says of one repository: a status, or 'ask REST'."""
+
+    status: RepoStatus | None
+    needs_rest: bool = False
+
+
+def _has_patterns(policy: Policy) -> bool:
+    return any(b != "default" for b in policy.branches)
+
+
+def judge(node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[PolicyError]) -> Verdict:
+    """Judge one GraphQL repository node against the policy, with no I/O."""
+    full = str(node["nameWithOwner"])
+    name = str(node["name"])
+    policy, errors = _policy_for(node, org_policy, full)
+    errors = [*org_errors, *errors]
+    reason = excluded_reason(
+        policy, name=name, archived=bool(node.get("isArchived")), fork=bool(node.get("isFork"))
+    )
+    if reason is not None:
+        return Verdict(RepoStatus(full, Outcome.EXCLUDED, mode=policy.mode, reason=reason))
+    if node.get("isEmpty") or not node.get("defaultBranchRef"):
+        empty = Finding(
+            FindingKind.EMPTY_REPOSITORY,
+            "The repository has no branches yet, so there is nothing to protect.",
+            "Bulwark protects it after the first push.",
+        )
+        return Verdict(RepoStatus(full, Outcome.UNSUPPORTED, (empty,), policy.mode, reason=empty.message))
+    rules = (node.get("branchProtectionRules") or {}).get("nodes") or []
+    rulesets = int((node.get("rulesets") or {}).get("totalCount") or 0)
+    if rulesets or (node.get("isPrivate") and not rules) or len(rules) >= RULES_PER_REPO:
+        return Verdict(None, needs_rest=True)
+    default = str(node["defaultBranchRef"]["name"])
+    refs = [r["name"] for r in ((node.get("refs") or {}).get("nodes") or [])] or [default]
+    return Verdict(_status(full, policy, errors, default, refs, rules))
+
+
+def _status(
+    full: str,
+    policy: Policy,
+    errors: list[PolicyError],
+    default: str,
+    refs: list[str],
+    rules: list[Mapping[str, Any]],
+) -> RepoStatus:
+    findings = [
+        Finding(FindingKind.POLICY_INVALID, str(e), "Fix the file; the org policy applies.", detail=e.file)
+        for e in errors
+    ]
+    branches = tuple(protected_branches(policy, default, refs))
+    report = replace(policy, mode="report")
+    for branch in branches:
+        rule = rule_for_branch(rules, branch)
+        classic = classic_from_rule(rule) if rule is not None else None
+        protection = BranchProtection(branch, classic, parse_rules([], {}))
+        findings.extend(plan(report, protection).findings)
+    outcome = Outcome.DRIFTED if findings else Outcome.COMPLIANT
+    return RepoStatus(full, outcome, tuple(findings), policy.mode, branches=branches)
+
+
+def _policy_for(
+    node: Mapping[str, Any], org_policy: Policy, full: str
+) -> tuple[Policy, list[PolicyError]]:
+    text = ((node.get("policyFile") or {}) or {}).get("text")
+    if not isinstance(text, str):
+        return org_policy, []
+    filename = f"{full}:{POLICY_PATH}"
+    doc, errors = load_policy_file(text, filename)
+    if errors or doc is None:
+        return org_policy, errors
+    policy, weakening = repo_policy(org_policy, doc, filename)
+    return policy, weakening
+
+
+async def repository_pages(
+    gh: Gateway, org: str, *, with_refs: bool
+) -> Any:
+    """Yield pages of repository nodes of an org (100 a page)."""
+    after: str | None = None
+    while True:
+        data = await gh.graphql(
+            REPOS_QUERY, org=org, after=after, withRefs=with_refs, policy=f"HEAD:{POLICY_PATH}"
+        )
+        organization = data.get("organization")
+        if organization is None:
+            return
+        repos = organization["repositories"]
+        yield int(repos.get("totalCount") or 0), list(repos.get("nodes") or [])
+        info = repos["pageInfo"]
+        if not info.get("hasNextPage"):
+            return
+        after = info.get("endCursor")
+
+
+async def scan_org(
+    gh: Gateway,
+    org: str,
+    *,
+    policies: PolicyStore,
+    reconciler: Reconciler,
+    apply: bool | None = False,
+    only: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Scan an org; `apply=None` writes as the policy's mode says, `True` always, `False` never."""
+    result = ScanResult(org)
+    wanted = {n.lower() for n in only} if only is not None else None
+    org_policy = await policies.org(gh, org)
+    rest: list[str] = []
+    seen = 0
+    try:
+        async for total, nodes in repository_pages(
+            gh, org, with_refs=_has_patterns(org_policy.policy)
+        ):
+            result.graphql_pages += 1
+            for node in nodes:
+                seen += 1
+                if wanted is not None and str(node["name"]).lower() not in wanted:
+                    continue
+                verdict = judge(node, org_policy.policy, org_policy.errors)
+                if verdict.needs_rest or _writes(verdict, apply):
+                    rest.append(str(node["nameWithOwner"]))
+                elif verdict.status is not None:
+                    result.statuses.append(verdict.status)
+                    reconciler.statuses.record(verdict.status)
+            if progress is not None:
+                progress(seen, max(total, seen) + len(rest))
+    except RateLimited:
+        result.delayed = True
+        raise
+    for full in rest:
+        owner, name = full.split("/", 1)
+        enforce = False if apply is False else (True if apply else None)
+        try:
+            status = await reconciler.reconcile(gh, owner, name, enforce=enforce)
+        except GitHubError as exc:
+            status = RepoStatus(full, Outcome.ERROR, reason=str(exc))
+        result.statuses.append(status)
+        seen += 1
+        if progress is not None:
+            progress(seen, seen)
+    result.statuses.sort(key=lambda s: s.repo.lower())
+    return result
+
+
+def _writes(verdict: Verdict, apply: bool | None) -> bool:
+    """Tell whether a drifted repository goes on to the REST reconcile (which writes)."""
+    status = verdict.status
+    if status is None or status.outcome is not Outcome.DRIFTED or apply is False:
+        return False
+    return apply is True or status.mode == "enforce"

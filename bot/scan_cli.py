@@ -1,0 +1,165 @@
+"""`bulwark scan`: one org-wide scan from the command line; its exit code can gate a CI job."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from bot.clock import SystemClock, isoformat
+from bot.core.models import Outcome, RepoStatus
+from bot.core.render import report_body
+from bot.github.client import RetryPolicy
+from bot.github.clients import GitHubClients
+from bot.github.errors import GitHubError
+from bot.github.gateway import Gateway
+from bot.policies import PolicyStore
+from bot.reconcile import Reconciler, StatusStore
+from bot.scan import ScanResult, scan_org
+from bot.settings import ConfigError, Settings, merged_environ
+
+JSON_VERSION = 1
+EXIT_COMPLIANT, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulwark scan",
+        description="Scan an organization's branch protection against its policy.",
+        epilog="Exit status: 0 compliant, 1 drift remains, 2 error.",
+    )
+    parser.add_argument("--org", required=True, help="the organization to scan")
+    parser.add_argument("--apply", action="store_true", help="repair drift (default: read only)")
+    parser.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    parser.add_argument("--repo", nargs="+", metavar="NAME", help="only these repositories")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run one scan and print it; return 0 / 1 / 2 (compliant / drift / error)."""
+    args = _parser().parse_args(argv)
+    environ = merged_environ(os.environ, Path.cwd())
+    try:
+        return asyncio.run(_scan(args, environ, sys.stdout))
+    except ConfigError as exc:
+        print(f"bulwark: configuration error: {exc}", file=sys.stderr)
+    except GitHubError as exc:
+        print(f"bulwark: the scan failed: GitHub answered {exc}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+async def _scan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+    settings, token = credentials(environ)
+    clock = SystemClock()
+    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy()) as clients:
+        gh = await gateway_for(clients, args.org, token)
+        if gh is None:
+            print(f"bulwark: the App is not installed on {args.org}", file=sys.stderr)
+            return EXIT_ERROR
+        result = await _run(gh, args, clock)
+    print_result(result, args.format, out, computed_at=isoformat(clock.time()))
+    return exit_code(result)
+
+
+def credentials(environ: Mapping[str, str]) -> tuple[Settings, str | None]:
+    """Use App credentials when APP_ID is set, else GITHUB_TOKEN."""
+    if environ.get("APP_ID", "").strip():
+        return Settings.from_env(dict(environ, WEBHOOK_SECRET=environ.get("WEBHOOK_SECRET") or "-")), None
+    token = environ.get("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("GITHUB_TOKEN", "missing (set it, or APP_ID and PRIVATE_KEY)")
+    return Settings.for_token(environ), token
+
+
+async def gateway_for(clients: GitHubClients, org: str, token: str | None) -> Gateway | None:
+    """Return a gateway for the org: a token's, or the App installation's."""
+    if token is not None:
+        return clients.for_token(token)
+    installation = await clients.for_app().org_installation(org)
+    return None if installation is None else clients.for_installation(int(installation["id"]))
+
+
+async def _run(gh: Gateway, args: argparse.Namespace, clock: SystemClock) -> ScanResult:
+    statuses = StatusStore()
+    policies = PolicyStore()
+    reconciler = Reconciler(policies, statuses, clock)
+    console = Console(file=sys.stderr)
+    apply: bool = True if args.apply else False
+    if not console.is_terminal:
+        return await scan_org(gh, args.org, policies=policies, reconciler=reconciler,
+                              apply=apply, only=args.repo)
+    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("scan", total=None)
+        return await scan_org(
+            gh, args.org, policies=policies, reconciler=reconciler, apply=apply, only=args.repo,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+
+def exit_code(result: ScanResult) -> int:
+    """0 when compliant, 1 when drift remains, 2 when a repository could not be read."""
+    outcomes = {s.outcome for s in result.statuses}
+    if Outcome.ERROR in outcomes:
+        return EXIT_ERROR
+    return EXIT_DRIFT if Outcome.DRIFTED in outcomes else EXIT_COMPLIANT
+
+
+def as_json(result: ScanResult, computed_at: str) -> dict[str, Any]:
+    """Return the scan in its stable JSON shape (documented in docs/scan-json.md)."""
+    return {
+        "version": JSON_VERSION,
+        "org": result.org,
+        "computed_at": computed_at,
+        "delayed": result.delayed,
+        "summary": result.counts(),
+        "repositories": [_repo_json(s) for s in result.statuses],
+    }
+
+
+def _repo_json(status: RepoStatus) -> dict[str, Any]:
+    return {
+        "repository": status.repo,
+        "outcome": status.outcome.value,
+        "mode": status.mode,
+        "branches": list(status.branches),
+        "fixed_at": status.fixed_at,
+        "reason": status.reason,
+        "findings": [dict(asdict(f), kind=f.kind.value) for f in status.findings],
+    }
+
+
+def print_result(result: ScanResult, fmt: str, out: TextIO, *, computed_at: str) -> None:
+    """Print the scan as a table, JSON or the report's markdown."""
+    if fmt == "json":
+        json.dump(as_json(result, computed_at), out, indent=2)
+        out.write("\n")
+    elif fmt == "markdown":
+        out.write(report_body(result.statuses, org=result.org, computed_at=computed_at,
+                              direct_pushes=[], delayed=result.delayed))
+        out.write("\n")
+    else:
+        _table(result, out)
+
+
+def _table(result: ScanResult, out: TextIO) -> None:
+    console = Console(file=out, width=max(100, Console(file=out).width))
+    table = Table(title=f"{result.org}: branch protection")
+    for column in ("repository", "outcome", "findings"):
+        table.add_column(column)
+    for status in result.statuses:
+        kinds = ", ".join(sorted({f.kind.value for f in status.findings})) or (status.reason or "")
+        table.add_row(status.repo, status.outcome.value, kinds)
+    console.print(table)
+    counts = result.counts()
+    console.print(", ".join(f"{n} {k}" for k, n in counts.items() if n))

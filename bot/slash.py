@@ -1,0 +1,84 @@
+"""Answer `/protection …` commands: acknowledge at once, then one reply per command."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from bot.context import Context
+from bot.core.commands import PRIVILEGED, Command, Verb
+from bot.core.render import (
+    reply_check,
+    reply_failure,
+    reply_fix,
+    reply_help,
+    reply_rate_limited,
+    reply_refused,
+    reply_report,
+    reply_report_unavailable,
+    reply_status,
+)
+from bot.feedback import BranchVerdict, evaluate
+from bot.github.errors import GitHubError
+from bot.limits import Allowance
+from bot.permissions import permission
+
+log = logging.getLogger(__name__)
+
+
+async def target_branch(ctx: Context, owner: str, repo: str, issue: Mapping[str, Any]) -> str:
+    """Return the branch a command speaks of: a PR's base, else the default branch."""
+    if issue.get("pull_request"):
+        pull = await ctx.gh.pull(owner, repo, int(issue["number"]))
+        if pull is not None:
+            return str(pull["base"]["ref"])
+    found = await ctx.gh.repo(owner, repo)
+    return str((found or {}).get("default_branch") or "main")
+
+
+async def answer(ctx: Context, owner: str, repo: str, number: int, login: str, command: Command,
+                 branch: str) -> str:
+    """Run one command and return the reply's markdown (a failure is told, not raised)."""
+    try:
+        if command.verb in PRIVILEGED:
+            who = await permission(ctx.gh, owner, repo, login)
+            if not who.allowed:
+                return reply_refused(command.verb, login, who.role)
+        return await _run(ctx, owner, repo, command, branch)
+    except GitHubError as exc:
+        log.warning("command failed: %s", exc, extra={"verb": command.verb.value})
+        return reply_failure(command.verb, str(exc))
+
+
+async def _run(ctx: Context, owner: str, repo: str, command: Command, branch: str) -> str:
+    runtime = ctx.runtime
+    warning = runtime.reports.warnings.get(owner.lower())
+    if command.verb is Verb.STATUS:
+        verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
+        return reply_status(verdict.status, branch, verdict.findings, warning=warning)
+    if command.verb is Verb.CHECK:
+        verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=None)
+        return reply_check(verdict.status, branch, verdict.findings)
+    if command.verb is Verb.FIX:
+        verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=True)
+        return reply_fix(verdict.status, branch, verdict.findings)
+    if command.verb is Verb.REPORT:
+        result = await runtime.reports.update(ctx.gh, owner)
+        if result.warning:
+            return reply_report_unavailable(result.warning)
+        return reply_report(result.url)
+    return reply_help(command.word if command.verb is Verb.UNKNOWN else None)
+
+
+def allowance(ctx: Context, thread: str) -> Allowance:
+    """Count one command on a thread against the flood limit."""
+    return ctx.runtime.limiter.take(thread)
+
+
+def notice(login: str) -> str:
+    """Return the one notice a flooding user gets."""
+    return reply_rate_limited(login)
+
+
+__all__ = ["BranchVerdict", "allowance", "answer", "notice", "target_branch"]

@@ -1,0 +1,130 @@
+"""End to end through signed webhooks: an org converges to the policy and stays there."""
+
+from __future__ import annotations
+
+from bot.embedded import Embedded
+from tests.e2e.conftest import STRONG, WEAK, install
+
+
+def _checks(protection: dict) -> set[str]:
+    return {c["context"] for c in protection["required_status_checks"]["checks"]}
+
+
+async def test_installation_converges_a_mixed_org(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "bare")
+    state.add_repo("acme", "weak")
+    state.set_protection("acme", "weak", "main", WEAK)
+    state.add_repo("acme", "strong")
+    state.set_protection("acme", "strong", "main", STRONG)
+    state.add_repo("acme", "old", archived=True)
+    state.add_repo("acme", "copy", fork=True)
+
+    await install(bulwark)
+
+    for name in ("bare", "weak", ".github"):
+        got = state.protection("acme", name, "main")
+        assert got is not None, name
+        assert got["required_pull_request_reviews"]["required_approving_review_count"] == 1
+        assert {"CodeQL", "test"} <= _checks(got)
+        assert got["enforce_admins"]["enabled"] is True
+        assert got["allow_force_pushes"]["enabled"] is False
+    assert bulwark.sandbox.writes("acme", "old") == []
+    assert bulwark.sandbox.writes("acme", "copy") == []
+
+
+async def test_stricter_settings_survive(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    strong = dict(STRONG, enforce_admins=False)  # one gap, everything else stricter
+    state.add_repo("acme", "strong")
+    state.set_protection("acme", "strong", "main", strong)
+
+    await install(bulwark)
+
+    got = state.protection("acme", "strong", "main")
+    assert got is not None
+    assert got["enforce_admins"]["enabled"] is True
+    reviews = got["required_pull_request_reviews"]
+    assert reviews["required_approving_review_count"] == 2
+    assert reviews["dismiss_stale_reviews"] and reviews["require_code_owner_reviews"]
+    assert got["required_status_checks"]["strict"] is True
+    assert _checks(got) == {"CodeQL", "test", "lint"}
+    pinned = [c for c in got["required_status_checks"]["checks"] if c["context"] == "CodeQL"]
+    assert pinned[0]["app_id"] == 57789
+    assert [u["login"] for u in got["restrictions"]["users"]] == ["alice"]
+    assert got["required_linear_history"]["enabled"] is True
+    assert got["required_conversation_resolution"]["enabled"] is True
+
+
+async def test_second_resync_writes_nothing(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "weak")
+    state.set_protection("acme", "weak", "main", WEAK)
+    installation_id = await install(bulwark)
+    bulwark.sandbox.requests.clear()
+
+    await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
+    await bulwark.settle()
+
+    writes = [r for r in bulwark.sandbox.requests if r.method in {"PUT", "POST", "PATCH", "DELETE"}]
+    assert [w for w in writes if "/protection" in w.path] == []
+
+
+async def test_deleted_protection_is_restored_after_the_webhook(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    assert state.protection("acme", "api", "main") is not None
+
+    state.set_protection("acme", "api", "main", None)
+    payload = bulwark.sandbox.payloads.branch_protection_rule("deleted", "acme", "api", "main", "bob")
+    assert await bulwark.deliver("branch_protection_rule", payload) == 202
+    await bulwark.settle()
+
+    assert state.protection("acme", "api", "main") is not None
+    status = bulwark.runtime.statuses.get("acme/api")
+    assert status is not None and any(f.actor == "bob" for f in status.findings)
+
+
+async def test_ruleset_only_repo_gets_no_classic_write(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "ruled")
+    state.add_ruleset("acme", "ruled", {
+        "name": "org standard",
+        "target": "branch",
+        "enforcement": "active",
+        "bypass_actors": [],
+        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+        "rules": [
+            {"type": "pull_request", "parameters": {
+                "required_approving_review_count": 1,
+                "dismiss_stale_reviews_on_push": False,
+                "require_code_owner_review": False,
+                "require_last_push_approval": False,
+                "required_review_thread_resolution": False,
+            }},
+            {"type": "required_status_checks", "parameters": {
+                "strict_required_status_checks_policy": False,
+                "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
+            }},
+            {"type": "non_fast_forward"},
+            {"type": "deletion"},
+        ],
+    })
+    await install(bulwark)
+    assert bulwark.sandbox.writes("acme", "ruled") == []
+    status = bulwark.runtime.statuses.get("acme/ruled")
+    assert status is not None and status.outcome.value == "compliant"
+
+
+async def test_report_mode_writes_nothing_and_reports(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "weak")
+    state.set_protection("acme", "weak", "main", WEAK)
+    await install(bulwark)
+    assert bulwark.sandbox.writes("acme", "weak") == []
+    status = bulwark.runtime.statuses.get("acme/weak")
+    assert status is not None and status.outcome.value == "drifted"
+    kinds = {f.kind.value for f in status.findings}
+    assert {"reviews_missing", "admins_not_enforced", "force_push_allowed"} <= kinds
