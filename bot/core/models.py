@@ -78,3 +78,15 @@ class RepoStatus:
     fixed_at: str | None = None  # ISO 8601 UTC, when Bulwark's write succeeded
     reason: str | None = None  # why excluded / unsupported / error
     branches: tuple[str, ...] = field(default=())  # branches the policy covered
+
+
+@dataclass(frozen=True)
+class DirectPush:
+    """A commit that reached a protected branch without a reviewed pull request."""
+
+    repo: str  # "owner/name"
+    branch: str
+    sha: str
+    pusher: str  # login
+    at: str  # ISO 8601 UTC
+    forced: bool = False
