@@ -158,7 +158,7 @@ def rule(kind: str, ruleset_id: int = 1, **parameters: Any) -> dict[str, Any]:
 
 
 def ruleset(ruleset_id: int = 1, enforcement: str = "active", *bypass: str) -> dict[str, Any]:
-    base = fixture("repository-ruleset.json")
+    base: dict[str, Any] = fixture("repository-ruleset.json")
     actors = [{"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": m} for m in bypass]
     return base | {"id": ruleset_id, "enforcement": enforcement, "bypass_actors": actors}
 
