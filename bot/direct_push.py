@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.clock import Clock, isoformat
-from bot.core.models import Finding, FindingKind
+from bot.core.models import DirectPush, Finding, FindingKind
 from bot.core.policy import Policy, protected_branches
-from bot.core.render import COMMIT_COMMENT_MARKER, DirectPush, direct_push_comment
+from bot.core.render import COMMIT_COMMENT_MARKER, direct_push_comment
 from bot.github.gateway import Gateway
 
 MAX_COMMITS = 20  # beyond this, one summary finding instead of one per commit
@@ -62,7 +62,9 @@ async def check_push(
     """Find the commits of a push that bypassed review (and a force push itself)."""
     owner, repo = str(data["repository"]["full_name"]).split("/", 1)
     pusher = str((data.get("pusher") or {}).get("name") or (data.get("sender") or {}).get("login"))
-    commits: Sequence[Mapping[str, Any]] = [c for c in data.get("commits") or [] if isinstance(c, Mapping)]
+    commits: Sequence[Mapping[str, Any]] = [
+        c for c in data.get("commits") or [] if isinstance(c, Mapping)
+    ]
     found: list[tuple[DirectPush, Finding]] = []
     at = isoformat(clock.time())
     forced = bool(data.get("forced"))
@@ -74,14 +76,18 @@ async def check_push(
         log.warning("push of %d commits: checked the first %d", len(commits), MAX_COMMITS)
     head = data.get("after")
     if forced and not found and isinstance(head, str):
-        found.append(_finding(owner, repo, branch, head, pusher, at, True, "the branch was force-pushed"))
+        found.append(
+            _finding(owner, repo, branch, head, pusher, at, True, "the branch was force-pushed")
+        )
     return found
 
 
 def _finding(
     owner: str, repo: str, branch: str, sha: str, pusher: str, at: str, forced: bool, why: str
 ) -> tuple[DirectPush, Finding]:
-    push = DirectPush(repo=f"{owner}/{repo}", branch=branch, sha=sha, pusher=pusher, at=at, forced=forced)
+    push = DirectPush(
+        repo=f"{owner}/{repo}", branch=branch, sha=sha, pusher=pusher, at=at, forced=forced
+    )
     finding = Finding(
         FindingKind.DIRECT_PUSH,
         f"Commit {sha[:7]} reached {branch} without a reviewed pull request: {why}.",
@@ -98,5 +104,5 @@ async def comment_once(gh: Gateway, owner: str, repo: str, push: DirectPush, why
     existing = await gh.commit_comments(owner, repo, push.sha)
     if any(COMMIT_COMMENT_MARKER in str(c.get("body") or "") for c in existing):
         return
-    body = direct_push_comment(push.pusher, push.branch, push.sha, why)
+    body = direct_push_comment(push.pusher, push.branch, push.sha, why, forced=push.forced)
     await gh.create_commit_comment(owner, repo, push.sha, body)

@@ -35,9 +35,7 @@ class Embedded:
 
     async def deliver(self, event: str, payload: Any, *, delivery_id: str | None = None) -> int:
         """Send a signed delivery to Bulwark, as GitHub would; return the HTTP status."""
-        return await self.sandbox.deliver(
-            self.webhook_url, event, payload, delivery_id=delivery_id
-        )
+        return await self.sandbox.deliver(self.webhook_url, event, payload, delivery_id=delivery_id)
 
     async def settle(self) -> None:
         """Wait until every queued job and scheduled report has run."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
-from bot.core.render import FIX_ACTION, PR_STATUS_MARKER, check_run_output, pr_status_comment
+from bot.core.render import PR_STATUS_MARKER, check_run_output, pr_status_comment
 from bot.github.gateway import Gateway
 from bot.reconcile import Reconciler
 
@@ -49,19 +49,20 @@ async def evaluate(
     return for_branch(status, branch)
 
 
-def check_run_body(verdict: BranchVerdict, head_sha: str, note: str | None = None) -> dict[str, Any]:
+def check_run_body(
+    verdict: BranchVerdict, head_sha: str, note: str | None = None
+) -> dict[str, Any]:
     """Build the check run's create/update body."""
-    output = check_run_output(verdict.status, verdict.branch, findings=verdict.findings,
-                              can_fix=verdict.can_fix, note=note)
+    output = check_run_output(verdict.status, verdict.branch, can_fix=verdict.can_fix)
+    summary = f"{note}\n\n{output.summary}" if note else output.summary
     body: dict[str, Any] = {
         "name": CHECK_NAME,
         "head_sha": head_sha,
         "status": "completed",
-        "conclusion": "failure" if verdict.findings else "success",
-        "output": output,
+        "conclusion": output.conclusion,
+        "output": {"title": output.title, "summary": summary, "text": output.text},
+        "actions": [dict(a) for a in output.actions],
     }
-    if verdict.can_fix:
-        body["actions"] = [FIX_ACTION]
     return body
 
 

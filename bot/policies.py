@@ -1,4 +1,4 @@
-"""Where policy comes from: the org's `.github` repository and each repository, default branch only."""
+"""Where policy comes from: the org's `.github` repository and each repository's default branch."""
 
 from __future__ import annotations
 

@@ -14,11 +14,10 @@ from weakref import WeakValueDictionary
 from cachetools import LRUCache
 
 from bot.clock import Clock, isoformat
-from bot.core.models import REPAIRABLE, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.plan import Plan, plan
 from bot.core.policy import Policy, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
-from bot.core.render import DirectPush
 from bot.github.errors import Forbidden, GitHubError, NotSupported, ProtectionDisabled
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
@@ -124,6 +123,7 @@ class Reconciler:
         self.locks = locks or RepoLocks()
         self._stuck: LRUCache[str, tuple[str, Finding]] = LRUCache(maxsize=100_000)
         self._ruleset_only: LRUCache[str, bool] = LRUCache(maxsize=100_000)
+        self._defaults: LRUCache[str, str] = LRUCache(maxsize=100_000)
 
     def something_changed(self, repo: str) -> None:
         """Forget that a write was impossible: the next reconciliation tries again."""
@@ -198,9 +198,9 @@ class Reconciler:
                 "Bulwark protects it after the first push.",
             )
             return RepoStatus(full, Outcome.UNSUPPORTED, (empty,), mode=mode, reason=empty.message)
-        branches = protected_branches(
-            policy, str(repo.get("default_branch") or "main"), branch_names
-        )
+        default = str(repo.get("default_branch") or "main")
+        branches = protected_branches(policy, default, branch_names)
+        self._defaults[full.lower()] = default
         return await self._branches(gh, full, policy, mode, write, branches, invalid, actor)
 
     async def _branches(
@@ -240,7 +240,10 @@ class Reconciler:
         self, policy: Policy, protection: BranchProtection, full: str, actor: str | None
     ) -> Plan:
         enforce_with = "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with
-        return plan(policy, protection, enforce_with=enforce_with, actor=actor)
+        default = self._defaults.get(full.lower())
+        return plan(
+            policy, protection, enforce_with=enforce_with, actor=actor, default_branch=default
+        )
 
     def _status(
         self,
@@ -343,6 +346,7 @@ class Reconciler:
                 replace(protection, bulwark_ruleset_id=own),
                 enforce_with="ruleset",
                 actor=actor,
+                default_branch=self._defaults.get(full.lower()),
             )
             return await self._write(gh, owner, name, policy, protection, retry, actor)
         except NotSupported as exc:

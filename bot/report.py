@@ -16,7 +16,7 @@ from bot.core.render import (
     report_body,
     report_closed_comment,
 )
-from bot.github.errors import Gone, GitHubError
+from bot.github.errors import GitHubError, Gone
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
 from bot.reconcile import StatusStore
@@ -129,7 +129,7 @@ class ReportKeeper:
         return ReportResult("created", str(issue.get("html_url", "")))
 
     async def _find(self, gh: Gateway, org: str, repo: str) -> Mapping[str, Any] | None:
-        issues = await gh.issues(org, repo, labels=REPORT_LABEL, state="all")
+        issues = await gh.issues(org, repo, labels=[REPORT_LABEL], state="all")
         ours = [
             i
             for i in issues

@@ -64,7 +64,9 @@ class Runtime:
 
     async def run(self, job: Job) -> None:
         """Run one job (the queue's runner)."""
-        with log_context(delivery_id=job.delivery_id, installation=job.installation_id, repo=job.repo):
+        with log_context(
+            delivery_id=job.delivery_id, installation=job.installation_id, repo=job.repo
+        ):
             runner = self._jobs.get(job.kind)
             if runner is None:
                 log.warning("returning: unknown job kind %r", job.kind)
@@ -169,7 +171,9 @@ class Runtime:
                 log.debug("returning: the delivery names no installation")
                 return
             event = Event(data, event=name, delivery_id=job.delivery_id)
-            ctx = Context(self.gateway(job.installation_id), job.installation_id, job.delivery_id, self)
+            ctx = Context(
+                self.gateway(job.installation_id), job.installation_id, job.delivery_id, self
+            )
             if not router.fetch(event):
                 log.debug("returning: no handler for %s.%s", name, action)
                 return
@@ -180,7 +184,9 @@ class Runtime:
         owner, name = job.repo.split("/", 1)
         actor = job.payload.get("actor")
         gh = self.gateway(job.installation_id)
-        await self.reconciler.reconcile(gh, owner, name, actor=actor if isinstance(actor, str) else None)
+        await self.reconciler.reconcile(
+            gh, owner, name, actor=actor if isinstance(actor, str) else None
+        )
         self.report_soon(job.installation_id, owner)
 
     async def _resync(self, job: Job) -> None:

@@ -113,7 +113,9 @@ def _has_patterns(policy: Policy) -> bool:
     return any(b != "default" for b in policy.branches)
 
 
-def judge(node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[PolicyError]) -> Verdict:
+def judge(
+    node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[PolicyError]
+) -> Verdict:
     """Judge one GraphQL repository node against the policy, with no I/O."""
     full = str(node["nameWithOwner"])
     name = str(node["name"])
@@ -130,7 +132,9 @@ def judge(node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[Poli
             "The repository has no branches yet, so there is nothing to protect.",
             "Bulwark protects it after the first push.",
         )
-        return Verdict(RepoStatus(full, Outcome.UNSUPPORTED, (empty,), policy.mode, reason=empty.message))
+        return Verdict(
+            RepoStatus(full, Outcome.UNSUPPORTED, (empty,), policy.mode, reason=empty.message)
+        )
     rules = (node.get("branchProtectionRules") or {}).get("nodes") or []
     rulesets = int((node.get("rulesets") or {}).get("totalCount") or 0)
     if rulesets or (node.get("isPrivate") and not rules) or len(rules) >= RULES_PER_REPO:
@@ -149,7 +153,12 @@ def _status(
     rules: list[Mapping[str, Any]],
 ) -> RepoStatus:
     findings = [
-        Finding(FindingKind.POLICY_INVALID, str(e), "Fix the file; the org policy applies.", detail=e.file)
+        Finding(
+            FindingKind.POLICY_INVALID,
+            str(e),
+            "Fix the file; the org policy applies.",
+            detail=e.file,
+        )
         for e in errors
     ]
     branches = tuple(protected_branches(policy, default, refs))
@@ -177,9 +186,7 @@ def _policy_for(
     return policy, weakening
 
 
-async def repository_pages(
-    gh: Gateway, org: str, *, with_refs: bool
-) -> Any:
+async def repository_pages(gh: Gateway, org: str, *, with_refs: bool) -> Any:
     """Yield pages of repository nodes of an org (100 a page)."""
     after: str | None = None
     while True:

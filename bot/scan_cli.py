@@ -74,7 +74,9 @@ async def _scan(args: argparse.Namespace, environ: Mapping[str, str], out: TextI
 def credentials(environ: Mapping[str, str]) -> tuple[Settings, str | None]:
     """Use App credentials when APP_ID is set, else GITHUB_TOKEN."""
     if environ.get("APP_ID", "").strip():
-        return Settings.from_env(dict(environ, WEBHOOK_SECRET=environ.get("WEBHOOK_SECRET") or "-")), None
+        return Settings.from_env(
+            dict(environ, WEBHOOK_SECRET=environ.get("WEBHOOK_SECRET") or "-")
+        ), None
     token = environ.get("GITHUB_TOKEN", "").strip()
     if not token:
         raise ConfigError("GITHUB_TOKEN", "missing (set it, or APP_ID and PRIVATE_KEY)")
@@ -94,15 +96,21 @@ async def _run(gh: Gateway, args: argparse.Namespace, clock: SystemClock) -> Sca
     policies = PolicyStore()
     reconciler = Reconciler(policies, statuses, clock)
     console = Console(file=sys.stderr)
-    apply: bool = True if args.apply else False
+    apply = bool(args.apply)
     if not console.is_terminal:
-        return await scan_org(gh, args.org, policies=policies, reconciler=reconciler,
-                              apply=apply, only=args.repo)
+        return await scan_org(
+            gh, args.org, policies=policies, reconciler=reconciler, apply=apply, only=args.repo
+        )
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("scan", total=None)
         return await scan_org(
-            gh, args.org, policies=policies, reconciler=reconciler, apply=apply, only=args.repo,
+            gh,
+            args.org,
+            policies=policies,
+            reconciler=reconciler,
+            apply=apply,
+            only=args.repo,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
 
@@ -145,8 +153,15 @@ def print_result(result: ScanResult, fmt: str, out: TextIO, *, computed_at: str)
         json.dump(as_json(result, computed_at), out, indent=2)
         out.write("\n")
     elif fmt == "markdown":
-        out.write(report_body(result.statuses, org=result.org, computed_at=computed_at,
-                              direct_pushes=[], delayed=result.delayed))
+        out.write(
+            report_body(
+                result.statuses,
+                org=result.org,
+                computed_at=computed_at,
+                direct_pushes=[],
+                delayed=result.delayed,
+            )
+        )
         out.write("\n")
     else:
         _table(result, out)

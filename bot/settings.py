@@ -73,7 +73,9 @@ def _private_key(environ: Mapping[str, str]) -> str:
         try:
             key = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError("PRIVATE_KEY_PATH", f"cannot read the key file ({exc.strerror})") from None
+            raise ConfigError(
+                "PRIVATE_KEY_PATH", f"cannot read the key file ({exc.strerror})"
+            ) from None
         name = "PRIVATE_KEY_PATH"
     else:
         raise ConfigError("PRIVATE_KEY", "missing (set PRIVATE_KEY or PRIVATE_KEY_PATH)")

@@ -37,38 +37,49 @@ async def target_branch(ctx: Context, owner: str, repo: str, issue: Mapping[str,
     return str((found or {}).get("default_branch") or "main")
 
 
-async def answer(ctx: Context, owner: str, repo: str, number: int, login: str, command: Command,
-                 branch: str) -> str:
+async def answer(
+    ctx: Context, owner: str, repo: str, number: int, login: str, command: Command, branch: str
+) -> str:
     """Run one command and return the reply's markdown (a failure is told, not raised)."""
     try:
         if command.verb in PRIVILEGED:
             who = await permission(ctx.gh, owner, repo, login)
             if not who.allowed:
                 return reply_refused(command.verb, login, who.role)
-        return await _run(ctx, owner, repo, command, branch)
+        return await _run(ctx, owner, repo, login, command, branch)
     except GitHubError as exc:
         log.warning("command failed: %s", exc, extra={"verb": command.verb.value})
-        return reply_failure(command.verb, str(exc))
+        return reply_failure(command.verb, str(exc), asker=login)
 
 
-async def _run(ctx: Context, owner: str, repo: str, command: Command, branch: str) -> str:
+async def _run(
+    ctx: Context, owner: str, repo: str, login: str, command: Command, branch: str
+) -> str:
     runtime = ctx.runtime
     warning = runtime.reports.warnings.get(owner.lower())
     if command.verb is Verb.STATUS:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
-        return reply_status(verdict.status, branch, verdict.findings, warning=warning)
+        note = reply_report_unavailable(warning) if warning else None
+        return reply_status(verdict.status, asker=login, report_note=note)
     if command.verb is Verb.CHECK:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=None)
-        return reply_check(verdict.status, branch, verdict.findings)
+        return reply_check(verdict.status, asker=login)
     if command.verb is Verb.FIX:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=True)
-        return reply_fix(verdict.status, branch, verdict.findings)
+        return reply_fix(verdict.status, asker=login)
     if command.verb is Verb.REPORT:
         result = await runtime.reports.update(ctx.gh, owner)
         if result.warning:
             return reply_report_unavailable(result.warning)
-        return reply_report(result.url)
-    return reply_help(command.word if command.verb is Verb.UNKNOWN else None)
+        if result.url is None:
+            return reply_status(
+                (
+                    await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
+                ).status,
+                asker=login,
+            )
+        return reply_report(result.url, asker=login)
+    return reply_help(command.word if command.verb is Verb.UNKNOWN else None, asker=login)
 
 
 def allowance(ctx: Context, thread: str) -> Allowance:

@@ -45,8 +45,8 @@ class ClientMetrics(Protocol):
     def request(self, method: str, status: int) -> None:
         """Count one answered (or failed, status 0) request."""
 
-    def rate_limit(self, remaining: int) -> None:
-        """Record the primary rate limit left."""
+    def rate_limit(self, installation: int | str, remaining: int) -> None:
+        """Record the primary rate limit left for an installation ("app", "token")."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,8 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             return
         self._metrics.request(method, status)
         if status and self.rate_limit is not None:
-            self._metrics.rate_limit(self.rate_limit.remaining)
+            lane = self.installation_id if self.installation_id is not None else "app"
+            self._metrics.rate_limit(lane, self.rate_limit.remaining)
 
     def _log_extra(self, **fields: Any) -> dict[str, Any]:
         return {"installation": self.installation_id, **fields}

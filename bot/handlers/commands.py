@@ -38,8 +38,10 @@ async def comment_created(event: Event, ctx: Context) -> None:
         if allowed is Allowance.DROP:
             log.info("returning: %s is over the command limit", login)
             return
-        reply = notice(login) if allowed is Allowance.NOTICE else await answer(
-            ctx, *repo, int(issue["number"]), login, command, branch
+        reply = (
+            notice(login)
+            if allowed is Allowance.NOTICE
+            else await answer(ctx, *repo, int(issue["number"]), login, command, branch)
         )
         await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)
         if allowed is Allowance.NOTICE:

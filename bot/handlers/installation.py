@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 def _names(repos: Any) -> list[str]:
     if not isinstance(repos, list):
         return []
-    return [r["full_name"] for r in repos if isinstance(r, dict) and isinstance(r.get("full_name"), str)]
+    return [
+        r["full_name"] for r in repos if isinstance(r, dict) and isinstance(r.get("full_name"), str)
+    ]
 
 
 @router.register("installation", action="created")

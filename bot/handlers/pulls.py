@@ -71,7 +71,9 @@ async def check_requested(event: Event, ctx: Context) -> None:
     await fix_requested(ctx, repo, pull, login_of(event.data) or "")
 
 
-async def fix_requested(ctx: Context, repo: tuple[str, str], pull: Mapping[str, Any], login: str) -> None:
+async def fix_requested(
+    ctx: Context, repo: tuple[str, str], pull: Mapping[str, Any], login: str
+) -> None:
     """Fix the base branch if `login` may; otherwise say why nothing was done."""
     who = await permission(ctx.gh, *repo, login)
     if who.allowed:

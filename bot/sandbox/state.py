@@ -347,9 +347,12 @@ class State:
 
     # ---- protection and rulesets -----------------------------------------------------
 
-    def set_protection(self, owner: str, repo: str, branch: str, body: JSON) -> None:
-        """Protect a branch with a PUT-shaped body (replacing any protection)."""
+    def set_protection(self, owner: str, repo: str, branch: str, body: JSON | None) -> None:
+        """Protect a branch with a PUT-shaped body (replacing any); None removes protection."""
         r = self.repo(owner, repo)
+        if body is None:
+            r.protections.pop(branch, None)
+            return
         old = r.protections.get(branch)
         r.protections[branch] = normalize_protection(body, old)
 

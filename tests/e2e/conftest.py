@@ -13,7 +13,11 @@ from bot.sandbox import Sandbox
 STRONG = {
     "required_status_checks": {
         "strict": True,
-        "checks": [{"context": "CodeQL", "app_id": 57789}, {"context": "test"}, {"context": "lint"}],
+        "checks": [
+            {"context": "CodeQL", "app_id": 57789},
+            {"context": "test"},
+            {"context": "lint"},
+        ],
     },
     "enforce_admins": True,
     "required_pull_request_reviews": {

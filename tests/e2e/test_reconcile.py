@@ -77,7 +77,9 @@ async def test_deleted_protection_is_restored_after_the_webhook(bulwark: Embedde
     assert state.protection("acme", "api", "main") is not None
 
     state.set_protection("acme", "api", "main", None)
-    payload = bulwark.sandbox.payloads.branch_protection_rule("deleted", "acme", "api", "main", "bob")
+    payload = bulwark.sandbox.payloads.branch_protection_rule(
+        "deleted", "acme", "api", "main", "bob"
+    )
     assert await bulwark.deliver("branch_protection_rule", payload) == 202
     await bulwark.settle()
 
@@ -89,28 +91,38 @@ async def test_deleted_protection_is_restored_after_the_webhook(bulwark: Embedde
 async def test_ruleset_only_repo_gets_no_classic_write(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_repo("acme", "ruled")
-    state.add_ruleset("acme", "ruled", {
-        "name": "org standard",
-        "target": "branch",
-        "enforcement": "active",
-        "bypass_actors": [],
-        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
-        "rules": [
-            {"type": "pull_request", "parameters": {
-                "required_approving_review_count": 1,
-                "dismiss_stale_reviews_on_push": False,
-                "require_code_owner_review": False,
-                "require_last_push_approval": False,
-                "required_review_thread_resolution": False,
-            }},
-            {"type": "required_status_checks", "parameters": {
-                "strict_required_status_checks_policy": False,
-                "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
-            }},
-            {"type": "non_fast_forward"},
-            {"type": "deletion"},
-        ],
-    })
+    state.add_ruleset(
+        "acme",
+        "ruled",
+        {
+            "name": "org standard",
+            "target": "branch",
+            "enforcement": "active",
+            "bypass_actors": [],
+            "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+            "rules": [
+                {
+                    "type": "pull_request",
+                    "parameters": {
+                        "required_approving_review_count": 1,
+                        "dismiss_stale_reviews_on_push": False,
+                        "require_code_owner_review": False,
+                        "require_last_push_approval": False,
+                        "required_review_thread_resolution": False,
+                    },
+                },
+                {
+                    "type": "required_status_checks",
+                    "parameters": {
+                        "strict_required_status_checks_policy": False,
+                        "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
+                    },
+                },
+                {"type": "non_fast_forward"},
+                {"type": "deletion"},
+            ],
+        },
+    )
     await install(bulwark)
     assert bulwark.sandbox.writes("acme", "ruled") == []
     status = bulwark.runtime.statuses.get("acme/ruled")
