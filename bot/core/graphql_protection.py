@@ -55,9 +55,7 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def rule_for_branch(
-    rules: Sequence[Mapping[str, Any]], branch: str
-) -> Mapping[str, Any] | None:
+def rule_for_branch(rules: Sequence[Mapping[str, Any]], branch: str) -> Mapping[str, Any] | None:
     """Return the rule GitHub applies to `branch`: an exact name first, else the first pattern."""
     for rule in rules:
         if rule.get("pattern") == branch:
