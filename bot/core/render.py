@@ -32,7 +32,7 @@ CHECK_TITLE_LIMIT = 120
 REPORT_LIMIT = 59_000  # GitHub refuses 65,536; DESIGN.md: stay under 60,000
 COMMENT_LIMIT = 60_000
 MAX_FINDINGS_SHOWN = 20
-MAX_REPO_FINDINGS_IN_REPORT = 10
+MAX_REPO_FINDINGS_IN_REPORT = 5
 
 FIX_ACTION = {
     "label": "Fix protection",
@@ -225,11 +225,11 @@ def policy_terms(terms: PolicyTerms) -> str:
     return ", ".join(parts)
 
 
-def finding_line(finding: Finding, *, branch: bool = True) -> str:
-    """Return one finding as a list item: label, kind, where, sentence, remedy."""
-    where = f" on {name(finding.branch)}" if branch and finding.branch else ""
-    sentence = escape(finding.message, max_len=400)
-    remedy = f" {escape(finding.remedy, max_len=400)}" if finding.remedy else ""
+def finding_line(finding: Finding, *, max_len: int = 400) -> str:
+    """Return one finding as a list item: label, kind, branch, sentence, remedy."""
+    where = f" on {name(finding.branch)}" if finding.branch else ""
+    sentence = escape(finding.message, max_len=max_len)
+    remedy = f" {escape(finding.remedy, max_len=max_len)}" if finding.remedy else ""
     label = KIND_LABELS.get(finding.kind, finding.kind.value)
     return f"- **{label}** ({code(finding.kind.value)}){where}: {sentence}{remedy}"
 
@@ -252,9 +252,11 @@ def _more(count: int) -> str:
     return REPORT_MORE.format(count=count)
 
 
-def _finding_list(findings: Sequence[Finding], budget: int, shown: int) -> list[str]:
+def _finding_list(
+    findings: Sequence[Finding], budget: int, shown: int, max_len: int = 400
+) -> list[str]:
     """Return findings as list items, at most `shown`, within `budget`."""
-    lines = [finding_line(finding) for finding in findings[:shown]]
+    lines = [finding_line(finding, max_len=max_len) for finding in findings[:shown]]
     extra = len(findings) - len(lines)
     if extra:
         lines.append(_more(extra))
@@ -365,8 +367,10 @@ def _reply(*parts: str, asker: str | None = None) -> str:
 
 
 def _command(verb: Verb | str) -> str:
-    """Return a command as inline code."""
-    return code(f"/protection {verb}", max_len=80)
+    """Return a command as inline code (an odd typed word follows it escaped)."""
+    if isinstance(verb, Verb) or _PLAIN_NAME.fullmatch(verb[:50]):
+        return code(f"/protection {verb[:50]}")
+    return f"`/protection` {escape(verb, max_len=50)}"
 
 
 def status_text(status: RepoStatus) -> str:
@@ -579,7 +583,7 @@ def _drifted_section(statuses: Sequence[RepoStatus], org: str, budget: int) -> s
 
 def _drifted_entry(status: RepoStatus) -> str:
     """Return one drifted repository: its findings and what Bulwark did."""
-    lines = _finding_list(status.findings, 8_000, MAX_REPO_FINDINGS_IN_REPORT)
+    lines = _finding_list(status.findings, 4_000, MAX_REPO_FINDINGS_IN_REPORT, max_len=160)
     if status.mode != "enforce":
         action = REPORT_REPORTED_ONLY
     elif status.reason:
@@ -595,12 +599,14 @@ def _report_tail(
 ) -> list[tuple[tuple[str, list[str]], int]]:
     """Return the sections after the drifted list, each with its size cap."""
     by = {outcome: [s for s in statuses if s.outcome is outcome] for outcome in Outcome}
+    fixed, error = by[Outcome.FIXED], by[Outcome.ERROR]
+    excluded, unsupported = by[Outcome.EXCLUDED], by[Outcome.UNSUPPORTED]
     return [
-        (("### Recent direct pushes", _push_items(pushes)), 8_000),
-        (("### Fixed", [_fixed_item(s) for s in by[Outcome.FIXED]]), 6_000),
-        (("### Errors", _error_items(by[Outcome.ERROR], errors)), 4_000),
-        (("### Excluded", _grouped(by[Outcome.EXCLUDED])), 4_000),
-        (("### Unsupported", _grouped(by[Outcome.UNSUPPORTED])), 4_000),
+        ((f"### Recent direct pushes ({len(pushes)})", _push_items(pushes)), 6_000),
+        ((f"### Fixed ({len(fixed)})", [_fixed_item(s) for s in fixed]), 4_000),
+        ((f"### Errors ({len(error) + len(errors)})", _error_items(error, errors)), 3_000),
+        ((f"### Excluded ({len(excluded)})", _grouped(excluded)), 3_000),
+        ((f"### Unsupported ({len(unsupported)})", _grouped(unsupported)), 3_000),
     ]
 
 
@@ -615,9 +621,7 @@ def _fit_section(section: tuple[str, list[str]], budget: int) -> str:
     title, items = section
     if not items or budget < len(title) + 100:
         return ""
-    return "\n".join(
-        [f"{title} ({len(items)})", "", *bounded(items, budget - len(title) - 10, _more)]
-    )
+    return "\n".join([title, "", *bounded(items, budget - len(title) - 10, _more)])
 
 
 def _push_items(pushes: Sequence[DirectPush]) -> list[str]:
