@@ -42,6 +42,9 @@ class Runtime(Protocol):
     async def run(self, job: Job) -> None:
         """Run one job."""
 
+    def start_resync(self) -> None:
+        """Start the periodic resync."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -127,6 +130,9 @@ def build_services(
             settings, clock=clock, metrics=metrics, queue=queue
         )
         await queue.start(worker.run)
+        if runtime is None:
+            # One resync at start-up, then every RESYNC_INTERVAL: nothing lost stays lost.
+            worker.start_resync()
         yield
         # The server stopped accepting before cleanup runs: finish running jobs.
         await queue.close(timeout=SHUTDOWN_GRACE)
@@ -167,6 +173,9 @@ class _LogOnly:
 
     async def run(self, job: Job) -> None:
         log.info("job received, no worker installed: kind=%s", job.kind)
+
+    def start_resync(self) -> None:
+        log.info("no worker installed: no resync")
 
 
 async def _build_runtime(
