@@ -37,7 +37,13 @@ def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
     """Keep the findings that concern `branch` (or the whole repository)."""
     if status.branches and branch not in status.branches:
         return BranchVerdict(status, branch, ())
-    findings = tuple(f for f in status.findings if f.branch in (None, branch))
+    findings = tuple(
+        f
+        for f in status.findings
+        if f.branch in (None, branch)
+        # Once Bulwark repaired the branch, only what a write cannot repair is still open.
+        and (status.outcome is not Outcome.FIXED or f.kind not in REPAIRABLE)
+    )
     return BranchVerdict(status, branch, findings)
 
 

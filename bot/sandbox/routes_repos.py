@@ -433,6 +433,16 @@ def _commit_comment_json(state: State, repo: Repo, comment: JSON) -> JSON:
     }
 
 
+@routes.get("/repos/{owner}/{repo}/commits/{commit_sha}/comments")
+async def list_comments_of_commit(request: web.Request) -> web.Response:
+    """List the comments on one commit."""
+    state, repo = state_of(request), repo_from(request)
+    sha = request.match_info["commit_sha"]
+    found = [c for c in repo.commit_comments if c["commit_id"] == sha]
+    page, headers = paginate(request, found)
+    return respond([_commit_comment_json(state, repo, c) for c in page], headers=headers)
+
+
 @routes.get("/repos/{owner}/{repo}/comments")
 async def list_commit_comments(request: web.Request) -> web.Response:
     """List a repository's commit comments."""

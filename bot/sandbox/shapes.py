@@ -468,8 +468,28 @@ def check_run_json(state: State, repo: Repo, run: JSON) -> JSON:
         "check_suite": {"id": run["id"] + 1},
         "app": app,
         "actions": run.get("actions", []),
-        "pull_requests": [],
+        "pull_requests": _run_pulls(state, repo, run["head_sha"]),
     }
+
+
+def _run_pulls(state: State, repo: Repo, sha: str) -> list[JSON]:
+    """Open pull requests whose head is `sha`, in the minimal shape check runs carry."""
+    mini = {"id": repo.id, "url": f"{state.base_url}/repos/{repo.full_name}", "name": repo.name}
+    return [
+        {
+            "id": pull["id"],
+            "number": pull["number"],
+            "url": f"{state.base_url}/repos/{repo.full_name}/pulls/{pull['number']}",
+            "head": {"ref": pull["head_ref"], "sha": sha, "repo": mini},
+            "base": {
+                "ref": pull["base"],
+                "sha": repo.branches.get(pull["base"], sha),
+                "repo": mini,
+            },
+        }
+        for pull in repo.pulls.values()
+        if pull["head_sha"] == sha and pull["state"] == "open"
+    ]
 
 
 def commit_json(state: State, repo: Repo, commit: JSON) -> JSON:

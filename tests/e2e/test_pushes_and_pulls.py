@@ -1,0 +1,257 @@
+"""Direct pushes, pull request feedback and policy trust, end to end through signed webhooks."""
+
+from __future__ import annotations
+
+from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER
+from bot.embedded import Embedded
+from tests.e2e.conftest import WEAK, install
+
+
+async def _push(bulwark: Embedded, repo: str, shas: list[str], pusher: str, **kw: object) -> None:
+    payload = bulwark.sandbox.payloads.push("acme", repo, "main", shas, pusher, **kw)
+    assert await bulwark.deliver("push", payload) == 202
+    await bulwark.settle()
+
+
+async def test_direct_push_is_a_finding_with_one_commit_comment(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    sha = state.add_commit("acme", "api", "main", message="hotfix", author="bob")
+
+    await _push(bulwark, "api", [sha], "bob")
+    await _push(bulwark, "api", [sha], "bob")  # redelivered push: still one comment
+
+    comments = [c for c in state.commit_comments("acme", "api") if c["commit_id"] == sha]
+    assert len(comments) == 1
+    assert COMMIT_COMMENT_MARKER in comments[0]["body"]
+    pushes = bulwark.runtime.statuses.org("acme").direct_pushes
+    assert any(p.sha == sha and p.pusher == "bob" for p in pushes)
+
+
+async def test_reviewed_merge_is_not_a_direct_push(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    sha = state.add_commit("acme", "api", "main", message="Merge pull request #1", author="bob")
+    number = state.add_pull(
+        "acme",
+        "api",
+        head_sha="f" * 40,
+        author="bob",
+        merged=True,
+        merge_commit_sha=sha,
+        state="closed",
+    )
+    state.add_review("acme", "api", number, user="carol", state="APPROVED")
+
+    await _push(bulwark, "api", [sha], "bob")
+
+    assert state.commit_comments("acme", "api") == []
+    assert not bulwark.runtime.statuses.org("acme").direct_pushes
+
+
+async def test_self_approved_merge_is_a_direct_push(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    sha = state.add_commit("acme", "api", "main", message="Merge", author="bob")
+    number = state.add_pull(
+        "acme",
+        "api",
+        head_sha="e" * 40,
+        author="bob",
+        merged=True,
+        merge_commit_sha=sha,
+        state="closed",
+    )
+    state.add_review("acme", "api", number, user="bob", state="APPROVED")
+
+    await _push(bulwark, "api", [sha], "bob")
+
+    assert len(state.commit_comments("acme", "api")) == 1
+
+
+async def test_force_push_is_a_finding(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    head = state.repo("acme", "api").branches["main"]
+
+    await _push(bulwark, "api", [], "mallory", forced=True, after=head, before="a" * 40)
+
+    pushes = bulwark.runtime.statuses.org("acme").direct_pushes
+    assert any(p.forced and p.pusher == "mallory" for p in pushes)
+
+
+async def test_push_to_an_unprotected_branch_is_ignored(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api", branches=("main", "scratch"))
+    await install(bulwark)
+    sha = state.add_commit("acme", "api", "scratch", message="wip", author="bob")
+    payload = bulwark.sandbox.payloads.push("acme", "api", "scratch", [sha], "bob")
+    assert await bulwark.deliver("push", payload) == 202
+    await bulwark.settle()
+    assert state.commit_comments("acme", "api") == []
+
+
+async def _open_pr(
+    bulwark: Embedded, repo: str, action: str = "opened", sha: str = "a" * 40
+) -> int:
+    state = bulwark.sandbox.state
+    number = state.add_pull("acme", repo, head_sha=sha, author="bob")
+    payload = bulwark.sandbox.payloads.pull_request(action, "acme", repo, number, "bob")
+    assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+    return number
+
+
+async def test_pr_on_a_compliant_base_gets_a_green_check_and_no_comment(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    number = await _open_pr(bulwark, "api")
+    runs = [r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection"]
+    assert len(runs) == 1 and runs[0]["conclusion"] == "success"
+    assert state.comments("acme", "api", number) == []
+
+
+async def test_pr_on_a_drifted_base_gets_one_check_and_one_comment(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", WEAK)
+    await install(bulwark)
+    number = await _open_pr(bulwark, "api")
+    for _ in range(5):
+        payload = bulwark.sandbox.payloads.pull_request("synchronize", "acme", "api", number, "bob")
+        assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+
+    runs = [r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection"]
+    assert len(runs) == 1
+    assert runs[0]["conclusion"] == "failure"
+    assert [a["identifier"] for a in runs[0]["actions"]] == ["fix-protection"]
+    comments = [c for c in state.comments("acme", "api", number) if PR_STATUS_MARKER in c["body"]]
+    assert len(comments) == 1
+
+    # An admin clicks "Fix protection": the base is fixed and the comment says so.
+    state.add_collaborator("acme", "api", "alice", "admin")
+    run = runs[0]
+    payload = bulwark.sandbox.payloads.check_run(
+        "requested_action", "acme", "api", run["id"], "alice", requested_action="fix-protection"
+    )
+    assert await bulwark.deliver("check_run", payload) == 202
+    await bulwark.settle()
+    assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is True
+    comments = [c for c in state.comments("acme", "api", number) if PR_STATUS_MARKER in c["body"]]
+    assert len(comments) == 1 and "Resolved" in comments[0]["body"]
+
+
+async def test_fix_button_refused_for_a_writer(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", WEAK)
+    await install(bulwark)
+    await _open_pr(bulwark, "api")
+    state.add_collaborator("acme", "api", "dave", "write")
+    run = next(r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection")
+    bulwark.sandbox.requests.clear()
+
+    payload = bulwark.sandbox.payloads.check_run(
+        "requested_action", "acme", "api", run["id"], "dave", requested_action="fix-protection"
+    )
+    assert await bulwark.deliver("check_run", payload) == 202
+    await bulwark.settle()
+
+    assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is False
+    assert not [r for r in bulwark.sandbox.requests if r.method == "PUT"]
+    run = next(r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection")
+    assert "Nothing was changed" in run["output"]["summary"]
+
+
+async def test_policy_on_a_pr_branch_changes_nothing(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api", branches=("main", "weaken"))
+    state.add_file("acme", "api", ".github/repo-protection.yml", "mode: report\n", branch="weaken")
+    state.add_file(
+        "acme", ".github", ".github/repo-protection.yml", "mode: report\n", branch="main"
+    )
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: enforce\n")
+    await install(bulwark)
+    got = state.protection("acme", "api", "main")
+    assert got is not None and got["enforce_admins"]["enabled"] is True
+
+
+async def test_weakening_repo_policy_is_refused(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.add_file(
+        "acme",
+        "api",
+        ".github/repo-protection.yml",
+        "pull_request_reviews:\n  required_approving_review_count: 0\n",
+    )
+    await install(bulwark)
+    got = state.protection("acme", "api", "main")
+    assert got["required_pull_request_reviews"]["required_approving_review_count"] == 1
+    status = bulwark.runtime.statuses.get("acme/api")
+    assert status is not None
+    invalid = [f for f in status.findings if f.kind.value == "policy_invalid"]
+    assert invalid and ":2:" in invalid[0].message
+
+
+async def test_malformed_org_policy_keeps_the_default(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: [unclosed\n")
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    assert state.protection("acme", "api", "main") is not None
+    status = bulwark.runtime.statuses.get("acme/api")
+    assert status is not None and any(f.kind.value == "policy_invalid" for f in status.findings)
+
+
+async def test_policy_push_on_default_branch_reloads(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", WEAK)
+    await install(bulwark)
+    assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is False
+
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: enforce\n")
+    sha = state.add_commit("acme", ".github", "main", message="enforce", author="alice")
+    payload = bulwark.sandbox.payloads.push("acme", ".github", "main", [sha], "alice")
+    for commit in payload["commits"]:
+        commit["modified"] = [".github/repo-protection.yml"]
+    assert await bulwark.deliver("push", payload) == 202
+    await bulwark.settle()
+
+    assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is True
+
+
+async def test_disabled_classic_protection_falls_back_to_a_ruleset(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api", protection_disabled=True)
+    installation_id = await install(bulwark)
+    rulesets = state.rulesets("acme", "api")
+    assert [r["name"] for r in rulesets] == ["Bulwark policy"]
+    status = bulwark.runtime.statuses.get("acme/api")
+    assert status is not None and status.outcome.value == "fixed"
+
+    bulwark.sandbox.requests.clear()
+    await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
+    await bulwark.settle()
+    assert bulwark.sandbox.writes("acme", "api") == []  # the ruleset is edited in place, not again
+
+
+async def test_private_repo_on_a_free_plan_is_not_supported(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_org("tiny", plan="free")
+    state.add_repo("tiny", "secret", private=True)
+    await install(bulwark, "tiny")
+    status = bulwark.runtime.statuses.get("tiny/secret")
+    assert status is not None and status.outcome.value == "unsupported"
+    assert status.findings[0].kind.value == "not_supported"
+    assert not [w for w in bulwark.sandbox.writes("tiny", "secret") if "/protection" in w.path]
