@@ -32,6 +32,7 @@ class Embedded:
     metrics: Metrics
     webhook_url: str
     base_url: str
+    installation_id: int = 0  # set by whoever installs the App on the sandbox
 
     async def deliver(self, event: str, payload: Any, *, delivery_id: str | None = None) -> int:
         """Send a signed delivery to Bulwark, as GitHub would; return the HTTP status."""

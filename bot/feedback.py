@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
-from bot.core.render import PR_STATUS_MARKER, check_run_output, pr_status_comment
+from bot.core.render import (
+    DEFAULT_TERMS,
+    PR_STATUS_MARKER,
+    PolicyTerms,
+    check_run_output,
+    pr_status_comment,
+)
 from bot.github.gateway import Gateway
 from bot.reconcile import Reconciler
 
@@ -24,6 +30,7 @@ class BranchVerdict:
     status: RepoStatus
     branch: str
     findings: tuple[Finding, ...]
+    terms: PolicyTerms = DEFAULT_TERMS
 
     @property
     def can_fix(self) -> bool:
@@ -52,14 +59,25 @@ async def evaluate(
 ) -> BranchVerdict:
     """Reconcile (or only read, `enforce=False`) and judge one branch."""
     status = await reconciler.reconcile(gh, owner, repo, enforce=enforce)
-    return for_branch(status, branch)
+    verdict = for_branch(status, branch)
+    policy = reconciler.policy_of(status.repo)
+    if policy is None:
+        return verdict
+    terms = PolicyTerms(
+        approving_reviews=policy.required_approving_review_count,
+        checks=tuple(c.context for c in policy.checks),
+        enforce_admins=policy.enforce_admins,
+    )
+    return replace(verdict, terms=terms)
 
 
 def check_run_body(
     verdict: BranchVerdict, head_sha: str, note: str | None = None
 ) -> dict[str, Any]:
     """Build the check run's create/update body."""
-    output = check_run_output(verdict.status, verdict.branch, can_fix=verdict.can_fix)
+    output = check_run_output(
+        verdict.status, verdict.branch, can_fix=verdict.can_fix, terms=verdict.terms
+    )
     summary = f"{note}\n\n{output.summary}" if note else output.summary
     body: dict[str, Any] = {
         "name": CHECK_NAME,

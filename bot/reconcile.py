@@ -124,6 +124,11 @@ class Reconciler:
         self._stuck: LRUCache[str, tuple[str, Finding]] = LRUCache(maxsize=100_000)
         self._ruleset_only: LRUCache[str, bool] = LRUCache(maxsize=100_000)
         self._defaults: LRUCache[str, str] = LRUCache(maxsize=100_000)
+        self._policies: LRUCache[str, Policy] = LRUCache(maxsize=100_000)
+
+    def policy_of(self, repo: str) -> Policy | None:
+        """Return the policy the last reconciliation of `owner/name` applied."""
+        return self._policies.get(repo.lower())
 
     def something_changed(self, repo: str) -> None:
         """Forget that a write was impossible: the next reconciliation tries again."""
@@ -174,6 +179,7 @@ class Reconciler:
         full = str(repo.get("full_name") or full)
         owner, name = full.split("/", 1)
         policy, errors = await self.policies.for_repo(gh, owner, name)
+        self._policies[full.lower()] = policy
         mode = "enforce" if enforce else policy.mode
         write = enforce if enforce is not None else policy.mode == "enforce"
         reason = excluded_reason(
