@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from bot.context import Context
 from bot.core.commands import PRIVILEGED, Command, Verb
+from bot.core.models import REPAIRABLE, Outcome, RepoStatus
 from bot.core.render import (
     reply_check,
     reply_failure,
@@ -45,7 +47,7 @@ async def answer(
         if command.verb in PRIVILEGED:
             who = await permission(ctx.gh, owner, repo, login)
             if not who.allowed:
-                return reply_refused(command.verb, login, who.role)
+                return reply_refused(command.verb, login, "" if who.role == "none" else who.role)
         return await _run(ctx, owner, repo, login, command, branch)
     except GitHubError as exc:
         log.warning("command failed: %s", exc, extra={"verb": command.verb.value})
@@ -60,13 +62,13 @@ async def _run(
     if command.verb is Verb.STATUS:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
         note = reply_report_unavailable(warning) if warning else None
-        return reply_status(verdict.status, asker=login, report_note=note)
+        return reply_status(branch_status(verdict), asker=login, report_note=note)
     if command.verb is Verb.CHECK:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=None)
-        return reply_check(verdict.status, asker=login)
+        return reply_check(branch_status(verdict), asker=login)
     if command.verb is Verb.FIX:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=True)
-        return reply_fix(verdict.status, asker=login)
+        return reply_fix(branch_status(verdict), asker=login)
     if command.verb is Verb.REPORT:
         result = await runtime.reports.update(ctx.gh, owner)
         if result.warning:
@@ -82,6 +84,22 @@ async def _run(
     return reply_help(command.word if command.verb is Verb.UNKNOWN else None, asker=login)
 
 
+def branch_status(verdict: BranchVerdict) -> RepoStatus:
+    """Narrow a repository's status to the branch a command speaks of."""
+    status = verdict.status
+    judged = (Outcome.COMPLIANT, Outcome.FIXED, Outcome.DRIFTED)
+    if status.outcome not in judged or (status.branches and verdict.branch not in status.branches):
+        return status  # excluded, unsupported, failed, or a branch the policy does not cover
+    findings = tuple(f for f in status.findings if f.branch in (None, verdict.branch))
+    wrote = status.fixed_at is not None
+    remaining = [f for f in findings if f.kind not in REPAIRABLE] if wrote else list(findings)
+    outcome = Outcome.DRIFTED if remaining else Outcome.FIXED if findings else Outcome.COMPLIANT
+    fixed_at = status.fixed_at if outcome is not Outcome.COMPLIANT else None
+    return replace(
+        status, outcome=outcome, findings=findings, fixed_at=fixed_at, branches=(verdict.branch,)
+    )
+
+
 def allowance(ctx: Context, thread: str) -> Allowance:
     """Count one command on a thread against the flood limit."""
     return ctx.runtime.limiter.take(thread)
@@ -92,4 +110,4 @@ def notice(login: str) -> str:
     return reply_rate_limited(login)
 
 
-__all__ = ["BranchVerdict", "allowance", "answer", "notice", "target_branch"]
+__all__ = ["BranchVerdict", "allowance", "answer", "branch_status", "notice", "target_branch"]
