@@ -102,7 +102,8 @@ FIX_NOTHING = "Nothing to fix."
 FIX_FAILED = "I could not bring the repository up to the policy."
 REPORT_UPDATED = "The org report is up to date: {link}."
 REFUSED = (
-    "{command} needs the {needed} role on this repository; {login} has {role}. "
+    "{command} needs the {needed} role on this repository (org owners may use it too); "
+    "{login} has {role}. "
     "Anyone may use `/protection status`, `/protection check` and `/protection help`."
 )
 FAILURE = (
@@ -120,8 +121,8 @@ HELP = """Bulwark answers these commands, each on a line of its own in a comment
 | --- | --- | --- |
 | `/protection status` | shows whether this repository meets the org's protection policy | anyone |
 | `/protection check` | checks the protection again now | anyone |
-| `/protection fix` | applies the org's protection policy to this repository | admin, maintain |
-| `/protection report` | refreshes the org-wide drift report issue and links it | admin, maintain |
+| `/protection fix` | applies the org's policy to this repository | admin, maintain, org owner |
+| `/protection report` | refreshes the org drift report and links it | admin, maintain, org owner |
 | `/protection help` | shows this help | anyone |
 
 Text after the command is ignored; commands in code, quotes or HTML comments are not read."""
