@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,13 +20,13 @@ from bot.core.policy import (
     repo_policy,
 )
 from bot.core.protection import BranchProtection, parse_rules
-from bot.github.errors import GitHubError, RateLimited
+from bot.github.errors import NotFound, QueryFailed, RateLimited
 from bot.github.gateway import Gateway
-from bot.policies import POLICY_PATH, PolicyStore
+from bot.policies import ORG_POLICY_REPO, POLICY_PATH, PolicyStore
 from bot.reconcile import Reconciler
 
 PAGE_SIZE = 100
-RULES_PER_REPO = 10
+REST_CONCURRENCY = 8
 
 REPOS_QUERY = """
 query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!, $policy: String!) {
@@ -42,10 +43,14 @@ query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!,
         isPrivate
         isEmpty
         defaultBranchRef { name }
-        refs(refPrefix: "refs/heads/", first: 100) @include(if: $withRefs) { nodes { name } }
+        refs(refPrefix: "refs/heads/", first: 100) @include(if: $withRefs) {
+          totalCount
+          nodes { name }
+        }
         rulesets(first: 1) { totalCount }
         policyFile: object(expression: $policy) { ... on Blob { text } }
         branchProtectionRules(first: 10) {
+          totalCount
           nodes {
             pattern
             requiresApprovingReviews
@@ -79,6 +84,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
+class OrgNotFound(NotFound):
+    """GraphQL knows no organization by that login (it may be a user account)."""
+
+
 @dataclass
 class ScanResult:
     """Every repository's status after one scan, and how the scan went."""
@@ -87,6 +96,8 @@ class ScanResult:
     statuses: list[RepoStatus] = field(default_factory=list)
     delayed: bool = False
     graphql_pages: int = 0
+    graphql_points: int = 0
+    rest_repositories: int = 0
 
     def counts(self) -> dict[str, int]:
         """Count repositories by outcome."""
@@ -113,6 +124,12 @@ def _has_patterns(policy: Policy) -> bool:
     return any(b != "default" for b in policy.branches)
 
 
+def _connection(node: Mapping[str, Any], name: str) -> tuple[list[Any], int]:
+    found = node.get(name) or {}
+    nodes = list(found.get("nodes") or [])
+    return nodes, int(found.get("totalCount") or len(nodes))
+
+
 def judge(
     node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[PolicyError]
 ) -> Verdict:
@@ -135,13 +152,28 @@ def judge(
         return Verdict(
             RepoStatus(full, Outcome.UNSUPPORTED, (empty,), policy.mode, reason=empty.message)
         )
-    rules = (node.get("branchProtectionRules") or {}).get("nodes") or []
-    rulesets = int((node.get("rulesets") or {}).get("totalCount") or 0)
-    if rulesets or (node.get("isPrivate") and not rules) or len(rules) >= RULES_PER_REPO:
+    if _needs_rest(node):
         return Verdict(None, needs_rest=True)
+    rules, _ = _connection(node, "branchProtectionRules")
     default = str(node["defaultBranchRef"]["name"])
-    refs = [r["name"] for r in ((node.get("refs") or {}).get("nodes") or [])] or [default]
+    refs = [str(r["name"]) for r in _connection(node, "refs")[0]] or [default]
     return Verdict(_status(full, policy, errors, default, refs, rules))
+
+
+def _needs_rest(node: Mapping[str, Any]) -> bool:
+    """Tell whether GraphQL cannot answer for this repository and REST must.
+
+    Rulesets: GraphQL does not say which rules reach a branch. A private
+    repository without rules may sit on a plan without branch protection
+    (REST answers 403, a `not_supported` finding). Truncated lists: the page
+    did not show every rule or branch.
+    """
+    rules, rule_count = _connection(node, "branchProtectionRules")
+    refs, ref_count = _connection(node, "refs")
+    _, rulesets = _connection(node, "rulesets")
+    if rulesets or rule_count > len(rules) or ref_count > len(refs):
+        return True
+    return bool(node.get("isPrivate")) and not rules
 
 
 def _status(
@@ -167,7 +199,7 @@ def _status(
         rule = rule_for_branch(rules, branch)
         classic = classic_from_rule(rule) if rule is not None else None
         protection = BranchProtection(branch, classic, parse_rules([], {}))
-        findings.extend(plan(report, protection).findings)
+        findings.extend(plan(report, protection, default_branch=default).findings)
     outcome = Outcome.DRIFTED if findings else Outcome.COMPLIANT
     return RepoStatus(full, outcome, tuple(findings), policy.mode, branches=branches)
 
@@ -175,6 +207,8 @@ def _status(
 def _policy_for(
     node: Mapping[str, Any], org_policy: Policy, full: str
 ) -> tuple[Policy, list[PolicyError]]:
+    if str(node["name"]).lower() == ORG_POLICY_REPO:
+        return org_policy, []  # its file is the org policy itself
     text = ((node.get("policyFile") or {}) or {}).get("text")
     if not isinstance(text, str):
         return org_policy, []
@@ -186,18 +220,33 @@ def _policy_for(
     return policy, weakening
 
 
-async def repository_pages(gh: Gateway, org: str, *, with_refs: bool) -> Any:
-    """Yield pages of repository nodes of an org (100 a page)."""
+@dataclass(frozen=True)
+class Page:
+    """One GraphQL page of an org's repositories."""
+
+    total: int
+    nodes: list[Mapping[str, Any]]
+    cost: int
+
+
+async def repository_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[Page]:
+    """Yield pages of repository nodes of an org (100 a page); OrgNotFound for a non-org."""
     after: str | None = None
     while True:
-        data = await gh.graphql(
-            REPOS_QUERY, org=org, after=after, withRefs=with_refs, policy=f"HEAD:{POLICY_PATH}"
-        )
+        try:
+            data = await gh.graphql(
+                REPOS_QUERY, org=org, after=after, withRefs=with_refs, policy=f"HEAD:{POLICY_PATH}"
+            )
+        except QueryFailed as exc:
+            if any(isinstance(e, Mapping) and e.get("type") == "NOT_FOUND" for e in exc.errors):
+                raise OrgNotFound(404, f"no organization {org!r}") from exc
+            raise
         organization = data.get("organization")
         if organization is None:
-            return
+            raise OrgNotFound(404, f"no organization {org!r}")
         repos = organization["repositories"]
-        yield int(repos.get("totalCount") or 0), list(repos.get("nodes") or [])
+        cost = int((data.get("rateLimit") or {}).get("cost") or 0)
+        yield Page(int(repos.get("totalCount") or 0), list(repos.get("nodes") or []), cost)
         info = repos["pageInfo"]
         if not info.get("hasNextPage"):
             return
@@ -214,19 +263,21 @@ async def scan_org(
     only: Iterable[str] | None = None,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """Scan an org; `apply=None` writes as the policy's mode says, `True` always, `False` never."""
+    """Scan an org; `apply=None` writes as the policy's mode says, `True` always, `False` never.
+
+    `only` names repositories (`name` or `owner/name`) to limit the scan to.
+    """
     result = ScanResult(org)
-    wanted = {n.lower() for n in only} if only is not None else None
+    wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
     rest: list[str] = []
-    seen = 0
+    done = total = 0
     try:
-        async for total, nodes in repository_pages(
-            gh, org, with_refs=_has_patterns(org_policy.policy)
-        ):
+        async for page in repository_pages(gh, org, with_refs=_has_patterns(org_policy.policy)):
             result.graphql_pages += 1
-            for node in nodes:
-                seen += 1
+            result.graphql_points += page.cost
+            total = len(wanted) if wanted is not None else page.total
+            for node in page.nodes:
                 if wanted is not None and str(node["name"]).lower() not in wanted:
                     continue
                 verdict = judge(node, org_policy.policy, org_policy.errors)
@@ -235,24 +286,43 @@ async def scan_org(
                 elif verdict.status is not None:
                     result.statuses.append(verdict.status)
                     reconciler.statuses.record(verdict.status)
+                    done += 1
             if progress is not None:
-                progress(seen, max(total, seen) + len(rest))
+                progress(done, max(total, done + len(rest)))
     except RateLimited:
         result.delayed = True
         raise
-    for full in rest:
-        owner, name = full.split("/", 1)
-        enforce = False if apply is False else (True if apply else None)
-        try:
-            status = await reconciler.reconcile(gh, owner, name, enforce=enforce)
-        except GitHubError as exc:
-            status = RepoStatus(full, Outcome.ERROR, reason=str(exc))
-        result.statuses.append(status)
-        seen += 1
-        if progress is not None:
-            progress(seen, seen)
+    result.rest_repositories = len(rest)
+    await _reconcile_rest(gh, reconciler, rest, apply, result, progress, done)
     result.statuses.sort(key=lambda s: s.repo.lower())
     return result
+
+
+async def _reconcile_rest(
+    gh: Gateway,
+    reconciler: Reconciler,
+    repos: list[str],
+    apply: bool | None,
+    result: ScanResult,
+    progress: Progress | None,
+    done: int,
+) -> None:
+    """Reconcile through REST what GraphQL could not judge, or what must be written."""
+    gate = asyncio.Semaphore(REST_CONCURRENCY)
+    enforce = None if apply is None else apply
+    total = done + len(repos)
+
+    async def one(full: str) -> None:
+        nonlocal done
+        owner, name = full.split("/", 1)
+        async with gate:
+            status = await reconciler.reconcile(gh, owner, name, enforce=enforce)
+        result.statuses.append(status)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    await asyncio.gather(*(one(full) for full in repos))
 
 
 def _writes(verdict: Verdict, apply: bool | None) -> bool:

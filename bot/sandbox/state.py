@@ -145,6 +145,7 @@ class State:
         self.check_run_index: dict[int, int] = {}
         self.repos_by_id: dict[int, Repo] = {}
         self.reaction_store: dict[tuple[str, int], list[JSON]] = {}
+        self._sorted_repos: dict[tuple[str, bool], tuple[tuple[str, ...], list[Repo]]] = {}
         self._seed = seed
         self._next_id = 1000
         self._sha_counter = 0
@@ -242,6 +243,21 @@ class State:
             return self.account(owner).repos[name.lower()]
         except KeyError:
             raise NotFoundError(f"{owner}/{name}") from None
+
+    def repos_by_name(self, account: Account, *, descending: bool = False) -> list[Repo]:
+        """Return an account's repositories ordered by name, cached until the set changes.
+
+        GraphQL pages through 10,000 repositories 100 at a time: sorting on every
+        page would make a full scan quadratic. Do not mutate the returned list.
+        """
+        key = (account.login.lower(), descending)
+        names = tuple(account.repos)
+        cached = self._sorted_repos.get(key)
+        if cached is not None and cached[0] == names:
+            return cached[1]
+        ordered = sorted(account.repos.values(), key=lambda r: r.name.lower(), reverse=descending)
+        self._sorted_repos[key] = (names, ordered)
+        return ordered
 
     def find_repo(self, owner: str, name: str) -> Repo | None:
         """Return a repository or None."""

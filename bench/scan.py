@@ -1,0 +1,179 @@
+"""Org scan benchmark: the GraphQL scan against a naive REST-per-repository scan.
+
+Builds a sandbox org of N repositories (half compliant, half drifted: a quarter
+unprotected, a quarter weakly protected; no rulesets), serves it with a fixed
+latency per request (default 50 ms, as a distant GitHub would), and runs on it,
+read-only:
+
+- the GraphQL scan (`bot.scan.scan_org`, what `bulwark scan` and the periodic
+  resync run): requests in total and per repository, GraphQL points (the
+  `rateLimit.cost` GitHub reports), wall time;
+- the naive scan: `Reconciler.reconcile(enforce=False)` for every repository
+  with 8 at a time (GET repo, the policy file, branches, protection and rules
+  for the branch), the same figures. For large orgs it runs on a sample and
+  extrapolates, and says so.
+
+Client and sandbox share one process and event loop (2 cores here), so the
+sandbox's own work counts against the scan's wall time.
+
+    python bench/scan.py [--repos 1000 10000] [--latency 0.05] [--naive-sample 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass
+
+from bot.clock import SystemClock
+from bot.embedded import sandbox_settings
+from bot.github.client import RetryPolicy
+from bot.github.clients import GitHubClients
+from bot.github.gateway import Gateway
+from bot.policies import PolicyStore
+from bot.reconcile import Reconciler, StatusStore
+from bot.sandbox import Sandbox
+from bot.scan import scan_org
+
+NAIVE_CONCURRENCY = 8
+ORG = "bench"
+
+COMPLIANT = {
+    "required_status_checks": {
+        "strict": False,
+        "checks": [{"context": "CodeQL"}, {"context": "test"}],
+    },
+    "enforce_admins": True,
+    "required_pull_request_reviews": {"required_approving_review_count": 1},
+    "restrictions": None,
+    "allow_force_pushes": False,
+    "allow_deletions": False,
+}
+WEAK = {
+    "required_status_checks": None,
+    "enforce_admins": False,
+    "required_pull_request_reviews": None,
+    "restrictions": None,
+    "allow_force_pushes": True,
+}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one scan cost."""
+
+    name: str
+    repos: int
+    requests: int
+    points: int | None
+    seconds: float
+    drifted: int
+    note: str = ""
+
+    def line(self) -> str:
+        points = "-" if self.points is None else str(self.points)
+        return (
+            f"  {self.name:<8} {self.repos:>6} repos  {self.requests:>6} requests  "
+            f"{self.requests / self.repos:>6.3f} req/repo  {points:>5} GraphQL points  "
+            f"{self.seconds:>8.1f} s  {self.drifted:>6} drifted{self.note}"
+        )
+
+
+def build(box: Sandbox, repos: int) -> list[str]:
+    """Create the org: even repos compliant, odd ones unprotected or weakly protected."""
+    state = box.state
+    state.add_org(ORG)
+    state.add_repo(ORG, ".github")
+    state.set_protection(ORG, ".github", "main", COMPLIANT)
+    names = [".github"]
+    for i in range(repos - 1):
+        name = f"service-{i:05d}"
+        state.add_repo(ORG, name)
+        if i % 2 == 0:
+            state.set_protection(ORG, name, "main", COMPLIANT)
+        elif i % 4 == 1:
+            state.set_protection(ORG, name, "main", WEAK)
+        names.append(name)
+    return names
+
+
+async def graphql_scan(box: Sandbox, gh: Gateway, repos: int) -> Figures:
+    box.requests.clear()
+    statuses = StatusStore()
+    policies = PolicyStore()
+    started = time.perf_counter()
+    result = await scan_org(
+        gh, ORG, policies=policies, reconciler=Reconciler(policies, statuses, SystemClock())
+    )
+    seconds = time.perf_counter() - started
+    assert len(result.statuses) == repos, (len(result.statuses), repos)
+    requests = len(box.requests)
+    return Figures("graphql", repos, requests, result.graphql_points, seconds, len(result.drifted))
+
+
+async def naive_scan(box: Sandbox, gh: Gateway, names: list[str], total: int) -> Figures:
+    box.requests.clear()
+    policies = PolicyStore()
+    reconciler = Reconciler(policies, StatusStore(), SystemClock())
+    gate = asyncio.Semaphore(NAIVE_CONCURRENCY)
+    drifted = 0
+
+    async def one(name: str) -> None:
+        nonlocal drifted
+        async with gate:
+            status = await reconciler.reconcile(gh, ORG, name, enforce=False)
+        drifted += status.outcome.value == "drifted"
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in names))
+    seconds = time.perf_counter() - started
+    requests = len(box.requests)
+    if len(names) == total:
+        return Figures("rest", total, requests, None, seconds, drifted)
+    scale = total / len(names)
+    note = f"  (measured on {len(names)} repos, extrapolated x{scale:g})"
+    return Figures(
+        "rest", total, round(requests * scale), None, seconds * scale, round(drifted * scale), note
+    )
+
+
+async def bench(repos: int, latency: float, sample: int) -> tuple[Figures, Figures]:
+    box = Sandbox(latency=latency)
+    names = build(box, repos)
+    await box.start()
+    settings = sandbox_settings(box)
+    retry = RetryPolicy(timeout=120.0)
+    try:
+        async with GitHubClients.open(settings, clock=SystemClock(), retry=retry) as clients:
+            gh = clients.for_installation(box.state.install(ORG))
+            await gh.rate_limit()  # mint the token outside the measurement
+            scan = await graphql_scan(box, gh, repos)
+            step = max(1, repos // sample)
+            naive = await naive_scan(box, gh, names[::step] if step > 1 else names, repos)
+    finally:
+        await box.stop()
+    return scan, naive
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    parser.add_argument(
+        "--naive-sample", type=int, default=1000, help="most repos the naive scan reads"
+    )
+    args = parser.parse_args()
+    print(f"org scan, {args.latency * 1000:g} ms per request, read-only, half drifted")
+    for repos in args.repos:
+        scan, naive = asyncio.run(bench(repos, args.latency, args.naive_sample))
+        print(scan.line())
+        print(naive.line())
+        print(
+            f"  graphql/rest: {naive.requests / scan.requests:.0f}x fewer requests, "
+            f"{naive.seconds / scan.seconds:.0f}x faster"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The GraphQL org scan against the sandbox: valid queries, parity with the REST reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.core.models import Outcome, RepoStatus
+from bot.embedded import sandbox_settings
+from bot.github.client import RetryPolicy
+from bot.github.clients import GitHubClients
+from bot.github.gateway import Gateway
+from bot.policies import POLICY_PATH, PolicyStore
+from bot.reconcile import Reconciler, StatusStore
+from bot.sandbox import Sandbox
+from bot.sandbox.graphql_schema import node_cost, validate_query
+from bot.scan import REPOS_QUERY, OrgNotFound, judge, scan_org
+from tests.e2e.conftest import STRONG, WEAK
+
+COMPLIANT = {
+    "required_status_checks": {
+        "strict": False,
+        "checks": [{"context": "CodeQL"}, {"context": "test"}],
+    },
+    "enforce_admins": True,
+    "required_pull_request_reviews": {"required_approving_review_count": 1},
+    "restrictions": None,
+    "allow_force_pushes": False,
+    "allow_deletions": False,
+}
+
+ORG_POLICY = """\
+branches: [default, "release/*"]
+"""
+
+TIGHTER = """\
+pull_request_reviews:
+  required_approving_review_count: 2
+"""
+
+WEAKER = """\
+pull_request_reviews:
+  required_approving_review_count: 0
+enforce_admins: false
+"""
+
+RULESET = {
+    "name": "main rules",
+    "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+    "rules": [
+        {"type": "pull_request", "parameters": {"required_approving_review_count": 1}},
+        {"type": "non_fast_forward"},
+        {"type": "deletion"},
+    ],
+}
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def seed_org(box: Sandbox, org: str = "acme") -> None:
+    """Give `org` one repository of every kind the scan must judge."""
+    state = box.state
+    state.add_org(org)
+    state.add_user("alice")
+    state.add_org_owner(org, "alice")
+    state.add_repo(org, ".github")
+    state.add_file(org, ".github", POLICY_PATH, ORG_POLICY)
+    state.add_repo(org, "bare")
+    state.add_repo(org, "weak")
+    state.set_protection(org, "weak", "main", WEAK)
+    state.add_repo(org, "fine")
+    state.set_protection(org, "fine", "main", COMPLIANT)
+    state.add_repo(org, "strong")
+    state.set_protection(org, "strong", "main", STRONG)
+    state.add_repo(org, "old", archived=True)
+    state.add_repo(org, "copy", fork=True)
+    state.add_repo(org, "blank", empty=True)
+    state.add_repo(org, "hidden", private=True)
+    state.add_repo(org, "hidden-fine", private=True)
+    state.set_protection(org, "hidden-fine", "main", COMPLIANT)
+    state.add_repo(org, "ruled")
+    state.add_ruleset(org, "ruled", RULESET)
+    state.add_repo(org, "tight")
+    state.add_file(org, "tight", POLICY_PATH, TIGHTER)
+    state.set_protection(org, "tight", "main", COMPLIANT)
+    state.add_repo(org, "loose")
+    state.add_file(org, "loose", POLICY_PATH, WEAKER)
+    state.set_protection(org, "loose", "main", COMPLIANT)
+    state.add_repo(org, "releases", branches=("main", "release/1.0", "release/2.0", "dev"))
+    for branch in ("main", "release/1.0"):
+        state.set_protection(org, "releases", branch, COMPLIANT)
+    state.add_repo(org, "released", branches=("main", "release/1.0"))
+    for branch in ("main", "release/1.0"):
+        state.set_protection(org, "released", branch, COMPLIANT)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
+    sandbox = Sandbox(clock=clock)
+    seed_org(sandbox)
+    sandbox.state.add_org("tiny", plan="free")
+    sandbox.state.add_repo("tiny", "secret", private=True)
+    sandbox.state.add_repo("tiny", "open")
+    sandbox.state.add_org("solo")
+    sandbox.state.accounts["solo"].type = "User"
+    sandbox.state.add_repo("solo", "thing")
+    await sandbox.start()
+    yield sandbox
+    await sandbox.stop()
+
+
+@pytest.fixture
+async def clients(box: Sandbox, clock: FakeClock) -> AsyncIterator[GitHubClients]:
+    settings = sandbox_settings(box)
+    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy.for_tests()) as opened:
+        yield opened
+
+
+def gateway(box: Sandbox, clients: GitHubClients, org: str) -> Gateway:
+    return clients.for_installation(box.state.install(org))
+
+
+def reconciler(clock: FakeClock) -> Reconciler:
+    return Reconciler(PolicyStore(), StatusStore(), clock)
+
+
+def summary(status: RepoStatus) -> tuple[str, str, list[tuple[str, str | None]]]:
+    kinds = sorted((f.kind.value, f.branch) for f in status.findings)
+    return status.repo, status.outcome.value, kinds
+
+
+def test_repos_query_is_valid_for_github_with_the_variables_used() -> None:
+    for with_refs in (False, True):
+        variables = {
+            "org": "acme",
+            "after": None,
+            "withRefs": with_refs,
+            "policy": f"HEAD:{POLICY_PATH}",
+        }
+        assert validate_query(REPOS_QUERY, variables) == []
+        variables["after"] = "Y3Vyc29yOnYyOjk5"
+        assert validate_query(REPOS_QUERY, variables) == []
+
+
+def test_a_page_of_repos_costs_few_points() -> None:
+    variables = {"org": "acme", "after": None, "withRefs": False, "policy": "HEAD:x"}
+    assert node_cost(REPOS_QUERY, variables) <= 30
+
+
+@pytest.mark.parametrize("org", ["acme", "tiny"])
+async def test_scan_agrees_with_the_rest_reconcile(
+    box: Sandbox, clients: GitHubClients, clock: FakeClock, org: str
+) -> None:
+    gh = gateway(box, clients, org)
+    scanned = await scan_org(gh, org, policies=PolicyStore(), reconciler=reconciler(clock))
+    rest = reconciler(clock)
+    expected = []
+    for repo in sorted(box.state.account(org).repos.values(), key=lambda r: r.name.lower()):
+        status = await rest.reconcile(gh, org, repo.name, enforce=False)
+        expected.append(status)
+
+    assert [summary(s) for s in scanned.statuses] == [summary(s) for s in expected]
+    assert [s.findings for s in scanned.statuses] == [s.findings for s in expected]
+    assert [s.branches for s in scanned.statuses] == [s.branches for s in expected]
+
+
+async def test_the_mixed_org_has_every_outcome(
+    box: Sandbox, clients: GitHubClients, clock: FakeClock
+) -> None:
+    gh = gateway(box, clients, "acme")
+    scanned = await scan_org(gh, "acme", policies=PolicyStore(), reconciler=reconciler(clock))
+    got = {s.repo.split("/")[1]: summary(s)[1:] for s in scanned.statuses}
+
+    assert got["fine"] == ("compliant", [])
+    assert got["strong"] == ("compliant", [])
+    assert got["old"] == ("excluded", [])
+    assert got["copy"] == ("excluded", [])
+    assert got["blank"] == ("unsupported", [("empty_repository", None)])
+    assert got["bare"][0] == "drifted" and ("unprotected", "main") in got["bare"][1]
+    assert got["tight"] == ("drifted", [("reviews_too_few", "main")])
+    assert got["loose"] == ("drifted", [("policy_invalid", None), ("policy_invalid", None)])
+    assert got["ruled"][0] == "drifted"
+    assert got["hidden"] == ("drifted", [("unprotected", "main")])
+    assert ("unprotected", "release/2.0") in got["releases"][1]
+    assert got["released"] == ("compliant", [])
+
+
+async def test_a_read_only_scan_writes_nothing_and_uses_one_page(
+    box: Sandbox, clients: GitHubClients, clock: FakeClock
+) -> None:
+    gh = gateway(box, clients, "acme")
+    box.requests.clear()
+
+    result = await scan_org(gh, "acme", policies=PolicyStore(), reconciler=reconciler(clock))
+
+    writes = [r for r in box.requests if r.method in WRITE_METHODS]
+    assert [w.path for w in writes if not w.path.endswith("/access_tokens")] == ["/graphql"]
+    assert result.graphql_pages == 1
+    graphql = [r for r in box.requests if r.path == "/graphql"]
+    assert len(graphql) == 1
+
+
+async def test_apply_repairs_and_a_second_scan_is_clean(
+    box: Sandbox, clients: GitHubClients, clock: FakeClock
+) -> None:
+    gh = gateway(box, clients, "acme")
+    fixer = reconciler(clock)
+    first = await scan_org(gh, "acme", policies=PolicyStore(), reconciler=fixer, apply=True)
+    assert {s.repo for s in first.statuses if s.outcome is Outcome.FIXED} >= {
+        "acme/bare",
+        "acme/weak",
+        "acme/releases",
+    }
+    protection = box.state.protection("acme", "releases", "release/2.0")
+    assert protection is not None
+
+    again = await scan_org(gh, "acme", policies=PolicyStore(), reconciler=reconciler(clock))
+    assert [s.repo for s in again.drifted] == ["acme/loose"]  # a weakening file needs a person
+
+
+async def test_only_limits_the_scan(box: Sandbox, clients: GitHubClients, clock: FakeClock) -> None:
+    gh = gateway(box, clients, "acme")
+    result = await scan_org(
+        gh, "acme", policies=PolicyStore(), reconciler=reconciler(clock), only=["bare", "Fine"]
+    )
+    assert [s.repo for s in result.statuses] == ["acme/bare", "acme/fine"]
+
+
+async def test_a_user_account_is_not_an_org(
+    box: Sandbox, clients: GitHubClients, clock: FakeClock
+) -> None:
+    gh = gateway(box, clients, "solo")
+    with pytest.raises(OrgNotFound):
+        await scan_org(gh, "solo", policies=PolicyStore(), reconciler=reconciler(clock))
+
+
+def test_judge_sends_rulesets_and_private_repos_without_rules_to_rest() -> None:
+    from bot.core.policy import org_policy
+
+    base: dict[str, Any] = {
+        "name": "r",
+        "nameWithOwner": "o/r",
+        "isArchived": False,
+        "isFork": False,
+        "isPrivate": False,
+        "isEmpty": False,
+        "defaultBranchRef": {"name": "main"},
+        "rulesets": {"totalCount": 0},
+        "branchProtectionRules": {"nodes": []},
+    }
+    policy = org_policy(None)
+    assert judge(base, policy, ()).status is not None
+    assert judge(dict(base, rulesets={"totalCount": 1}), policy, ()).needs_rest
+    assert judge(dict(base, isPrivate=True), policy, ()).needs_rest
+    many = {"totalCount": 101, "nodes": [{"name": "main"}]}
+    assert judge(dict(base, refs=many), policy, ()).needs_rest
