@@ -443,12 +443,15 @@ def table_rows(bulwark: Embedded, before: Mapping[str, str]) -> list[RepoRow]:
 
 
 async def run_demo(
-    *, clock: Clock | None = None, repos: Sequence[SampleRepo] = SAMPLE_ORG
+    *,
+    clock: Clock | None = None,
+    repos: Sequence[SampleRepo] = SAMPLE_ORG,
+    sandbox: Sandbox | None = None,
 ) -> DemoResult:
-    """Run the whole story against a fresh sandbox and return what happened."""
+    """Run the whole story against a fresh sandbox (made here unless given); return the result."""
     started = time.perf_counter()
     clock = clock or SystemClock()
-    sandbox = Sandbox(clock=clock)
+    sandbox = sandbox or Sandbox(clock=clock)
     seed(sandbox.state, repos)
     before = {r.name: describe(sandbox.state, r.name) for r in repos}
     await sandbox.start()

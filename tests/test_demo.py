@@ -1,0 +1,182 @@
+"""`bulwark demo`: the sample org ends where the README says, and the story is printed."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bot.demo import DemoResult, console_for, main, render, run_demo
+from bot.sandbox import Sandbox
+
+ORG = "acme"
+SECTIONS = (
+    "Bulwark demo:",
+    "before and after the installation",
+    "What was fixed and why",
+    "Slash commands on the pull request",
+    "A direct push",
+    "A tamper",
+    "The org report issue",
+    "repositories,",
+)
+
+
+@pytest.fixture(scope="module")
+def demo() -> tuple[DemoResult, Sandbox]:
+    """Run the demo once for the module and keep its sandbox for inspection."""
+    sandbox = Sandbox()
+    result = asyncio.run(run_demo(sandbox=sandbox))
+    return result, sandbox
+
+
+@pytest.fixture(scope="module")
+def printed(demo: tuple[DemoResult, Sandbox]) -> str:
+    """The demo's story as printed to a pipe."""
+    out = io.StringIO()
+    render(demo[0], console_for(out))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("repo", "outcome"),
+    [
+        (".github", "fixed"),
+        ("payments", "fixed"),
+        ("web", "fixed"),
+        ("api", "fixed"),
+        ("docs", "fixed"),
+        ("infra", "compliant"),
+        ("auth", "compliant"),
+        ("billing", "compliant"),
+        ("mobile", "policy invalid"),
+        ("internal-tools", "not supported"),
+        ("old-site", "excluded"),
+        ("upstream-fork", "excluded"),
+    ],
+)
+def test_each_sample_repo_ends_as_expected(
+    demo: tuple[DemoResult, Sandbox], repo: str, outcome: str
+) -> None:
+    assert demo[0].row(repo).outcome == outcome
+
+
+def test_fixed_repos_now_meet_the_policy(demo: tuple[DemoResult, Sandbox]) -> None:
+    state = demo[1].state
+    for name in (".github", "payments", "web", "api", "docs", "infra"):
+        got = state.protection(ORG, name, "main")
+        assert got is not None, name
+        assert got["required_pull_request_reviews"]["required_approving_review_count"] == 1
+        assert {"CodeQL", "test"} <= set(got["required_status_checks"]["contexts"]), name
+        assert got["enforce_admins"]["enabled"] is True, name
+        assert got["allow_force_pushes"]["enabled"] is False, name
+
+
+def test_stricter_repo_survives_untouched(demo: tuple[DemoResult, Sandbox]) -> None:
+    result, sandbox = demo
+    got = sandbox.state.protection(ORG, "auth", "main")
+    assert got is not None
+    assert got["required_pull_request_reviews"]["required_approving_review_count"] == 2
+    assert got["required_status_checks"]["strict"] is True
+    assert set(got["required_status_checks"]["contexts"]) == {"CodeQL", "test", "lint"}
+    assert [u["login"] for u in got["restrictions"]["users"]] == ["alice"]
+    assert sandbox.writes(ORG, "auth") == []
+    assert result.row("auth").before == "2 reviewers, strict, 3 checks, push restrictions"
+
+
+@pytest.mark.parametrize("repo", ["billing", "old-site", "upstream-fork", "internal-tools"])
+def test_repos_left_alone_get_no_write(demo: tuple[DemoResult, Sandbox], repo: str) -> None:
+    assert demo[1].writes(ORG, repo) == []
+    assert demo[0].row(repo).writes == 0
+
+
+def test_ruleset_only_repo_keeps_no_classic_protection(demo: tuple[DemoResult, Sandbox]) -> None:
+    assert demo[1].state.protection(ORG, "billing", "main") is None
+    assert demo[0].row("billing").before.startswith("ruleset only")
+
+
+def test_the_weakening_policy_file_is_shown_and_refused(
+    demo: tuple[DemoResult, Sandbox], printed: str
+) -> None:
+    row = demo[0].row("mobile")
+    assert "refused the file" in row.action
+    assert any("required_approving_review_count" in f for f in row.findings)
+    assert "policy invalid" in printed and "policy_invalid" in printed
+
+
+def test_the_direct_push_is_commented_and_reported(
+    demo: tuple[DemoResult, Sandbox], printed: str
+) -> None:
+    result, sandbox = demo
+    comments = sandbox.state.commit_comments(ORG, "docs")
+    assert len(comments) == 1
+    assert "without a reviewed pull request" in comments[0]["body"]
+    assert result.report is not None and "Recent direct pushes (1)" in result.report.body
+    assert "dave pushed" in printed
+
+
+def test_the_tamper_is_undone_and_names_who(demo: tuple[DemoResult, Sandbox]) -> None:
+    tamper = next(e for e in demo[0].events if e.title == "A tamper")
+    assert any(line.startswith("Bulwark restored it") for line in tamper.lines)
+    assert any("carol" in line for line in tamper.lines[1:])
+
+
+def test_slash_commands_are_refused_and_answered(demo: tuple[DemoResult, Sandbox]) -> None:
+    exchange = demo[0].exchange
+    assert [c.author for c in exchange] == ["bob", "bulwark[bot]", "alice", "bulwark[bot]"]
+    assert "needs the `admin` or `maintain` role" in exchange[1].body
+    assert "meets the protection policy" in exchange[3].body
+
+
+def test_the_report_issue_is_printed_as_on_github(
+    demo: tuple[DemoResult, Sandbox], printed: str
+) -> None:
+    report = demo[0].report
+    assert report is not None and report.labels == ("repo-protection",)
+    assert report.body.startswith("<!-- bulwark:report sha256=")
+    assert report.body in printed  # the markdown as-is, not re-wrapped
+    assert f"{report.repo}#{report.number} (open): {report.title}" in printed
+
+
+def test_every_section_is_printed_in_order(printed: str) -> None:
+    positions = [printed.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+
+
+def test_figures_add_up(demo: tuple[DemoResult, Sandbox]) -> None:
+    result, sandbox = demo
+    assert result.repos == 12
+    assert result.requests == len(sandbox.requests)
+    assert 0 < result.writes < result.requests
+    assert result.seconds < 15
+
+
+def test_main_prints_plain_text_to_a_pipe(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert all(section in out for section in SECTIONS)
+    assert "\x1b[" not in out
+    assert not [line for line in out.splitlines() if line != line.rstrip()]
+
+
+def test_main_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    outcomes = {row["repo"]: row["outcome"] for row in data["rows"]}
+    assert outcomes["auth"] == "compliant" and outcomes["mobile"] == "policy invalid"
+    assert "<!-- bulwark:report" in data["report"]["body"]
+
+
+def test_python_m_bot_demo_exits_0_quickly() -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "The org report issue" in done.stdout
+    assert time.monotonic() - started < 15
