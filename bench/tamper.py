@@ -37,7 +37,7 @@ async def tamper_once(bulwark: Embedded, repo: str) -> float:
     start = time.perf_counter()
     status = await bulwark.deliver("branch_protection_rule", payload)
     assert status == 202, status
-    await asyncio.wait_for(bulwark.settle(), timeout=30)
+    await asyncio.wait_for(bulwark.queue.join(), timeout=30)
     elapsed = time.perf_counter() - start
     assert bulwark.sandbox.state.protection("acme", repo, "main") is not None
     return elapsed
