@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
+from rich.text import Text
 
 from bot.clock import Clock, SystemClock
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
@@ -285,7 +286,7 @@ class DemoResult:
 # --- outcomes in words -------------------------------------------------------------------
 
 REPAIRS = {
-    FindingKind.UNPROTECTED: "protected main",
+    FindingKind.UNPROTECTED: f"protected {BRANCH}",
     FindingKind.REVIEWS_MISSING: "required a review",
     FindingKind.REVIEWS_TOO_FEW: "raised the reviews required",
     FindingKind.ADMINS_NOT_ENFORCED: "enforced it on admins",
@@ -503,6 +504,16 @@ def console_for(stream: Any = None) -> Console:
     )
 
 
+OUTCOME_STYLES = {
+    "fixed": "green",
+    "compliant": "green",
+    "reported": "yellow",
+    "policy invalid": "yellow",
+    "not supported": "yellow",
+    "excluded": "dim",
+}
+
+
 def before_after(rows: Sequence[RepoRow]) -> Table:
     """Return the before/after table."""
     table = Table(title=f"{ORG}: before and after the installation", title_justify="left")
@@ -511,7 +522,8 @@ def before_after(rows: Sequence[RepoRow]) -> Table:
     table.add_column("outcome", no_wrap=True)
     table.add_column("what Bulwark did", ratio=1)
     for row in rows:
-        table.add_row(row.repo, row.before, row.outcome, row.action)
+        outcome = Text(row.outcome, style=OUTCOME_STYLES.get(row.outcome, ""))
+        table.add_row(row.repo, row.before, outcome, row.action)
     return table
 
 
