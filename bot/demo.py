@@ -539,8 +539,10 @@ def print_fixed(console: Console, rows: Sequence[RepoRow]) -> None:
         if row.outcome != "fixed":
             continue
         console.print(f"{ORG}/{row.repo} (now: {row.after})")
+        bullets = Table.grid(padding=(0, 1))
         for message in row.findings:
-            console.print(Padding(f"- {message}", (0, 0, 0, 2), expand=False))
+            bullets.add_row("-", message)
+        console.print(Padding(bullets, (0, 0, 0, 2), expand=False))
 
 
 def print_exchange(console: Console, pull: str, exchange: Sequence[Exchange]) -> None:
