@@ -42,10 +42,20 @@ class PolicyStore:
     def __init__(self, maxsize: int = 10_000) -> None:
         self._orgs: LRUCache[str, OrgPolicy] = LRUCache(maxsize=maxsize)
         self._last_valid: LRUCache[str, Mapping[str, Any] | None] = LRUCache(maxsize=maxsize)
+        self._repo_files: LRUCache[str, tuple[str | None]] = LRUCache(maxsize=10 * maxsize)
 
     def forget(self, org: str) -> None:
         """Drop the cached org policy so the next read loads the file again."""
         self._orgs.pop(org.lower(), None)
+
+    def forget_repo(self, repo: str) -> None:
+        """Drop a repository's cached policy file (a push changed it)."""
+        self._repo_files.pop(repo.lower(), None)
+
+    def clear(self) -> None:
+        """Forget every cached file; the periodic resync reads them all again."""
+        self._orgs.clear()
+        self._repo_files.clear()
 
     async def org(self, gh: Gateway, org: str) -> OrgPolicy:
         """Return the org policy, loading `.github/repo-protection.yml` once per change."""
@@ -69,6 +79,14 @@ class PolicyStore:
         self._last_valid[org.lower()] = doc
         return OrgPolicy(org_policy(doc))
 
+    async def _repo_file(self, gh: Gateway, owner: str, repo: str) -> str | None:
+        key = f"{owner}/{repo}".lower()
+        cached = self._repo_files.get(key)
+        if cached is None:
+            cached = (await gh.file_text(owner, repo, POLICY_PATH),)
+            self._repo_files[key] = cached
+        return cached[0]
+
     async def for_repo(
         self, gh: Gateway, owner: str, repo: str
     ) -> tuple[Policy, tuple[PolicyError, ...]]:
@@ -76,7 +94,7 @@ class PolicyStore:
         org = await self.org(gh, owner)
         if repo.lower() == ORG_POLICY_REPO:
             return org.policy, org.errors
-        text = await gh.file_text(owner, repo, POLICY_PATH)
+        text = await self._repo_file(gh, owner, repo)
         if text is None:
             return org.policy, org.errors
         filename = f"{owner}/{repo}:{POLICY_PATH}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from gidgethub.sansio import Event
@@ -20,8 +20,11 @@ from bot.policies import PolicyStore
 from bot.queue import Job, WorkQueue
 from bot.reconcile import Reconciler, RepoLocks, StatusStore
 from bot.report import ReportKeeper
+from bot.scan import OrgNotFound, scan_org
 
 REPORT_DEBOUNCE = 60.0
+# What a reconciliation reads of a repository; webhooks carry it, so jobs can too.
+REPO_FIELDS = ("full_name", "default_branch", "archived", "fork", "private")
 RESYNC_CONCURRENCY = 4
 
 log = logging.getLogger(__name__)
@@ -110,15 +113,27 @@ class Runtime:
     # Enqueueing -------------------------------------------------------------
 
     async def enqueue_reconcile(
-        self, installation_id: int, repo: str, *, delivery_id: str, actor: str | None = None
+        self,
+        installation_id: int,
+        repo: str,
+        *,
+        delivery_id: str,
+        actor: str | None = None,
+        repo_json: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Queue a reconciliation of `owner/name` (coalesced with one already waiting)."""
+        """Queue a reconciliation of `owner/name` (coalesced with one already waiting).
+
+        `repo_json`, the webhook's own `repository`, saves asking GitHub for it again.
+        """
+        payload: dict[str, Any] = {"actor": actor} if actor else {}
+        if repo_json is not None and repo_json.get("full_name") == repo:
+            payload["repository"] = {k: repo_json.get(k) for k in REPO_FIELDS}
         job = Job(
             kind="reconcile",
             delivery_id=delivery_id,
             installation_id=installation_id,
             repo=repo,
-            payload={"actor": actor} if actor else {},
+            payload=payload,
             dedupe_key=f"reconcile:{repo.lower()}:{actor or ''}",
         )
         return await self.queue.put(job)
@@ -184,8 +199,13 @@ class Runtime:
         owner, name = job.repo.split("/", 1)
         actor = job.payload.get("actor")
         gh = self.gateway(job.installation_id)
+        repo_json = job.payload.get("repository")
         await self.reconciler.reconcile(
-            gh, owner, name, actor=actor if isinstance(actor, str) else None
+            gh,
+            owner,
+            name,
+            actor=actor if isinstance(actor, str) else None,
+            repo_json=repo_json if isinstance(repo_json, Mapping) else None,
         )
         self.report_soon(job.installation_id, owner)
 
@@ -193,9 +213,38 @@ class Runtime:
         assert job.installation_id is not None
         gh = self.gateway(job.installation_id)
         named = job.payload.get("repos")
+        only = [str(n) for n in named] if isinstance(named, list) else None
+        org = await self._org_of(job.installation_id)
+        if org is not None:
+            try:
+                await scan_org(
+                    gh,
+                    org,
+                    policies=self.policies,
+                    reconciler=self.reconciler,
+                    only=only,
+                    apply=None,
+                )
+            except OrgNotFound:
+                log.info("the installation account is not an org: resyncing through REST")
+            else:
+                await self.reports.update(gh, org)
+                return
+        await self._resync_rest(gh, only)
+
+    async def _org_of(self, installation_id: int) -> str | None:
+        """Return the login of the org an installation is on, or None for a user account."""
+        installation = await self.clients.for_app().installation(installation_id)
+        account = (installation or {}).get("account") or {}
+        if account.get("type") != "Organization" or not account.get("login"):
+            return None
+        return str(account["login"])
+
+    async def _resync_rest(self, gh: Gateway, only: list[str] | None) -> None:
+        """Reconcile every repository of the installation through REST, one by one."""
         repos = await gh.installation_repositories()
-        if isinstance(named, list):
-            wanted = {str(n).lower() for n in named}
+        if only is not None:
+            wanted = {n.lower() for n in only}
             repos = [r for r in repos if str(r.get("full_name", "")).lower() in wanted]
         await self.reconcile_many(gh, repos)
         for org in sorted({str(r["full_name"]).split("/")[0] for r in repos}):
@@ -224,6 +273,7 @@ class Runtime:
 
     async def resync_all(self, reason: str = "periodic") -> int:
         """Queue a resync of every installation; return how many were queued."""
+        self.policies.clear()  # a lost push of a policy file is repaired here
         try:
             installations = await self.clients.for_app().list_installations()
         except GitHubError as exc:

@@ -31,7 +31,11 @@ async def protection_changed(event: Event, ctx: Context) -> None:
     full = "/".join(repo)
     ctx.runtime.reconciler.something_changed(full)
     await ctx.runtime.enqueue_reconcile(
-        ctx.installation_id, full, delivery_id=ctx.delivery_id, actor=sender
+        ctx.installation_id,
+        full,
+        delivery_id=ctx.delivery_id,
+        actor=sender,
+        repo_json=event.data["repository"],
     )
 
 

@@ -44,6 +44,7 @@ async def _policy_changed(ctx: Context, owner: str, name: str) -> None:
         await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
     else:
         log.info("repo policy changed: reconciling")
+        ctx.runtime.policies.forget_repo(f"{owner}/{name}")
         await ctx.runtime.enqueue_reconcile(
             ctx.installation_id, f"{owner}/{name}", delivery_id=ctx.delivery_id
         )
