@@ -29,15 +29,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-DEFAULT_TIMEOUT = 330.0
+DEFAULT_TIMEOUT = 305.0
+RELEASE_RETRY = 0.5
 
 _HELD: ContextVar[frozenset[str]] = ContextVar("bulwark_repo_locks_held", default=frozenset())
 
 log = logging.getLogger(__name__)
 
 
-class LockLost(Exception):
-    """The lock expired or was taken over while held."""
+class LockBusy(TimeoutError):
+    """Another worker held the lock for longer than this one would wait."""
 
 
 class RedisRepoLocks:
@@ -55,6 +56,7 @@ class RedisRepoLocks:
         self.timeout = timeout
         self.wait = timeout if wait is None else wait
         self.poll = poll
+        self._releasing: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def key(repo: str) -> str:
@@ -79,7 +81,7 @@ class RedisRepoLocks:
             thread_local=False,
         )
         if not await lock.acquire():
-            raise TimeoutError(f"lock of {repo} still held after {self.wait:.0f}s")
+            raise LockBusy(f"lock of {repo} still held after {self.wait:.1f}s")
         owner = asyncio.current_task()
         renewal = asyncio.create_task(self._renew(lock, repo, owner))
         reset = _HELD.set(held | {repo})
@@ -89,7 +91,7 @@ class RedisRepoLocks:
             _HELD.reset(reset)
             renewal.cancel()
             await asyncio.gather(renewal, return_exceptions=True)
-            await _release(lock, repo)
+            await _release(lock, repo, self.timeout, self._releasing)
 
     async def _renew(self, lock: Any, repo: str, owner: asyncio.Task[Any] | None) -> None:
         while True:
@@ -108,8 +110,32 @@ class RedisRepoLocks:
                 return
 
 
-async def _release(lock: Any, repo: str) -> None:
+async def _release(lock: Any, repo: str, ttl: float, tasks: set[asyncio.Task[None]]) -> None:
+    """Release now, or keep trying in the background while Redis is away (until the TTL)."""
+    if await _try_release(lock, repo):
+        return
+    task = asyncio.create_task(_release_later(lock, repo, ttl))
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def _try_release(lock: Any, repo: str) -> bool:
+    from redis.exceptions import LockError
+
     try:
         await lock.release()
-    except Exception as exc:  # expired or Redis away: it frees itself at its TTL
-        log.warning("lock of %s not released (%s); it expires by itself", repo, exc)
+    except LockError:  # expired or taken over: nothing of ours to release
+        log.warning("lock of %s had expired before its release", repo)
+    except Exception as exc:
+        log.warning("lock of %s not released yet (%s)", repo, exc)
+        return False
+    return True
+
+
+async def _release_later(lock: Any, repo: str, ttl: float) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + ttl
+    while loop.time() < end:
+        await asyncio.sleep(RELEASE_RETRY)
+        if await _try_release(lock, repo):
+            return

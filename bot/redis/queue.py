@@ -175,6 +175,11 @@ class RedisQueue:
         # redis-py types eval for both its sync and async clients.
         return await cast(Awaitable[Any], self.redis.eval(script, numkeys, *args))
 
+    async def finished(self, job: Job) -> None:
+        """Mark a delivery done, so not even a retry of its own job runs it again."""
+        if job.kind == "delivery":
+            await self.redis.set(delivery_key(job.delivery_id), "done", xx=True, keepttl=True)
+
     async def ping(self) -> bool:
         """Return True when Redis answers."""
         if self._redis is None:

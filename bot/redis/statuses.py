@@ -18,8 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.core.render import DirectPush
+from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
 from bot.reconcile import DIRECT_PUSH_MEMORY, StatusStore
 
 if TYPE_CHECKING:

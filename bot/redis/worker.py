@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.queue import Job
-from bot.redis.locks import RedisRepoLocks
+from bot.redis.locks import LockBusy, RedisRepoLocks
 from bot.redis.queue import FUNCTION, QUEUE_NAME, RedisQueue
 
 if TYPE_CHECKING:
@@ -29,12 +29,14 @@ if TYPE_CHECKING:
 
 DEFAULT_CONCURRENCY = 10
 DEFAULT_JOB_TIMEOUT = 300.0
-LOCK_MARGIN = 30.0  # the lock outlives a job cancelled at its timeout by this much
+LOCK_MARGIN = 5.0  # the lock outlives a job cancelled at its timeout by this much
 MAX_TRIES = 5
 POLL_DELAY = 0.05
 CRON_SECONDS = frozenset(range(0, 60, 10))
 RESYNC_KEY = "bulwark:resync"
 SHUTDOWN_GRACE = 20
+RETRY_DELAY = 1.0
+OUTAGE_POLL = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class Fleet:
             else:
                 async with self.tools.locks.lock(job.repo):
                     await self.service.run(job)
+            await self.tools.queue.finished(job)
             self.tools.metrics.job(job.kind, "ok", loop.time() - started)
 
     async def resync(self) -> bool:
@@ -121,9 +124,20 @@ class Fleet:
 
 
 async def run_job(ctx: dict[str, Any], job: dict[str, Any], token: str) -> None:
-    """arq entry point: run one queued job."""
+    """arq entry point: run one queued job; a Redis outage mid-job retries it."""
+    from arq.worker import Retry
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     fleet: Fleet = ctx["bulwark"]
-    await fleet.run(Job.from_dict(job), token)
+    try:
+        await fleet.run(Job.from_dict(job), token)
+    except LockBusy as exc:
+        log.info("%s: the job will be retried", exc)
+        raise Retry(defer=RETRY_DELAY) from exc
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("Redis failed mid-job (%s): the job will be retried", exc)
+        raise Retry(defer=RETRY_DELAY) from exc
 
 
 async def resync(ctx: dict[str, Any]) -> None:
@@ -136,20 +150,33 @@ def _worker_class() -> type[Worker]:
     from arq.worker import Worker
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import WatchError
+
+    # redis-py reports a connection lost inside WATCH as a WatchError.
+    outage_errors = (RedisConnectionError, RedisTimeoutError, WatchError, OSError)
 
     class FleetWorker(Worker):
         """An arq Worker that waits out a Redis outage instead of exiting."""
 
         outage = False
 
+        async def start_jobs(self, job_ids: list[bytes]) -> None:
+            try:
+                await super().start_jobs(job_ids)
+            except outage_errors:
+                # arq took a slot for the job it was starting when Redis failed: give it back.
+                self.job_counter -= 1
+                self.sem.release()
+                raise
+
         async def _poll_iteration(self) -> None:
             try:
                 await super()._poll_iteration()
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except outage_errors as exc:
                 if not self.outage:
                     log.error("Redis unreachable (%s): waiting for it to return", exc)
                 self.outage = True
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(OUTAGE_POLL)
             else:
                 if self.outage:
                     log.info("Redis is back: resuming")
@@ -170,7 +197,10 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
         metrics = Metrics()
         queue = RedisQueue(options.redis_url, metrics=metrics, ttl=options.delivery_ttl)
         await queue.open()
-        locks = RedisRepoLocks(redis, timeout=options.job_timeout + LOCK_MARGIN)
+        # Wait half a job for a busy repository, then give the job back to the queue.
+        locks = RedisRepoLocks(
+            redis, timeout=options.job_timeout + LOCK_MARGIN, wait=options.job_timeout / 2
+        )
         tools = Tools(queue=queue, locks=locks, redis=redis, metrics=metrics)
         ctx["bulwark"] = Fleet(tools, await setup(tools), options)
 

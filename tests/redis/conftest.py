@@ -36,7 +36,8 @@ class RedisServer:
         assert binary, "redis-server is not installed (apt-get install redis-server)"
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+             "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -47,7 +48,7 @@ class RedisServer:
             time.sleep(0.01)
 
     def stop(self) -> None:
-        """Stop redis-server (SIGKILL: an outage, not a shutdown)."""
+        """Stop redis-server (SIGKILL: an outage; the append-only file keeps the data)."""
         if self.process is not None:
             self.process.kill()
             self.process.wait()

@@ -15,6 +15,7 @@ STARTED = "bulwark:test:started"
 DONE = "bulwark:test:done"
 OVERLAPS = "bulwark:test:overlaps"
 RELEASE = "bulwark:test:release"
+BUSY_TTL_MS = 1000
 
 
 class Recorder:
@@ -31,10 +32,11 @@ class Recorder:
     async def run(self, job: Job) -> None:
         redis = self.tools.redis
         await redis.rpush(STARTED, f"{job.delivery_id}@{self.name}")
-        if job.repo is not None:
-            busy = await redis.incr(f"bulwark:test:busy:{job.repo}")
-            if busy > 1:
-                await redis.rpush(OVERLAPS, job.repo)
+        busy = f"bulwark:test:busy:{job.repo}"
+        mine = f"{job.delivery_id}@{self.name}"
+        # Expires by itself, so a job cut off by a Redis outage leaves no stale marker.
+        if job.repo is not None and not await redis.set(busy, mine, nx=True, px=BUSY_TTL_MS):
+            await redis.rpush(OVERLAPS, job.repo)
         try:
             if self.hold:  # until the test, in another process, sets RELEASE
 
@@ -45,8 +47,8 @@ class Recorder:
             if self.work:
                 await asyncio.sleep(self.work)  # the job's own duration
         finally:
-            if job.repo is not None:
-                await redis.decr(f"bulwark:test:busy:{job.repo}")
+            if job.repo is not None and await redis.get(busy) == mine.encode():
+                await redis.delete(busy)
         await redis.rpush(DONE, job.delivery_id)
 
     async def resync_all(self, reason: str = "periodic") -> int:

@@ -46,8 +46,9 @@ async def queue(redis_server: RedisServer) -> AsyncIterator[RedisQueue]:
 class Workers:
     """arq workers running in this process, each with its own Recorder."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, job_timeout: float = 300.0) -> None:
         self.url = url
+        self.job_timeout = job_timeout
         self.recorders: list[Recorder] = []
         self._running: list[tuple[Any, asyncio.Task[None]]] = []
 
@@ -59,8 +60,8 @@ class Workers:
                 self.recorders.append(Recorder(tools, name, **recorder))
                 return self.recorders[-1]
 
-            worker = await create_worker(Options(self.url, concurrency=4), setup,
-                                         handle_signals=False)  # fmt: skip
+            options = Options(self.url, concurrency=4, job_timeout=self.job_timeout)
+            worker = await create_worker(options, setup, handle_signals=False)
             self._running.append((worker, asyncio.create_task(worker.main())))
 
     async def stop(self) -> None:
