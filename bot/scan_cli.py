@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from bot.clock import SystemClock, isoformat
+from bot.clock import Clock, SystemClock, isoformat
 from bot.core.models import Outcome, RepoStatus
 from bot.core.render import report_body
 from bot.github.client import RetryPolicy
@@ -25,7 +25,7 @@ from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
 from bot.reconcile import Reconciler, StatusStore
-from bot.scan import ScanResult, scan_org
+from bot.scan import OrgNotFound, ScanResult, scan_org
 from bot.settings import ConfigError, Settings, merged_environ
 
 JSON_VERSION = 1
@@ -47,26 +47,47 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Run one scan and print it; return 0 / 1 / 2 (compliant / drift / error)."""
-    args = _parser().parse_args(argv)
     environ = merged_environ(os.environ, Path.cwd())
+    return asyncio.run(run(argv, environ=environ, out=sys.stdout, err=sys.stderr))
+
+
+async def run(
+    argv: list[str],
+    *,
+    environ: Mapping[str, str],
+    out: TextIO,
+    err: TextIO,
+    clock: Clock | None = None,
+    retry: RetryPolicy | None = None,
+) -> int:
+    """Parse `argv`, scan, print to `out` (problems and progress to `err`); return the exit code."""
+    args = _parser().parse_args(argv)
     try:
-        return asyncio.run(_scan(args, environ, sys.stdout))
+        return await _scan(args, environ, out, err, clock or SystemClock(), retry or RetryPolicy())
     except ConfigError as exc:
-        print(f"bulwark: configuration error: {exc}", file=sys.stderr)
+        print(f"bulwark: configuration error: {exc}", file=err)
+    except OrgNotFound:
+        print(f"bulwark: no organization {args.org!r} is visible to these credentials", file=err)
     except GitHubError as exc:
-        print(f"bulwark: the scan failed: GitHub answered {exc}", file=sys.stderr)
+        print(f"bulwark: the scan failed: GitHub answered {exc}", file=err)
     return EXIT_ERROR
 
 
-async def _scan(args: argparse.Namespace, environ: Mapping[str, str], out: TextIO) -> int:
+async def _scan(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    out: TextIO,
+    err: TextIO,
+    clock: Clock,
+    retry: RetryPolicy,
+) -> int:
     settings, token = credentials(environ)
-    clock = SystemClock()
-    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy()) as clients:
+    async with GitHubClients.open(settings, clock=clock, retry=retry) as clients:
         gh = await gateway_for(clients, args.org, token)
         if gh is None:
-            print(f"bulwark: the App is not installed on {args.org}", file=sys.stderr)
+            print(f"bulwark: the App is not installed on {args.org}", file=err)
             return EXIT_ERROR
-        result = await _run(gh, args, clock)
+        result = await _run(gh, args, clock, Console(file=err))
     print_result(result, args.format, out, computed_at=isoformat(clock.time()))
     return exit_code(result)
 
@@ -91,11 +112,9 @@ async def gateway_for(clients: GitHubClients, org: str, token: str | None) -> Ga
     return None if installation is None else clients.for_installation(int(installation["id"]))
 
 
-async def _run(gh: Gateway, args: argparse.Namespace, clock: SystemClock) -> ScanResult:
-    statuses = StatusStore()
+async def _run(gh: Gateway, args: argparse.Namespace, clock: Clock, console: Console) -> ScanResult:
     policies = PolicyStore()
-    reconciler = Reconciler(policies, statuses, clock)
-    console = Console(file=sys.stderr)
+    reconciler = Reconciler(policies, StatusStore(), clock)
     apply = bool(args.apply)
     if not console.is_terminal:
         return await scan_org(
