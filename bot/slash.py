@@ -27,20 +27,36 @@ from bot.limits import Allowance
 from bot.permissions import permission
 
 log = logging.getLogger(__name__)
+NEEDS_BRANCH = frozenset({Verb.STATUS, Verb.CHECK, Verb.FIX})
 
 
-async def target_branch(ctx: Context, owner: str, repo: str, issue: Mapping[str, Any]) -> str:
-    """Return the branch a command speaks of: a PR's base, else the default branch."""
-    if issue.get("pull_request"):
-        pull = await ctx.gh.pull(owner, repo, int(issue["number"]))
-        if pull is not None:
-            return str(pull["base"]["ref"])
-    found = await ctx.gh.repo(owner, repo)
+async def target_branch(
+    ctx: Context, owner: str, repo: str, issue: Mapping[str, Any]
+) -> str | GitHubError:
+    """Return the branch a command speaks of: a PR's base, else the default branch.
+
+    A failure is returned, not raised: each command's reply tells it.
+    """
+    try:
+        if issue.get("pull_request"):
+            pull = await ctx.gh.pull(owner, repo, int(issue["number"]))
+            if pull is not None:
+                return str(pull["base"]["ref"])
+        found = await ctx.gh.repo(owner, repo)
+    except GitHubError as exc:
+        log.warning("could not find the branch a command speaks of: %s", exc)
+        return exc
     return str((found or {}).get("default_branch") or "main")
 
 
 async def answer(
-    ctx: Context, owner: str, repo: str, number: int, login: str, command: Command, branch: str
+    ctx: Context,
+    owner: str,
+    repo: str,
+    number: int,
+    login: str,
+    command: Command,
+    branch: str | GitHubError,
 ) -> str:
     """Run one command and return the reply's markdown (a failure is told, not raised)."""
     try:
@@ -48,7 +64,9 @@ async def answer(
             who = await permission(ctx.gh, owner, repo, login)
             if not who.allowed:
                 return reply_refused(command.verb, login, "" if who.role == "none" else who.role)
-        return await _run(ctx, owner, repo, login, command, branch)
+        if isinstance(branch, GitHubError) and command.verb in NEEDS_BRANCH:
+            raise branch
+        return await _run(ctx, owner, repo, login, command, str(branch))
     except GitHubError as exc:
         log.warning("command failed: %s", exc, extra={"verb": command.verb.value})
         return reply_failure(command.verb, str(exc), asker=login)

@@ -139,9 +139,7 @@ async def test_status_on_a_pr_speaks_of_its_base_branch(
     assert not_said not in reply
 
 
-async def test_status_on_an_issue_speaks_of_the_default_branch(
-    bulwark: Embedded, org: int
-) -> None:
+async def test_status_on_an_issue_speaks_of_the_default_branch(bulwark: Embedded, org: int) -> None:
     state = bulwark.sandbox.state
     issue = state.add_issue("acme", "api", title="Is main protected?", author="rita")
 
@@ -392,9 +390,7 @@ async def test_permission_lookup_failing_is_told_and_nothing_is_written(
 
 
 async def test_a_secondary_rate_limit_is_told_in_the_thread(bulwark: Embedded, org: int) -> None:
-    fail_only(
-        bulwark.sandbox, {"/repos/{owner}/{repo}/branches/{branch}/protection"}, "secondary"
-    )
+    fail_only(bulwark.sandbox, {"/repos/{owner}/{repo}/branches/{branch}/protection"}, "secondary")
 
     await say(bulwark, "/protection fix", "adam")
 
@@ -409,3 +405,17 @@ async def test_a_failed_reaction_still_gets_the_answer(bulwark: Embedded, org: i
     await say(bulwark, "/protection help")
 
     assert len(replies(bulwark.sandbox)) == 1
+
+
+async def test_the_base_branch_lookup_failing_is_told_in_the_thread(
+    bulwark: Embedded, org: int
+) -> None:
+    fail_only(bulwark.sandbox, {"/repos/{owner}/{repo}/pulls/{pull_number}"})
+
+    payload = await say(bulwark, "/protection status\n/protection fix", "adam")
+
+    got = replies(bulwark.sandbox)
+    assert len(got) == 2
+    assert all("I could not run" in reply for reply in got)
+    assert eyes(bulwark.sandbox, payload)
+    assert protection_writes(bulwark.sandbox) == []
