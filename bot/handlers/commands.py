@@ -30,22 +30,22 @@ async def comment_created(event: Event, ctx: Context) -> None:
     if not commands:
         return
     login = login_of(comment, "user") or ""
+    thread = f"{repo[0]}/{repo[1]}#{issue['number']}".lower()
+    allowed = [allowance(ctx, thread) for _ in commands]
+    if allowed[0] is Allowance.DROP:
+        log.info("returning: %s is over the command limit", login)
+        return
     await _acknowledge(ctx, repo, int(comment["id"]))
     branch = await target_branch(ctx, *repo, issue)
-    thread = f"{repo[0]}/{repo[1]}#{issue['number']}".lower()
-    for command in commands:
-        allowed = allowance(ctx, thread)
-        if allowed is Allowance.DROP:
-            log.info("returning: %s is over the command limit", login)
+    for command, allowed_one in zip(commands, allowed, strict=True):
+        if allowed_one is Allowance.DROP:
             return
         reply = (
             notice(login)
-            if allowed is Allowance.NOTICE
+            if allowed_one is Allowance.NOTICE
             else await answer(ctx, *repo, int(issue["number"]), login, command, branch)
         )
         await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)
-        if allowed is Allowance.NOTICE:
-            return
 
 
 async def _acknowledge(ctx: Context, repo: tuple[str, str], comment_id: int) -> None:

@@ -419,3 +419,14 @@ async def test_the_base_branch_lookup_failing_is_told_in_the_thread(
     assert all("I could not run" in reply for reply in got)
     assert eyes(bulwark.sandbox, payload)
     assert protection_writes(bulwark.sandbox) == []
+
+
+async def test_after_the_notice_a_flood_costs_no_requests(bulwark: Embedded, org: int) -> None:
+    for _ in range(4):
+        await say(bulwark, "/protection status\n/protection help")
+    bulwark.sandbox.requests.clear()
+
+    payload = await say(bulwark, "/protection status")
+
+    assert bulwark.sandbox.requests == []
+    assert eyes(bulwark.sandbox, payload) == []
