@@ -4,9 +4,9 @@ Starts the real webhook app (create_app + an InProcessQueue whose runner only
 counts) and, for a ceiling, a bare aiohttp app that reads the body and answers
 202, both on loopback; sends the same signed pull_request-like deliveries
 (10-30 KB each) to each at a fixed concurrency, and prints throughput and
-acknowledgement latency for both and their ratio. Client and servers share one
-process and event loop, so absolute figures understate a dedicated server;
-the ratio is the figure to watch.
+acknowledgement latency for both and their ratio. Each server runs in a
+process of its own (its own core on a 2-core machine), the load client in
+this one; the server's resident memory is read before and after the run.
 
     python bench/ingest.py [--count 2000] [--concurrency 32] [--duration SECONDS]
 """
@@ -18,17 +18,20 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import random
 import statistics
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import ClientSession, TCPConnector, web
 
 from bot.clock import SystemClock
+from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.queue import InProcessQueue, Job
 from bot.server import create_app
@@ -91,29 +94,18 @@ class Result:
         return self.count / self.seconds
 
 
-def rss_kib() -> int:
-    """Return this process's resident set size in KiB (Linux)."""
-    with open("/proc/self/status") as status:
+def rss_kib(pid: int | str = "self") -> int:
+    """Return a process's resident set size in KiB (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
 
 
-@asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}{PATH}"
-    finally:
-        await runner.cleanup()
-
-
 def bare_app() -> web.Application:
+    """The ceiling: read the body, answer 202."""
+
     async def ack(request: web.Request) -> web.Response:
         await request.read()
         return web.json_response({"status": "queued"}, status=202)
@@ -121,6 +113,53 @@ def bare_app() -> web.Application:
     app = web.Application(client_max_size=26 * 1024 * 1024)
     app.router.add_post(PATH, ack)
     return app
+
+
+def bulwark_app() -> web.Application:
+    """The real webhook app, logging JSON lines as in production, with a counting runner."""
+    configure_logging("INFO", "json", stream=open(os.devnull, "w"))  # noqa: SIM115
+    settings = Settings(app_id=1, private_key="unused", webhook_secret=SECRET)
+    metrics = Metrics()
+    queue = InProcessQueue(concurrency=8, metrics=metrics)
+
+    async def count_job(job: Job) -> None:
+        return None
+
+    async def start(_: web.Application) -> None:
+        await queue.start(count_job)
+
+    app = create_app(settings, queue=queue, metrics=metrics, clock=SystemClock())
+    app.on_startup.append(start)
+    return app
+
+
+def serve(kind: str) -> None:
+    """Run one server in this process on a free loopback port; print the port."""
+
+    async def run() -> None:
+        runner = web.AppRunner(bulwark_app() if kind == "bulwark" else bare_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(runner.addresses[0][1], flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+@asynccontextmanager
+async def server_process(kind: str) -> AsyncIterator[tuple[str, int]]:
+    """Start a server in its own process (its own core); yield its URL and pid."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", kind, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    port = int((await proc.stdout.readline()).decode())
+    try:
+        yield f"http://127.0.0.1:{port}{PATH}", proc.pid
+    finally:
+        proc.terminate()
+        await proc.wait()
 
 
 async def blast(
@@ -174,38 +213,21 @@ async def bench(count: int, concurrency: int, duration: float | None) -> None:
     sizes = [len(b) for b in raw]
     print(
         f"payloads {min(sizes) // 1000}-{max(sizes) // 1000} KB "
-        f"(mean {statistics.mean(sizes) / 1000:.1f} KB), concurrency {concurrency}"
+        f"(mean {statistics.mean(sizes) / 1000:.1f} KB), concurrency {concurrency}, "
+        "each server in its own process"
     )
-    ran = 0
-
-    async def count_job(job: Job) -> None:
-        nonlocal ran
-        ran += 1
-
-    settings = Settings(app_id=1, private_key="unused", webhook_secret=SECRET)
-    metrics = Metrics()
-    queue = InProcessQueue(concurrency=8, metrics=metrics)
-    await queue.start(count_job)
-    app = create_app(settings, queue=queue, metrics=metrics, clock=SystemClock())
-    rss_start = rss_kib()
     results = []
-    targets: list[tuple[str, Callable[[], web.Application]]] = [
-        ("ceiling", bare_app),
-        ("bulwark", lambda: app),
-    ]
-    for name, factory in targets:
-        async with serving(factory()) as url:
-            await blast(name, url, bodies, min(200, count), concurrency, None)  # warm-up
+    for name in ("ceiling", "bulwark"):
+        async with server_process("bare" if name == "ceiling" else "bulwark") as (url, pid):
+            await blast(name, url, bodies, min(500, count), concurrency, None)  # warm-up
+            before = rss_kib(pid)
             results.append(await blast(name, url, bodies, count, concurrency, duration))
-    await queue.join()
-    await queue.close()
-    for result in results:
-        print(result.line())
+            after = rss_kib(pid)
+        print(results[-1].line())
+        rss = f"{before / 1024:.1f} MiB after warm-up, {after / 1024:.1f} MiB at end"
+        print(f"{'':>10}server RSS {rss}")
     ceiling, ours = results
-    print(
-        f"   ratio: bulwark / ceiling throughput = {ours.rate / ceiling.rate:.2f}; jobs run {ran}"
-    )
-    print(f"     rss: {rss_start / 1024:.1f} MiB at start, {rss_kib() / 1024:.1f} MiB at end")
+    print(f"   ratio: bulwark / ceiling throughput = {ours.rate / ceiling.rate:.2f}")
 
 
 def main() -> None:
@@ -218,7 +240,11 @@ def main() -> None:
         default=None,
         help="sustained mode: send for this many seconds to each server",
     )
+    parser.add_argument("--serve", choices=("bare", "bulwark"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
     asyncio.run(bench(args.count, args.concurrency, args.duration))
 
 

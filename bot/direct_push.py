@@ -58,14 +58,14 @@ async def reviewed(gh: Gateway, owner: str, repo: str, sha: str) -> str | None:
 
 async def check_push(
     gh: Gateway, data: Mapping[str, Any], branch: str, clock: Clock
-) -> list[tuple[DirectPush, Finding]]:
+) -> list[tuple[DirectPush, Finding, str]]:
     """Find the commits of a push that bypassed review (and a force push itself)."""
     owner, repo = str(data["repository"]["full_name"]).split("/", 1)
     pusher = str((data.get("pusher") or {}).get("name") or (data.get("sender") or {}).get("login"))
     commits: Sequence[Mapping[str, Any]] = [
         c for c in data.get("commits") or [] if isinstance(c, Mapping)
     ]
-    found: list[tuple[DirectPush, Finding]] = []
+    found: list[tuple[DirectPush, Finding, str]] = []
     at = isoformat(clock.time())
     forced = bool(data.get("forced"))
     for commit in commits[:MAX_COMMITS]:
@@ -84,7 +84,7 @@ async def check_push(
 
 def _finding(
     owner: str, repo: str, branch: str, sha: str, pusher: str, at: str, forced: bool, why: str
-) -> tuple[DirectPush, Finding]:
+) -> tuple[DirectPush, Finding, str]:
     push = DirectPush(
         repo=f"{owner}/{repo}", branch=branch, sha=sha, pusher=pusher, at=at, forced=forced
     )
@@ -96,7 +96,7 @@ def _finding(
         detail=sha,
         actor=pusher,
     )
-    return push, finding
+    return push, finding, why
 
 
 async def comment_once(gh: Gateway, owner: str, repo: str, push: DirectPush, why: str) -> None:

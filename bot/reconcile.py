@@ -267,7 +267,9 @@ class Reconciler:
         else:
             outcome = Outcome.COMPLIANT
         fixed_at = isoformat(self.clock.time()) if wrote else None
-        return RepoStatus(full, outcome, tuple(findings), mode, fixed_at, branches=covered)
+        # A drifted repo shows what is still open; a fixed one, what Bulwark repaired.
+        shown = remaining if remaining else findings
+        return RepoStatus(full, outcome, tuple(shown), mode, fixed_at, branches=covered)
 
     def _unsupported(
         self,

@@ -151,6 +151,7 @@ REPORT_MORE_DRIFTED = "…and {count} more drifted repositories — run {command
 REPORT_MORE = "…and {count} more."
 REPORT_REPORTED_ONLY = "Bulwark: reported only (mode `report`)."
 REPORT_COULD_NOT = "Bulwark: could not repair it: {reason}."
+REPORT_NEEDS_PERSON = "Bulwark: protection meets the policy; what is listed needs a person."
 REPORT_COULD_NOT_PLAIN = "Bulwark: could not repair it; the next resync will try again."
 REPORT_FIXED_ITEM = "- {repo}: fixed at {at} ({kinds})"
 REPORT_PUSH_ITEM = "- {sha} to {branch} of {repo} by {pusher} at {at}{forced}"
@@ -229,7 +230,10 @@ def policy_terms(terms: PolicyTerms) -> str:
 def finding_line(finding: Finding, *, max_len: int = 400) -> str:
     """Return one finding as a list item: label, kind, branch, sentence, remedy."""
     where = f" on {name(finding.branch)}" if finding.branch else ""
-    sentence = escape(finding.message, max_len=max_len)
+    message = finding.message.rstrip()
+    if message and message[-1] not in ".!?:)":
+        message += "."  # the remedy follows as a sentence of its own
+    sentence = escape(message, max_len=max_len)
     remedy = f" {escape(finding.remedy, max_len=max_len)}" if finding.remedy else ""
     label = KIND_LABELS.get(finding.kind, finding.kind.value)
     return f"- **{label}** ({code(finding.kind.value)}){where}: {sentence}{remedy}"
@@ -587,6 +591,8 @@ def _drifted_entry(status: RepoStatus) -> str:
     lines = _finding_list(status.findings, 4_000, MAX_REPO_FINDINGS_IN_REPORT, max_len=160)
     if status.mode != "enforce":
         action = REPORT_REPORTED_ONLY
+    elif not any(finding.kind in REPAIRABLE for finding in status.findings):
+        action = REPORT_NEEDS_PERSON  # policy files, direct pushes: no write can repair these
     elif status.reason:
         action = REPORT_COULD_NOT.format(reason=escape(status.reason, 300))
     else:

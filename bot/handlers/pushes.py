@@ -30,10 +30,10 @@ async def push(event: Event, ctx: Context) -> None:
     if not is_protected(policy, branch, default):
         log.debug("returning: %s is not a protected branch", branch)
         return
-    for direct, finding in await check_push(ctx.gh, event.data, branch, ctx.runtime.clock):
+    for direct, finding, why in await check_push(ctx.gh, event.data, branch, ctx.runtime.clock):
         log.warning("direct push: %s", finding.message, extra={"actor": direct.pusher})
         ctx.runtime.statuses.add_direct_push(repo[0], direct)
-        await comment_once(ctx.gh, *repo, direct, finding.message)
+        await comment_once(ctx.gh, *repo, direct, why)
         ctx.runtime.report_soon(ctx.installation_id, repo[0])
 
 
