@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from cachetools import TTLCache
 from gidgethub import ValidationFailure, sansio
+from multidict import CIMultiDictProxy
 
 from bot.clock import Clock
 from bot.logs import log_context
@@ -123,9 +124,14 @@ async def _read_body(request: web.Request) -> bytes | None:
     return body if len(body) <= MAX_BODY else None
 
 
-def _signature_ok(headers: Mapping[str, str], body: bytes, secret: str) -> bool:
+def _single(headers: CIMultiDictProxy[str], name: str) -> str:
+    """Return a header sent exactly once; "" when it is missing or repeated (ambiguous)."""
+    values = headers.getall(name, [])
+    return values[0] if len(values) == 1 else ""
+
+
+def _signature_ok(signature: str, body: bytes, secret: str) -> bool:
     # Only sha256: a request carrying only the legacy sha1 `X-Hub-Signature` is refused.
-    signature = headers.get("X-Hub-Signature-256", "")
     if not _SIGNATURE.fullmatch(signature):
         return False
     try:
@@ -171,10 +177,11 @@ async def webhook(request: web.Request) -> web.Response:
     body = await _read_body(request)
     if body is None:
         return _reject(state, "-", "too_large", 413, f"payload larger than {MAX_BODY} bytes")
-    if not _signature_ok(request.headers, body, state.settings.webhook_secret):
+    signature = _single(request.headers, "X-Hub-Signature-256")
+    if not _signature_ok(signature, body, state.settings.webhook_secret):
         return _reject(state, "-", "bad_signature", 401, "missing or invalid X-Hub-Signature-256")
-    name = request.headers.get("X-GitHub-Event", "")
-    delivery_id = request.headers.get("X-GitHub-Delivery", "")
+    name = _single(request.headers, "X-GitHub-Event")
+    delivery_id = _single(request.headers, "X-GitHub-Delivery")
     if not _EVENT_NAME.fullmatch(name) or not _DELIVERY_ID.fullmatch(delivery_id):
         return _reject(state, "-", "malformed", 400, "missing X-GitHub-Event or X-GitHub-Delivery")
     event = _parse(request.headers, body)
