@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.clock import Clock, SystemClock
 from bot.sandbox import keys, openapi
-from bot.sandbox.faults import SECONDARY_MESSAGE, Fault, Faults
+from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
 from bot.sandbox.routes_common import (
     BAD_JSON,
     BODY,
@@ -250,8 +250,8 @@ class Sandbox:
         self, request: web.Request, handler: Handler, body: Any
     ) -> web.StreamResponse:
         template = _template(request)
-        fault = self.faults.pick(template)
-        if fault is not None:
+        fault = self.faults.pick(template, request.method)
+        if fault is not None and fault.kind != LOST:
             return await self._fault(request, fault)
         resource = "graphql" if request.path == "/graphql" else "core"
         rate_key = "anonymous"
@@ -266,7 +266,10 @@ class Sandbox:
             response = respond(exc.body, exc.status, exc.headers)
         except web.HTTPException as exc:
             response = respond({"message": exc.reason, "documentation_url": DOCS_ROOT}, exc.status)
-        return self._finish(request, response, resource, rate_key)
+        response = self._finish(request, response, resource, rate_key)
+        if fault is not None and request.transport is not None:
+            request.transport.abort()  # done, but the caller never hears of it
+        return response
 
     def _check_request(self, request: web.Request, body: Any) -> None:
         if request.get(BAD_JSON):
