@@ -615,10 +615,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run `bulwark demo` and return its exit status."""
     args = _parser().parse_args(argv)
+    logger = logging.getLogger("bot")
+    level = logger.level
     if not args.verbose:
         # The story is on stdout; the logs of expected events (a direct push) would only distract.
-        logging.getLogger("bot").setLevel(logging.ERROR)
-    result = asyncio.run(run_demo())
+        logger.setLevel(logging.ERROR)
+    try:
+        result = asyncio.run(run_demo())
+    finally:
+        logger.setLevel(level)
     if args.json:
         print(json.dumps(result.as_json(), indent=2))
     else:
