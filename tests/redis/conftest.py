@@ -24,8 +24,9 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process that can be stopped and started again on the same port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, persist: bool = True) -> None:
         self.directory = directory
+        self.persist = persist
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -36,8 +37,8 @@ class RedisServer:
         assert binary, "redis-server is not installed (apt-get install redis-server)"
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-             "--loglevel", "warning"],
+             "--save", "", "--appendonly", "yes" if self.persist else "no",
+             "--appendfsync", "always", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
