@@ -217,7 +217,7 @@ class Runtime:
         org = await self._org_of(job.installation_id)
         if org is not None:
             try:
-                await scan_org(
+                result = await scan_org(
                     gh,
                     org,
                     policies=self.policies,
@@ -228,6 +228,7 @@ class Runtime:
             except OrgNotFound:
                 log.info("the installation account is not an org: resyncing through REST")
             else:
+                self.statuses.org(org).delayed = result.delayed
                 await self.reports.update(gh, org)
                 return
         await self._resync_rest(gh, only)

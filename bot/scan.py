@@ -268,6 +268,7 @@ async def scan_org(
     `only` names repositories (`name` or `owner/name`) to limit the scan to.
     """
     result = ScanResult(org)
+    waits = gh.client.rate_limit_waits
     wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
     rest: list[str] = []
@@ -294,6 +295,7 @@ async def scan_org(
         raise
     result.rest_repositories = len(rest)
     await _reconcile_rest(gh, reconciler, rest, apply, result, progress, done)
+    result.delayed = gh.client.rate_limit_waits > waits  # waited for a reset, then went on
     result.statuses.sort(key=lambda s: s.repo.lower())
     return result
 

@@ -137,6 +137,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         self._reads = reads
         self._metrics = metrics
         self.installation_id = installation_id
+        self.rate_limit_waits = 0  # how often a used-up primary limit held requests back
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, installation={self.installation_id})"
@@ -247,6 +248,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             "waiting for the primary rate limit to reset",
             extra=self._log_extra(seconds=round(wait, 1)),
         )
+        self.rate_limit_waits += 1
         await self._clock.sleep(wait)
 
     async def handle_rate_limit_error(
