@@ -276,8 +276,10 @@ class Sandbox:
             raise error(400, "Problems parsing JSON")
         if request.path == "/graphql":
             return  # checked against the GraphQL schema by its route
-        problem = _validate(request.method, request.path, dict(request.query), body)
+        problem = _validate(request.method, request.raw_path, dict(request.query), body)
         if problem is not None:
+            message = str(problem.body.get("message", "")).replace("\n", " ")
+            self.state.violations.append(f"{request.method} {request.raw_path}: {message}")
             raise problem
 
     def _check_primary(self, resource: str, key: str, caller: Caller) -> None:

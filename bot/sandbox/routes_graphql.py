@@ -239,6 +239,7 @@ async def post_graphql(request: web.Request) -> web.Response:
     sizes = {k: "" if isinstance(v, str) else v for k, v in variables.items()}
     problems, cost, document = _checked(query, json.dumps(sizes, sort_keys=True))
     if problems or document is None:
+        state_of(request).violations.extend(f"POST /graphql: {p}" for p in problems)
         return respond({"errors": [{"message": p} for p in problems]})
     request[COST] = cost
     used, remaining, reset = sandbox.rate_limits.status("graphql", caller.rate_key)

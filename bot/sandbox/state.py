@@ -133,6 +133,8 @@ class State:
     def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
         self.clock: Clock = clock or SystemClock()
         self.base_url = "http://sandbox.invalid"
+        # Requests GitHub's description (or GraphQL schema) does not allow: tests assert none.
+        self.violations: list[str] = []
         self.app_id = 1
         self.app_slug = "bulwark"
         self.bot_login = "bulwark[bot]"

@@ -59,6 +59,8 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
     await box.start()
     yield box
     await box.stop()
+    # Any request GitHub's description or GraphQL schema would refuse fails the test.
+    assert box.state.violations == []
 
 
 @pytest.fixture
