@@ -10,13 +10,14 @@ from typing import Any
 
 from bot.clock import Clock, isoformat
 from bot.core.models import Outcome
+from bot.core.policy import DEFAULT_POLICY
 from bot.core.render import (
     REPORT_MARKER_PREFIX,
     parse_report_marker,
     report_body,
     report_closed_comment,
 )
-from bot.github.errors import GitHubError, Gone
+from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
 from bot.reconcile import StatusStore
@@ -62,11 +63,12 @@ class ReportKeeper:
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             self._last[key] = self.clock.monotonic()
-            policy = (await self.policies.org(gh, org)).policy
+            repo = DEFAULT_POLICY.report_repository
             try:
-                result = await self._update(gh, org, policy.report_repository)
-            except (Gone, GitHubError) as exc:
-                result = self._unavailable(org, policy.report_repository, str(exc))
+                repo = (await self.policies.org(gh, org)).policy.report_repository
+                result = await self._update(gh, org, repo)
+            except GitHubError as exc:  # Gone (issues disabled) included
+                result = self._unavailable(org, repo, str(exc))
             if result.action != "unavailable":
                 self.warnings.pop(key, None)
             return result
