@@ -216,13 +216,17 @@ async def _enqueue(state: _State, job: Job, event: str) -> web.Response:
     try:
         queued = await state.queue.put(job)
     except Exception:
-        log.exception("queue refused the delivery")
-        queued = False
+        # The queue is unreachable (Redis down): GitHub records the failed delivery and
+        # the next resync repairs whatever it would have done.
+        log.exception("delivery refused: the queue is unavailable")
+        state.metrics.delivery(event, "unavailable")
+        return _error(503, "queue unavailable")
     finally:
         state.in_flight.discard(job.delivery_id)
     if not queued:
         # Delivery jobs carry no dedupe key, so a refusal means the queue is closing.
         log.warning("delivery refused: shutting down")
+        state.metrics.delivery(event, "shutting_down")
         return _error(503, "shutting down")
     state.seen.add(job.delivery_id)
     state.metrics.delivery(event, "accepted")
