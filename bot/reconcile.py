@@ -18,11 +18,19 @@ from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcom
 from bot.core.plan import Plan, plan
 from bot.core.policy import Policy, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
-from bot.github.errors import Forbidden, GitHubError, NotSupported, ProtectionDisabled
+from bot.github.errors import (
+    Forbidden,
+    GitHubError,
+    NotFound,
+    NotSupported,
+    ProtectionDisabled,
+)
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
 
 RULESET_NAME = "Bulwark policy"
+# Deleted, renamed or transferred away: forgotten, not an error.
+REPO_GONE = "the repository no longer exists here"
 DIRECT_PUSH_MEMORY = 50
 
 log = logging.getLogger(__name__)
@@ -155,12 +163,27 @@ class Reconciler:
             try:
                 status = await self._reconcile(gh, owner, name, enforce, actor, repo_json)
             except GitHubError as exc:
-                log.warning("reconcile failed: %s", exc, extra={"repo": full})
-                status = RepoStatus(full, Outcome.ERROR, reason=f"GitHub answered: {exc}")
+                status = await self._failed(gh, owner, name, exc)
+            if status.reason == REPO_GONE:
+                self.statuses.forget(full)
+                log.info("returning: the repository is gone; forgotten", extra={"repo": full})
+                return status
             if status.outcome is not Outcome.ERROR or self.statuses.get(full) is None:
                 self.statuses.record(status)
             log.info("reconciled: %s", status.outcome.value, extra={"repo": full, "actor": actor})
             return status
+
+    async def _failed(self, gh: Gateway, owner: str, name: str, exc: GitHubError) -> RepoStatus:
+        """Tell a repository that went away mid-reconcile (404) from a real failure."""
+        full = f"{owner}/{name}"
+        try:
+            gone = isinstance(exc, NotFound) and await gh.repo(owner, name) is None
+        except GitHubError:
+            gone = False
+        if gone:
+            return RepoStatus(full, Outcome.ERROR, reason=REPO_GONE)
+        log.warning("reconcile failed: %s", exc, extra={"repo": full})
+        return RepoStatus(full, Outcome.ERROR, reason=f"GitHub answered: {exc}")
 
     async def _reconcile(
         self,
@@ -174,8 +197,7 @@ class Reconciler:
         repo = repo_json if repo_json is not None else await gh.repo(owner, name)
         full = f"{owner}/{name}"
         if repo is None:
-            self.statuses.forget(full)
-            return RepoStatus(full, Outcome.ERROR, reason="the repository no longer exists here")
+            return RepoStatus(full, Outcome.ERROR, reason=REPO_GONE)
         full = str(repo.get("full_name") or full)
         owner, name = full.split("/", 1)
         policy, errors = await self.policies.for_repo(gh, owner, name)

@@ -23,7 +23,7 @@ from bot.core.protection import BranchProtection, parse_rules
 from bot.github.errors import NotFound, QueryFailed, RateLimited
 from bot.github.gateway import Gateway
 from bot.policies import ORG_POLICY_REPO, POLICY_PATH, PolicyStore
-from bot.reconcile import Reconciler
+from bot.reconcile import REPO_GONE, Reconciler
 
 PAGE_SIZE = 100
 REST_CONCURRENCY = 8
@@ -319,7 +319,8 @@ async def _reconcile_rest(
         owner, name = full.split("/", 1)
         async with gate:
             status = await reconciler.reconcile(gh, owner, name, enforce=enforce)
-        result.statuses.append(status)
+        if status.reason != REPO_GONE:  # deleted or moved since the page listed it
+            result.statuses.append(status)
         done += 1
         if progress is not None:
             progress(done, total)

@@ -251,7 +251,7 @@ def installation_json(state: State, inst: Installation) -> JSON:
         "has_multiple_single_files": False,
         "single_file_paths": [],
         "suspended_by": None,
-        "suspended_at": None,
+        "suspended_at": isoformat(inst.created_at) if inst.suspended else None,
     }
 
 

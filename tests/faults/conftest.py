@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 import pytest
 
-from bot.clock import FakeClock
+from bot.clock import Clock, FakeClock
 from bot.embedded import Embedded, embedded
 from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord
+from bot.sandbox.faults import Fault, Faults
 
 # The client gives up on a hung request well before the sandbox's injected hang ends.
 RETRY = RetryPolicy(base_delay=0.0, max_delay=0.0, timeout=0.4)
@@ -87,3 +88,19 @@ def protection_puts(requests: Iterable[RequestRecord]) -> Counter[str]:
         for r in requests
         if r.method == "PUT" and r.path.endswith("/protection") and r.status == 200
     )
+
+
+class Midway(Faults):
+    """Runs `action` when the n-th protection PUT arrives: something happens mid-scan."""
+
+    def __init__(self, clock: Clock, after: int, action: Callable[[], None]) -> None:
+        super().__init__(clock)
+        self.after, self.action, self.puts = after, action, 0
+
+    def pick(self, template: str, method: str = "GET") -> Fault | None:
+        """Count protection PUTs; at the n-th, run the action (before answering it)."""
+        if method == "PUT" and template.endswith("/protection"):
+            self.puts += 1
+            if self.puts == self.after:
+                self.action()
+        return super().pick(template, method)
