@@ -19,11 +19,12 @@ ALWAYS_SENT = {"installation", "installation_repositories", "ping"}
 PERMISSIONS = {
     "administration": "write",
     "checks": "write",
-    "contents": "read",
+    "contents": "write",
     "issues": "write",
-    "pull_requests": "write",
+    "pull_requests": "read",
     "metadata": "read",
     "members": "read",
+    "organization_administration": "read",
 }
 
 
