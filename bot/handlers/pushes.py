@@ -9,6 +9,7 @@ from gidgethub.sansio import Event
 
 from bot.context import Context, repo_of
 from bot.direct_push import check_push, comment_once, is_protected, pushed_branch, touched_paths
+from bot.github.errors import GitHubError
 from bot.policies import ORG_POLICY_REPO, POLICY_PATH
 
 router = Router()
@@ -33,8 +34,11 @@ async def push(event: Event, ctx: Context) -> None:
     for direct, finding, why in await check_push(ctx.gh, event.data, branch, ctx.runtime.clock):
         log.warning("direct push: %s", finding.message, extra={"actor": direct.pusher})
         ctx.runtime.statuses.add_direct_push(repo[0], direct)
-        await comment_once(ctx.gh, *repo, direct, why)
         ctx.runtime.report_soon(ctx.installation_id, repo[0])
+        try:
+            await comment_once(ctx.gh, *repo, direct, why)
+        except GitHubError as exc:  # e.g. contents: read only; the report still has it
+            log.warning("could not comment on the commit: %s", exc)
 
 
 async def _policy_changed(ctx: Context, owner: str, name: str) -> None:
