@@ -15,7 +15,7 @@ from cachetools import LRUCache
 
 from bot.clock import Clock, isoformat
 from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcome, RepoStatus
-from bot.core.plan import Plan, plan
+from bot.core.plan import RULESET_NAME, Plan, plan
 from bot.core.policy import Policy, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
 from bot.github.errors import (
@@ -28,7 +28,6 @@ from bot.github.errors import (
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
 
-RULESET_NAME = "Bulwark policy"
 # Deleted, renamed or transferred away: forgotten, not an error.
 REPO_GONE = "the repository no longer exists here"
 DIRECT_PUSH_MEMORY = 50
@@ -249,7 +248,10 @@ class Reconciler:
         remaining: list[Finding] = list(invalid)
         covered = tuple(branches)
         for branch in covered:
-            read = await self._read(gh, owner, name, branch)
+            by_ruleset = policy.enforce_with == "ruleset" or bool(
+                self._ruleset_only.get(full.lower())
+            )
+            read = await self._read(gh, owner, name, branch, by_ruleset=by_ruleset)
             if read.unsupported is not None:
                 return self._unsupported(full, mode, read.unsupported, covered)
             branch_plan = self._plan(policy, read.protection, full, actor)
@@ -311,14 +313,18 @@ class Reconciler:
             branches=covered,
         )
 
-    async def _read(self, gh: Gateway, owner: str, name: str, branch: str) -> BranchRead:
+    async def _read(
+        self, gh: Gateway, owner: str, name: str, branch: str, *, by_ruleset: bool
+    ) -> BranchRead:
         try:
             classic = await gh.branch_protection(owner, name, branch)
             rules = await gh.rules_for_branch(owner, name, branch)
         except NotSupported as exc:
             return BranchRead(_empty_protection(branch), _not_supported(branch, str(exc)))
         rulesets = await self._rulesets(gh, owner, name, rules)
-        own = await self._own_ruleset_id(gh, owner, name)
+        own = next((i for i, r in rulesets.items() if _is_own(r)), None)
+        if own is None and by_ruleset:
+            own = await self._own_ruleset_id(gh, owner, name)
         protection = BranchProtection(
             branch, parse_classic(classic), parse_rules(rules, rulesets), bulwark_ruleset_id=own
         )
@@ -344,10 +350,9 @@ class Reconciler:
         return found
 
     async def _own_ruleset_id(self, gh: Gateway, owner: str, name: str) -> int | None:
-        if not self._ruleset_only.get(f"{owner}/{name}".lower()):
-            return None
+        """Find the repository ruleset Bulwark owns, by its name (one list request)."""
         for ruleset in await gh.repo_rulesets(owner, name):
-            if ruleset.get("name") == RULESET_NAME and isinstance(ruleset.get("id"), int):
+            if _is_own(ruleset) and isinstance(ruleset.get("id"), int):
                 return int(ruleset["id"])
         return None
 
@@ -408,6 +413,14 @@ class Reconciler:
         else:
             await gh.update_repo_ruleset(owner, name, own, body)
         log.info("wrote the Bulwark ruleset", extra={"repo": f"{owner}/{name}"})
+
+
+def _is_own(ruleset: Mapping[str, Any]) -> bool:
+    """Tell whether a ruleset is the one Bulwark owns on a repository."""
+    return ruleset.get("name") == RULESET_NAME and ruleset.get("source_type") in (
+        None,
+        "Repository",
+    )
 
 
 def _empty_protection(branch: str) -> BranchProtection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from aiohttp import web
@@ -285,6 +286,24 @@ async def create_ruleset(request: web.Request) -> web.Response:
     ruleset_id = state.add_ruleset(repo.owner, repo.name, body_of(request))
     ruleset = repo.rulesets[ruleset_id]
     return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id), 201)
+
+
+@routes.put("/repos/{owner}/{repo}/rulesets/{ruleset_id}")
+async def update_ruleset(request: web.Request) -> web.Response:
+    """Update a repository ruleset: the fields given replace the stored ones."""
+    state, repo = state_of(request), repo_from(request, write=True)
+    _check_plan(state, repo)
+    try:
+        ruleset = repo.rulesets.get(int(request.match_info["ruleset_id"]))
+    except ValueError:
+        ruleset = None
+    if ruleset is None:
+        raise not_found()
+    changes = body_of(request)
+    for key in ("name", "target", "enforcement", "bypass_actors", "conditions", "rules"):
+        if key in changes:
+            ruleset[key] = copy.deepcopy(changes[key])
+    return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id))
 
 
 @routes.get("/orgs/{org}/rulesets")
