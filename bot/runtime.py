@@ -182,6 +182,7 @@ class Runtime:
         data: Any = job.payload.get("data", {})
         action = data.get("action") if isinstance(data, dict) else None
         with log_context(event=name, action=action):
+            log.info("delivery received")
             if job.installation_id is None:
                 log.debug("returning: the delivery names no installation")
                 return
