@@ -162,6 +162,14 @@ async def server_process(kind: str) -> AsyncIterator[tuple[str, int]]:
         await proc.wait()
 
 
+async def sample_rss(pid: int, samples: list[tuple[float, int]], every: float = 10.0) -> None:
+    """Append (seconds, RSS KiB) of a server process every `every` seconds."""
+    started = time.perf_counter()
+    while True:
+        await asyncio.sleep(every)
+        samples.append((time.perf_counter() - started, rss_kib(pid)))
+
+
 async def blast(
     name: str,
     url: str,
@@ -221,11 +229,17 @@ async def bench(count: int, concurrency: int, duration: float | None) -> None:
         async with server_process("bare" if name == "ceiling" else "bulwark") as (url, pid):
             await blast(name, url, bodies, min(500, count), concurrency, None)  # warm-up
             before = rss_kib(pid)
+            samples: list[tuple[float, int]] = []
+            sampler = asyncio.create_task(sample_rss(pid, samples))
             results.append(await blast(name, url, bodies, count, concurrency, duration))
+            sampler.cancel()
             after = rss_kib(pid)
         print(results[-1].line())
         rss = f"{before / 1024:.1f} MiB after warm-up, {after / 1024:.1f} MiB at end"
         print(f"{'':>10}server RSS {rss}")
+        if len(samples) > 1:
+            trail = ", ".join(f"{t:.0f}s {kib / 1024:.1f}" for t, kib in samples)
+            print(f"{'':>10}RSS MiB over time: {trail}")
     ceiling, ours = results
     print(f"   ratio: bulwark / ceiling throughput = {ours.rate / ceiling.rate:.2f}")
 
