@@ -15,7 +15,7 @@ from cachetools import LRUCache
 
 from bot.clock import Clock, isoformat
 from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcome, RepoStatus
-from bot.core.plan import RULESET_NAME, Plan, plan
+from bot.core.plan import RULESET_NAME, Plan, empty_repository, plan, policy_invalid
 from bot.core.policy import Policy, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
 from bot.github.errors import (
@@ -208,23 +208,10 @@ class Reconciler:
         )
         if reason is not None:
             return RepoStatus(full, Outcome.EXCLUDED, mode=mode, reason=reason)
-        invalid = tuple(
-            Finding(
-                FindingKind.POLICY_INVALID,
-                str(e),
-                "Fix the file; the org policy applies.",
-                detail=e.file,
-            )
-            for e in errors
-        )
+        invalid = tuple(policy_invalid(e) for e in errors)
         branch_names = [b["name"] for b in await gh.branches(owner, name)]
         if not branch_names:
-            empty = Finding(
-                FindingKind.EMPTY_REPOSITORY,
-                "The repository has no branches yet, so there is nothing to protect.",
-                "Bulwark protects it after the first push.",
-            )
-            return RepoStatus(full, Outcome.UNSUPPORTED, (empty,), mode=mode, reason=empty.message)
+            return empty_repository(mode, full)
         default = str(repo.get("default_branch") or "main")
         branches = protected_branches(policy, default, branch_names)
         self._defaults[full.lower()] = default

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core.graphql_protection import classic_from_rule, rule_for_branch
-from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.core.plan import plan
+from bot.core.models import Outcome, RepoStatus
+from bot.core.plan import empty_repository, plan, policy_invalid
 from bot.core.policy import (
     Policy,
     PolicyError,
@@ -144,14 +144,7 @@ def judge(
     if reason is not None:
         return Verdict(RepoStatus(full, Outcome.EXCLUDED, mode=policy.mode, reason=reason))
     if node.get("isEmpty") or not node.get("defaultBranchRef"):
-        empty = Finding(
-            FindingKind.EMPTY_REPOSITORY,
-            "The repository has no branches yet, so there is nothing to protect.",
-            "Bulwark protects it after the first push.",
-        )
-        return Verdict(
-            RepoStatus(full, Outcome.UNSUPPORTED, (empty,), policy.mode, reason=empty.message)
-        )
+        return Verdict(empty_repository(policy.mode, full))
     if _needs_rest(node):
         return Verdict(None, needs_rest=True)
     rules, _ = _connection(node, "branchProtectionRules")
@@ -184,15 +177,7 @@ def _status(
     refs: list[str],
     rules: list[Mapping[str, Any]],
 ) -> RepoStatus:
-    findings = [
-        Finding(
-            FindingKind.POLICY_INVALID,
-            str(e),
-            "Fix the file; the org policy applies.",
-            detail=e.file,
-        )
-        for e in errors
-    ]
+    findings = [policy_invalid(e) for e in errors]
     branches = tuple(protected_branches(policy, default, refs))
     report = replace(policy, mode="report")
     for branch in branches:

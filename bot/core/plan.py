@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.core.models import Finding, FindingKind
-from bot.core.policy import CheckRequirement, Policy
+from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
+from bot.core.policy import CheckRequirement, Policy, PolicyError
 from bot.core.protection import (
     Actors,
     BranchProtection,
@@ -415,3 +415,23 @@ def _finding(
     else:
         remedy = f"Ask an admin to {action}, or run /protection fix."
     return Finding(kind, message, remedy, branch=branch, detail=detail, actor=actor)
+
+
+def policy_invalid(error: PolicyError) -> Finding:
+    """Turn a refused policy file's error into a `policy_invalid` finding."""
+    return Finding(
+        FindingKind.POLICY_INVALID,
+        str(error),
+        "Fix the file; the org policy applies.",
+        detail=error.file,
+    )
+
+
+def empty_repository(mode: str, repo: str) -> RepoStatus:
+    """Return the status of a repository with no branches yet (nothing to protect)."""
+    empty = Finding(
+        FindingKind.EMPTY_REPOSITORY,
+        "The repository has no branches yet, so there is nothing to protect.",
+        "Bulwark protects it after the first push.",
+    )
+    return RepoStatus(repo, Outcome.UNSUPPORTED, (empty,), mode, reason=empty.message)
