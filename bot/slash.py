@@ -57,8 +57,13 @@ async def answer(
     login: str,
     command: Command,
     branch: str | GitHubError,
+    *,
+    on_issue: bool = False,
 ) -> str:
-    """Run one command and return the reply's markdown (a failure is told, not raised)."""
+    """Run one command and return the reply's markdown (a failure is told, not raised).
+
+    On an issue (not a pull request) `status` speaks of every protected branch.
+    """
     try:
         if command.verb in PRIVILEGED:
             who = await permission(ctx.gh, owner, repo, login)
@@ -66,21 +71,22 @@ async def answer(
                 return reply_refused(command.verb, login, "" if who.role == "none" else who.role)
         if isinstance(branch, GitHubError) and command.verb in NEEDS_BRANCH:
             raise branch
-        return await _run(ctx, owner, repo, login, command, str(branch))
+        return await _run(ctx, owner, repo, login, command, str(branch), on_issue)
     except GitHubError as exc:
         log.warning("command failed: %s", exc, extra={"verb": command.verb.value})
         return reply_failure(command.verb, str(exc), asker=login)
 
 
 async def _run(
-    ctx: Context, owner: str, repo: str, login: str, command: Command, branch: str
+    ctx: Context, owner: str, repo: str, login: str, command: Command, branch: str, on_issue: bool
 ) -> str:
     runtime = ctx.runtime
     warning = runtime.reports.warnings.get(owner.lower())
     if command.verb is Verb.STATUS:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
         note = reply_report_unavailable(warning) if warning else None
-        return reply_status(branch_status(verdict), asker=login, report_note=note)
+        status = verdict.status if on_issue else branch_status(verdict)
+        return reply_status(status, asker=login, report_note=note)
     if command.verb is Verb.CHECK:
         verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=None)
         return reply_check(branch_status(verdict), asker=login)

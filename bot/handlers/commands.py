@@ -43,7 +43,15 @@ async def comment_created(event: Event, ctx: Context) -> None:
         reply = (
             notice(login)
             if allowed_one is Allowance.NOTICE
-            else await answer(ctx, *repo, int(issue["number"]), login, command, branch)
+            else await answer(
+                ctx,
+                *repo,
+                int(issue["number"]),
+                login,
+                command,
+                branch,
+                on_issue=not issue.get("pull_request"),
+            )
         )
         await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)
 

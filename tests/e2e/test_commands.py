@@ -153,6 +153,23 @@ async def test_status_on_an_issue_speaks_of_the_default_branch(bulwark: Embedded
     assert pulls == []
 
 
+async def test_status_on_an_issue_covers_every_protected_branch(
+    bulwark: Embedded, org: int
+) -> None:
+    state = bulwark.sandbox.state
+    policy = "mode: report\nbranches: [default, release]\n"
+    state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
+    bulwark.runtime.policies.forget("acme")
+    state.set_protection("acme", "api", "main", STRONG)
+    issue = state.add_issue("acme", "api", title="Are we covered?", author="rita")
+
+    await say(bulwark, "/protection status", "rita", number=issue["number"], is_pull=False)
+
+    [reply] = replies(bulwark.sandbox, issue["number"])
+    assert "release allows force pushes" in reply  # a branch other than the default
+    assert "on `release`" in reply and "on `main`" not in reply  # main meets the policy
+
+
 async def test_check_reconciles_in_the_repo_mode(bulwark: Embedded, org: int) -> None:
     await say(bulwark, "/protection check")
 
