@@ -9,7 +9,9 @@ BY_RULESET = "enforce_with: ruleset\n"
 
 
 def _own(bulwark: Embedded, repo: str) -> list[dict]:
-    return [r for r in bulwark.sandbox.state.rulesets("acme", repo) if r["name"] == "Bulwark policy"]
+    return [
+        r for r in bulwark.sandbox.state.rulesets("acme", repo) if r["name"] == "Bulwark policy"
+    ]
 
 
 async def test_org_policy_enforces_through_one_ruleset(bulwark: Embedded) -> None:
