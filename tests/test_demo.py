@@ -35,6 +35,10 @@ def demo() -> tuple[DemoResult, Sandbox]:
     return result, sandbox
 
 
+def test_the_demo_sends_nothing_github_would_refuse(demo: tuple[DemoResult, Sandbox]) -> None:
+    assert demo[1].state.violations == []
+
+
 @pytest.fixture(scope="module")
 def printed(demo: tuple[DemoResult, Sandbox]) -> str:
     """The demo's story as printed to a pipe."""

@@ -115,6 +115,7 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     await sandbox.start()
     yield sandbox
     await sandbox.stop()
+    assert sandbox.state.violations == []  # nothing GitHub's description refuses
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     await sandbox.start()
     yield sandbox
     await sandbox.stop()
+    assert sandbox.state.violations == []  # nothing GitHub's description refuses
 
 
 def token_env(box: Sandbox) -> dict[str, str]:

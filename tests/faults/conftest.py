@@ -39,6 +39,7 @@ async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
     await box.start()
     yield box
     await box.stop()
+    assert box.state.violations == []  # nothing GitHub's description refuses
 
 
 @pytest.fixture

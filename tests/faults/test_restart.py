@@ -33,6 +33,7 @@ async def live(tmp_path: Path) -> AsyncIterator[Sandbox]:
     await box.start()
     yield box
     await box.stop()
+    assert box.state.violations == []  # nothing GitHub's description refuses
 
 
 def _free_port() -> int:

@@ -40,6 +40,7 @@ async def test_each_delivery_runs_once_one_worker_per_repo_and_the_org_converges
     assert {status for status, _ in statuses} == {202}
     assert await cluster.handled(plan.distinct) == len(plan.distinct)
     assert cluster.sandbox.overlapping_writes == []
+    assert cluster.sandbox.state.violations == []  # nothing GitHub's description refuses
     assert cluster.converged() == []
     # Each repo drifted once (unprotected at the start): one write each, never two.
     assert set(cluster.protection_writes().values()) == {1}
