@@ -135,6 +135,7 @@ def build_services(
             worker.start_resync()
         yield
         # The server stopped accepting before cleanup runs: finish running jobs.
+        log.info("stopping: finishing running jobs (at most %.0f s)", SHUTDOWN_GRACE)
         await queue.close(timeout=SHUTDOWN_GRACE)
         close = getattr(worker, "close", None)
         if close is not None:
