@@ -17,6 +17,22 @@ router = Router()
 log = logging.getLogger(__name__)
 
 FIX_IDENTIFIER = "fix-protection"
+# https://docs.github.com/en/code-security/code-scanning/enabling-code-scanning/configuring-default-setup-for-code-scanning
+FORK_CODEQL_NOTE = (
+    "This pull request comes from a fork. CodeQL's default setup does not analyse pull "
+    "requests from forks, so the required CodeQL check will not report on it: a maintainer "
+    "can push the branch to this repository, or the repository can use CodeQL's advanced setup."
+)
+
+
+def from_fork(pull: Mapping[str, Any]) -> bool:
+    """Tell whether a pull request's head lives in another repository (a fork)."""
+    head_ref = pull.get("head") or {}
+    if "repo" not in head_ref:
+        return False
+    head = head_ref["repo"]  # None: the fork has been deleted
+    base = (pull.get("base") or {}).get("repo") or {}
+    return head is None or head.get("full_name") != base.get("full_name")
 
 
 @router.register("pull_request", action="opened")
@@ -43,6 +59,8 @@ async def feedback(
     """Evaluate the base branch, then publish the check run and the status comment."""
     base = str(pull["base"]["ref"])
     verdict = await evaluate(ctx.runtime.reconciler, ctx.gh, *repo, base, enforce=enforce)
+    if from_fork(pull) and "CodeQL" in verdict.terms.checks:
+        note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note)
     await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body)
     await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict)

@@ -344,6 +344,16 @@ def branch_ref_json(state: State, repo: Repo, ref: str, sha: str) -> JSON:
     }
 
 
+def _head_json(state: State, repo: Repo, pull: JSON) -> JSON:
+    """Render a pull request's head: its own repository, or the fork it comes from."""
+    fork = pull.get("head_repo")
+    source = state.find_repo(*fork.split("/", 1)) if fork else repo
+    head = branch_ref_json(state, source or repo, pull["head_ref"], pull["head_sha"])
+    if fork and source is None:
+        head["repo"] = None  # GitHub: the fork was deleted
+    return head
+
+
 def pull_json(state: State, repo: Repo, pull: JSON) -> JSON:
     """Render a pull request."""
     number = pull["number"]
@@ -382,7 +392,7 @@ def pull_json(state: State, repo: Repo, pull: JSON) -> JSON:
         "assignees": [],
         "requested_reviewers": [],
         "requested_teams": [],
-        "head": branch_ref_json(state, repo, pull["head_ref"], pull["head_sha"]),
+        "head": _head_json(state, repo, pull),
         "base": branch_ref_json(state, repo, pull["base"], base_sha),
         "_links": _pull_links(api, issue_api, repo, state, pull),
         "author_association": "MEMBER",

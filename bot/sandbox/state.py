@@ -451,8 +451,9 @@ class State:
         state: str = "open",
         head_ref: str = "feature",
         title: str = "Change",
+        head_repo: str | None = None,
     ) -> int:
-        """Create a pull request; return its number."""
+        """Create a pull request; return its number (`head_repo`: a fork's `owner/name`)."""
         r = self.repo(owner, repo)
         number = number or r.next_number
         r.next_number = max(r.next_number, number + 1)
@@ -463,6 +464,7 @@ class State:
             "title": title,
             "head_sha": head_sha,
             "head_ref": head_ref,
+            "head_repo": head_repo,
             "base": base,
             "author": author,
             "merged": merged,

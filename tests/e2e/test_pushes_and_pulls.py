@@ -148,6 +148,26 @@ async def test_pr_on_a_drifted_base_gets_one_check_and_one_comment(bulwark: Embe
     assert len(comments) == 1 and "Resolved" in comments[0]["body"]
 
 
+async def test_pr_from_a_fork_is_told_codeql_will_not_report(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.add_org("outsider")
+    state.add_repo("outsider", "api", fork=True)
+    await install(bulwark)
+    number = state.add_pull(
+        "acme", "api", head_sha="c" * 40, author="bob", head_repo="outsider/api"
+    )
+    payload = bulwark.sandbox.payloads.pull_request("opened", "acme", "api", number, "bob")
+    assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+
+    run = next(r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection")
+    assert "comes from a fork" in run["output"]["summary"]
+    same_repo = await _open_pr(bulwark, "api", sha="d" * 40)
+    runs = {r["head_sha"]: r for r in state.check_runs("acme", "api")}
+    assert same_repo and "comes from a fork" not in runs["d" * 40]["output"]["summary"]
+
+
 async def test_fix_button_refused_for_a_writer(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
