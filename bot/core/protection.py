@@ -284,6 +284,10 @@ def _binds_admins(ruleset: Mapping[str, Any] | None) -> bool:
     """Whether a ruleset is active and nobody may always bypass it (unreadable: no)."""
     if ruleset is None or ruleset.get("enforcement") != "active":
         return False
+    if "bypass_actors" not in ruleset:
+        # GitHub shows bypass actors only to callers who may write the ruleset (an App
+        # with organization_administration: read may not, for org rulesets): unknown.
+        return False
     actors = ruleset.get("bypass_actors") or ()
     return not any(a.get("bypass_mode", "always") in ALWAYS_BYPASS for a in actors)
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.sandbox.routes_common import (
     BODY,
+    Caller,
     account_from,
     body_of,
     branch_from,
@@ -223,7 +224,9 @@ async def rules_for_branch(request: web.Request) -> web.Response:
     return respond(page, headers=headers)
 
 
-def _ruleset_json(state: State, ruleset: JSON, *, full: bool, app_id: int) -> JSON:
+def _ruleset_json(
+    state: State, ruleset: JSON, *, full: bool, app_id: int, show_bypass: bool = True
+) -> JSON:
     base = f"{state.base_url}/repos/{ruleset['source']}/rulesets/{ruleset['id']}"
     if ruleset["source_type"] == "Organization":
         base = f"{state.base_url}/orgs/{ruleset['source']}/rulesets/{ruleset['id']}"
@@ -243,11 +246,12 @@ def _ruleset_json(state: State, ruleset: JSON, *, full: bool, app_id: int) -> JS
         bypass = [a for a in ruleset["bypass_actors"] if a.get("actor_type") == "Integration"
                   and a.get("actor_id") == app_id]  # fmt: skip
         out.update(
-            bypass_actors=ruleset["bypass_actors"],
             current_user_can_bypass=bypass[0].get("bypass_mode", "always") if bypass else "never",
             conditions=ruleset["conditions"],
             rules=ruleset["rules"],
         )
+        if show_bypass:  # GitHub: only to callers with write access to the ruleset
+            out["bypass_actors"] = ruleset["bypass_actors"]
     return out
 
 
@@ -275,7 +279,8 @@ async def get_ruleset(request: web.Request) -> web.Response:
         ruleset = None
     if ruleset is None:
         raise not_found()
-    return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id))
+    shown = _may_write_ruleset(state, caller_of(request), ruleset)
+    return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id, show_bypass=shown))
 
 
 @routes.post("/repos/{owner}/{repo}/rulesets")
@@ -325,7 +330,20 @@ async def get_org_ruleset(request: web.Request) -> web.Response:
         ruleset = None
     if ruleset is None:
         raise not_found()
-    return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id))
+    shown = _may_write_ruleset(state, caller_of(request), ruleset)
+    return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id, show_bypass=shown))
+
+
+def _may_write_ruleset(state: State, caller: Caller, ruleset: JSON) -> bool:
+    """Whether GitHub would show this caller the ruleset's bypass actors (write access).
+
+    The App asks for administration: write on repositories but only
+    organization_administration: read, so it may write repository rulesets, not org ones.
+    """
+    if ruleset["source_type"] == "Repository":
+        return True
+    owners = state.account(ruleset["source"]).owners
+    return caller.kind != "installation" and caller.login.lower() in owners
 
 
 # ---- contents, people, commits -----------------------------------------------------------------
