@@ -312,6 +312,10 @@ class Reconciler:
         own = next((i for i, r in rulesets.items() if _is_own(r)), None)
         if own is None and by_ruleset:
             own = await self._own_ruleset_id(gh, owner, name)
+            found = None if own is None else await gh.repo_ruleset(owner, name, own)
+            if own is not None and found is not None:
+                # It covers other branches, not this one: read it so a write keeps them.
+                rulesets[own] = found
         protection = BranchProtection(
             branch, parse_classic(classic), parse_rules(rules, rulesets), bulwark_ruleset_id=own
         )

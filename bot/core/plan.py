@@ -252,7 +252,8 @@ def ruleset_body(
 ) -> dict[str, Any]:
     """Return the body of Bulwark's own ruleset: what it had, raised to the policy."""
     rulesets = protection.rulesets
-    have = rulesets.of(protection.bulwark_ruleset_id) or Requirements()
+    own = protection.bulwark_ruleset_id
+    have = rulesets.of(own) or rulesets.declared_of(own) or Requirements()
     want = policy_requirements(policy)
     merged = have.union(replace(want, checks=()))
     checks = merge_checks(have.checks, policy.checks)

@@ -122,6 +122,9 @@ class RulesetProtection:
     by_ruleset: tuple[tuple[int, Requirements], ...] = ()
     ref_include: tuple[tuple[int, tuple[str, ...]], ...] = ()
     bound_ids: tuple[int, ...] = ()
+    # What each readable ruleset declares, whether or not it applies to this branch
+    # (Bulwark's own ruleset may cover other branches: its body keeps what it had).
+    declared: tuple[tuple[int, Requirements], ...] = ()
 
     @property
     def any(self) -> bool:
@@ -131,6 +134,10 @@ class RulesetProtection:
     def of(self, ruleset_id: int | None) -> Requirements | None:
         """Return one ruleset's requirements, or None when it applies none."""
         return dict(self.by_ruleset).get(ruleset_id) if ruleset_id is not None else None
+
+    def declared_of(self, ruleset_id: int | None) -> Requirements | None:
+        """Return what a ruleset declares, applied to this branch or not."""
+        return dict(self.declared).get(ruleset_id) if ruleset_id is not None else None
 
     def include_of(self, ruleset_id: int | None) -> tuple[str, ...]:
         """Return one ruleset's `conditions.ref_name.include`."""
@@ -317,6 +324,10 @@ def parse_rules(
         by_ruleset=tuple(per.items()),
         ref_include=tuple((i, _include(r)) for i, r in rulesets.items()),
         bound_ids=tuple(binding),
+        declared=tuple(
+            (i, _union(_rule_requirements(rule) for rule in r.get("rules") or ()))
+            for i, r in rulesets.items()
+        ),
     )
 
 
@@ -337,6 +348,7 @@ def replace_ruleset(
         by_ruleset=tuple(per.items()),
         ref_include=rulesets.ref_include,
         bound_ids=tuple(bound_ids),
+        declared=rulesets.declared,
     )
 
 

@@ -46,3 +46,23 @@ async def test_a_lost_answer_to_creating_the_ruleset_leaves_one(bulwark: Embedde
     await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
     await bulwark.settle()
     assert len(_own(bulwark, "api")) == 1
+
+
+async def test_one_ruleset_covers_every_protected_branch(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    policy = "enforce_with: ruleset\nbranches: [default, 'release/*']\n"
+    state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
+    state.add_repo("acme", "api", branches=("main", "release/1", "release/2"))
+    installation_id = await install(bulwark)
+
+    [own] = _own(bulwark, "api")
+    include = set(own["conditions"]["ref_name"]["include"])
+    assert include == {"~DEFAULT_BRANCH", "refs/heads/release/1", "refs/heads/release/2"}
+    for branch in ("main", "release/1", "release/2"):
+        rules = state.rules_for_branch(state.repo("acme", "api"), branch)
+        assert {r["type"] for r in rules} >= {"pull_request", "required_status_checks"}, branch
+
+    bulwark.sandbox.requests.clear()
+    await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
+    await bulwark.settle()
+    assert bulwark.sandbox.writes("acme", "api") == []  # converged: nothing rewritten
