@@ -35,6 +35,7 @@ import yaml
 MODES = ("enforce", "report")
 ENFORCE_WITH = ("classic", "ruleset")
 MAX_REVIEWS = 6
+MAX_FILE_CHARS = 64 * 1024  # a policy file is a few lines; anything larger is refused
 TEST_CHECK = "test"
 ORG_ONLY_KEYS = ("exclude", "report", "enforce_with")
 
@@ -109,7 +110,15 @@ class PolicyDoc(dict[str, Any]):
 
 def load_policy_file(text: str, filename: str) -> tuple[dict[str, Any] | None, list[PolicyError]]:
     """Parse and validate a policy file; return its override document or the errors."""
+    if len(text) > MAX_FILE_CHARS:
+        size = f"{len(text):,} characters; at most {MAX_FILE_CHARS:,} are read"
+        return None, [PolicyError(filename, None, f"the file is too large ({size})")]
     try:
+        alias = _first_alias(text)
+        if alias is not None:
+            # Aliases can multiply a few hundred bytes into gigabytes: a policy needs none.
+            message = "YAML anchors and aliases are not allowed in a policy file"
+            return None, [PolicyError(filename, alias, message)]
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -126,6 +135,14 @@ def load_policy_file(text: str, filename: str) -> tuple[dict[str, Any] | None, l
     if checker.errors:
         return None, checker.errors
     return PolicyDoc(doc, lines), []
+
+
+def _first_alias(text: str) -> int | None:
+    """Return the 1-based line of the first alias (`*name`) in a YAML text, if any."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            return int(event.start_mark.line) + 1
+    return None
 
 
 def _collect_lines(node: yaml.Node | None, path: str, lines: dict[str, int]) -> None:
@@ -423,10 +440,17 @@ def repo_policy(
         for key in ORG_ONLY_KEYS
         if key in doc
     ]
-    base = replace(
-        org,
-        checks=_rename_test(org.checks, _section(doc, "required_status_checks").get("test_check")),
-    )
+    test_check = _section(doc, "required_status_checks").get("test_check")
+    others = {c.context for c in org.checks if c.context != (org.test_check or TEST_CHECK)}
+    if test_check in others:
+        # Renaming the test check onto another required check would drop one of them.
+        errors.append(
+            error(
+                "required_status_checks.test_check",
+                f"{test_check!r} is already required; name the check your test suite reports",
+            )
+        )
+    base = replace(org, checks=_rename_test(org.checks, test_check))
     candidate = _inherit_pins(_overlay(org, doc), base)
     errors += [error(path, why) for path, why in _weakenings(base, candidate)]
     return (org, errors) if errors else (candidate, [])

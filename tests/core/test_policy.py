@@ -504,3 +504,25 @@ def test_protected_branches(patterns: tuple[str, ...], expected: list[str]) -> N
 
 def test_default_branch_counts_even_when_not_listed() -> None:
     assert protected_branches(DEFAULT_POLICY, "trunk", []) == ["trunk"]
+
+
+def test_yaml_aliases_are_refused_before_they_can_expand() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 8):  # 10**8 nodes if expanded
+        levels.append(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]")
+    doc, errors = load_policy_file("\n".join(levels) + "\n", "bomb.yml")
+    assert doc is None
+    assert [(e.line, "aliases" in e.message) for e in errors] == [(2, True)]
+
+
+def test_a_huge_file_is_refused() -> None:
+    doc, errors = load_policy_file("mode: enforce\n" + "#" * 70_000 + "\n", "big.yml")
+    assert doc is None and "too large" in errors[0].message
+
+
+def test_a_repo_cannot_rename_its_test_check_onto_another_required_check() -> None:
+    doc, errors = load_policy_file("required_status_checks:\n  test_check: CodeQL\n", "r.yml")
+    assert not errors
+    policy, errors = repo_policy(DEFAULT_POLICY, doc, "r.yml")
+    assert policy == DEFAULT_POLICY
+    assert [e.line for e in errors] == [2] and "already required" in errors[0].message
