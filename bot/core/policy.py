@@ -141,7 +141,8 @@ def _first_alias(text: str) -> int | None:
     """Return the 1-based line of the first alias (`*name`) in a YAML text, if any."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
-            return int(event.start_mark.line) + 1
+            mark = event.start_mark
+            return mark.line + 1 if mark is not None else 1
     return None
 
 
