@@ -103,6 +103,26 @@ def retry_safe_post() -> Iterator[None]:
         _retry_safe_post.reset(reset)
 
 
+_reading_post: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "bulwark_reading_post", default=False
+)
+
+
+@contextmanager
+def reading_post() -> Iterator[None]:
+    """Mark POSTs in this block as reads: they change nothing (a GraphQL query, a token).
+
+    They may be resent, and they skip the per-installation write gate, whose pacing
+    GitHub asks for content-creating requests only.
+    """
+    reset = _reading_post.set(True)
+    try:
+        with retry_safe_post():
+            yield
+    finally:
+        _reading_post.reset(reset)
+
+
 def _retryable(method: str) -> bool:
     return method in IDEMPOTENT or (method == "POST" and _retry_safe_post.get())
 
@@ -186,7 +206,8 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             raise translate(exc) from exc
 
     def _slot(self, method: str) -> AbstractAsyncContextManager[Any]:
-        return self._writes.slot() if method in WRITES else self._reads
+        writes = method in WRITES and not (method == "POST" and _reading_post.get())
+        return self._writes.slot() if writes else self._reads
 
     async def _authenticated(self, method: str, call: _Call) -> _Result:
         if self._jwt_provider is not None:

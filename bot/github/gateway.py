@@ -7,7 +7,7 @@ import binascii
 from datetime import datetime
 from typing import Any, cast
 
-from bot.github.client import GitHubClient, retry_safe_post
+from bot.github.client import GitHubClient, reading_post, retry_safe_post
 from bot.github.errors import Invalid, NotFound, QueryFailed
 
 Json = dict[str, Any]
@@ -59,7 +59,7 @@ class AppGateway(_Base):
     async def installation_token(self, installation_id: int) -> tuple[str, float]:
         """Create an installation token; return it with its expiry (epoch seconds)."""
         url = "/app/installations/{installation_id}/access_tokens"
-        with retry_safe_post():  # a second token is harmless
+        with reading_post():  # creates nothing GitHub paces; a second token is harmless
             data = await self.client.post(url, {"installation_id": installation_id}, data={})
         expires_at = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00"))
         return str(data["token"]), expires_at.timestamp()
@@ -330,7 +330,7 @@ class Gateway(_Base):
     async def _graphql_once(self, query: str, payload: Json) -> Json:
         if query.lstrip().startswith("mutation"):
             return cast(Json, await self.client.post(self.graphql_url, data=payload))
-        with retry_safe_post():  # a query changes nothing
+        with reading_post():  # a query changes nothing
             return cast(Json, await self.client.post(self.graphql_url, data=payload))
 
     def _reset_at(self) -> float:

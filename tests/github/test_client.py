@@ -2,7 +2,7 @@ import aiohttp
 import pytest
 
 from bot.clock import FakeClock
-from bot.github.client import RetryPolicy
+from bot.github.client import RetryPolicy, reading_post
 from bot.github.errors import RateLimited, Unauthorized, Unavailable
 from tests.github.scripted import reply, scripted
 
@@ -170,6 +170,15 @@ async def test_reads_are_not_spaced():
     gh = scripted([reply(200, {}), reply(200, {})], clock, write_interval=1.5)
     await gh.getitem("/a")
     await gh.getitem("/b")
+    assert clock.sleeps == []
+
+
+async def test_reading_posts_skip_the_write_gate():
+    clock = FakeClock(NOW)
+    gh = scripted([reply(200, {"data": {}}), reply(200, {"data": {}})], clock, write_interval=1.5)
+    with reading_post():  # GraphQL queries and token requests create nothing
+        await gh.post("/graphql", data={"query": "{ viewer { login } }"})
+        await gh.post("/graphql", data={"query": "{ viewer { login } }"})
     assert clock.sleeps == []
 
 
