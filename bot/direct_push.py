@@ -12,7 +12,7 @@ from bot.core.policy import Policy, protected_branches
 from bot.core.render import COMMIT_COMMENT_MARKER, direct_push_comment
 from bot.github.gateway import Gateway
 
-MAX_COMMITS = 20  # beyond this, one summary finding instead of one per commit
+MAX_COMMITS = 20  # commits checked per push: the first 19 and the head
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,15 @@ def is_protected(policy: Policy, branch: str, default_branch: str) -> bool:
     return branch in protected_branches(policy, default_branch, [branch])
 
 
-async def reviewed(gh: Gateway, owner: str, repo: str, sha: str) -> str | None:
-    """Return None when `sha` came through a merged, approved pull request, else why not."""
-    pulls = [p for p in await gh.commit_pulls(owner, repo, sha) if p.get("merged_at")]
+async def reviewed(gh: Gateway, owner: str, repo: str, sha: str, branch: str) -> str | None:
+    """Return None when `sha` came through a merged, approved pull request into `branch`."""
+    pulls = [
+        p
+        for p in await gh.commit_pulls(owner, repo, sha)
+        if p.get("merged_at") and (p.get("base") or {}).get("ref") == branch
+    ]
     if not pulls:
-        return "it is not part of any merged pull request"
+        return f"it is not part of any pull request merged into {branch}"
     for pull in pulls:
         author = (pull.get("user") or {}).get("login")
         reviews = await gh.pull_reviews(owner, repo, int(pull["number"]))
@@ -68,18 +72,25 @@ async def check_push(
     found: list[tuple[DirectPush, Finding, str]] = []
     at = isoformat(clock.time())
     forced = bool(data.get("forced"))
-    for commit in commits[:MAX_COMMITS]:
-        why = await reviewed(gh, owner, repo, str(commit["id"]))
+    for commit in _bounded(commits):
+        why = await reviewed(gh, owner, repo, str(commit["id"]), branch)
         if why is not None:
             found.append(_finding(owner, repo, branch, str(commit["id"]), pusher, at, forced, why))
     if len(commits) > MAX_COMMITS:
-        log.warning("push of %d commits: checked the first %d", len(commits), MAX_COMMITS)
+        log.warning("push of %d commits: checked %d and the head", len(commits), MAX_COMMITS - 1)
     head = data.get("after")
     if forced and not found and isinstance(head, str):
         found.append(
             _finding(owner, repo, branch, head, pusher, at, True, "the branch was force-pushed")
         )
     return found
+
+
+def _bounded(commits: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The first commits up to the bound, and always the head: what the branch now holds."""
+    if len(commits) <= MAX_COMMITS:
+        return commits
+    return [*commits[: MAX_COMMITS - 1], commits[-1]]
 
 
 def _finding(

@@ -142,6 +142,10 @@ class Reconciler:
         self._stuck.pop(repo.lower(), None)
         self._ruleset_only.pop(repo.lower(), None)
 
+    def retry_refused(self) -> None:
+        """Forget every refused write (new permissions accepted, or the periodic resync)."""
+        self._stuck.clear()
+
     async def reconcile(
         self,
         gh: Gateway,
@@ -158,6 +162,8 @@ class Reconciler:
         (`/protection fix`); `False` only reads and plans (a pull request's check).
         """
         full = f"{owner}/{name}"
+        if enforce:  # a person asked for the fix: try the write again
+            self._stuck.pop(full.lower(), None)
         async with self.locks.lock(full):
             try:
                 status = await self._reconcile(gh, owner, name, enforce, actor, repo_json)

@@ -276,6 +276,7 @@ class Runtime:
     async def resync_all(self, reason: str = "periodic") -> int:
         """Queue a resync of every installation; return how many were queued."""
         self.policies.clear()  # a lost push of a policy file is repaired here
+        self.reconciler.retry_refused()  # and a write refused before is tried again
         try:
             installations = await self.clients.for_app().list_installations()
         except GitHubError as exc:
@@ -293,6 +294,9 @@ class Runtime:
         """Resync at start-up, then every `resync_interval` seconds."""
         reason = "startup"
         while True:
-            await self.resync_all(reason)
+            try:
+                await self.resync_all(reason)
+            except Exception:  # the next interval tries again; never end the loop
+                log.exception("resync failed")
             reason = "periodic"
             await self.clock.sleep(self.resync_interval)

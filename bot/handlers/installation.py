@@ -27,6 +27,7 @@ def _names(repos: Any) -> list[str]:
 @router.register("installation", action="new_permissions_accepted")
 async def installation_created(event: Event, ctx: Context) -> None:
     """Reconcile every repository of a new (or resumed) installation, then report."""
+    ctx.runtime.reconciler.retry_refused()  # new permissions may allow what was refused
     await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
 
 
@@ -42,9 +43,10 @@ async def repositories_added(event: Event, ctx: Context) -> None:
 
 @router.register("installation_repositories", action="removed")
 async def repositories_removed(event: Event, ctx: Context) -> None:
-    """Forget repositories the App can no longer see."""
+    """Forget repositories the App can no longer see, and say so in the report."""
     for name in _names(event.data.get("repositories_removed")):
         ctx.runtime.statuses.forget(name)
+        ctx.runtime.report_soon(ctx.installation_id, name.split("/")[0])
 
 
 @router.register("installation", action="deleted")

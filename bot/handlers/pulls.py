@@ -10,6 +10,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.context import Context, login_of, repo_of
+from bot.core.models import Outcome
 from bot.feedback import check_run_body, evaluate, publish_check, publish_comment
 from bot.permissions import permission
 
@@ -63,6 +64,9 @@ async def feedback(
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note)
     await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body)
+    if verdict.status.outcome is Outcome.ERROR:
+        log.info("returning: the base branch could not be read; the comment stays as it is")
+        return
     await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict)
 
 

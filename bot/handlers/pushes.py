@@ -8,6 +8,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.context import Context, repo_of
+from bot.core.policy import excluded_reason
 from bot.direct_push import check_push, comment_once, is_protected, pushed_branch, touched_paths
 from bot.github.errors import GitHubError
 from bot.policies import ORG_POLICY_REPO, POLICY_PATH
@@ -28,6 +29,13 @@ async def push(event: Event, ctx: Context) -> None:
     if branch == default and POLICY_PATH in touched_paths(event.data):
         await _policy_changed(ctx, *repo)
     policy, _ = await ctx.runtime.policies.for_repo(ctx.gh, *repo)
+    data = event.data["repository"]
+    excluded = excluded_reason(
+        policy, name=repo[1], archived=bool(data.get("archived")), fork=bool(data.get("fork"))
+    )
+    if excluded is not None:
+        log.debug("returning: the repository is excluded (%s)", excluded)
+        return
     if not is_protected(policy, branch, default):
         log.debug("returning: %s is not a protected branch", branch)
         return

@@ -275,3 +275,51 @@ async def test_private_repo_on_a_free_plan_is_not_supported(bulwark: Embedded) -
     assert status is not None and status.outcome.value == "unsupported"
     assert status.findings[0].kind.value == "not_supported"
     assert not [w for w in bulwark.sandbox.writes("tiny", "secret") if "/protection" in w.path]
+
+
+async def test_approval_into_another_branch_does_not_count(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api", branches=("main", "scratch"))
+    await install(bulwark)
+    sha = state.add_commit("acme", "api", "main", message="from scratch", author="bob")
+    number = state.add_pull(
+        "acme", "api", head_sha=sha, base="scratch", author="bob", merged=True, state="closed"
+    )
+    state.add_review("acme", "api", number, user="carol", state="APPROVED")
+
+    await _push(bulwark, "api", [sha], "bob")
+
+    assert len(state.commit_comments("acme", "api")) == 1
+
+
+async def test_a_direct_push_to_an_excluded_repo_is_left_alone(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    policy = "exclude:\n  repositories:\n    - {name: scratch, reason: experiments}\n"
+    state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
+    state.add_repo("acme", "scratch")
+    await install(bulwark)
+    sha = state.add_commit("acme", "scratch", "main", message="wip", author="bob")
+
+    await _push(bulwark, "scratch", [sha], "bob")
+
+    assert state.commit_comments("acme", "scratch") == []
+    assert not bulwark.runtime.statuses.org("acme").direct_pushes
+
+
+async def test_a_failed_read_leaves_the_status_comment_alone(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", WEAK)
+    await install(bulwark)
+    number = await _open_pr(bulwark, "api")
+    [before] = [c for c in state.comments("acme", "api", number) if PR_STATUS_MARKER in c["body"]]
+
+    bulwark.sandbox.faults.configure(1.0, kinds=("502",), methods=("GET",))
+    payload = bulwark.sandbox.payloads.pull_request("synchronize", "acme", "api", number, "bob")
+    assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+    bulwark.sandbox.faults.clear()
+
+    [after] = [c for c in state.comments("acme", "api", number) if PR_STATUS_MARKER in c["body"]]
+    assert after["body"] == before["body"]  # still says the base drifts; never "Resolved"
