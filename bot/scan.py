@@ -145,7 +145,8 @@ def judge(
         return Verdict(RepoStatus(full, Outcome.EXCLUDED, mode=policy.mode, reason=reason))
     if node.get("isEmpty") or not node.get("defaultBranchRef"):
         return Verdict(empty_repository(policy.mode, full))
-    if _needs_rest(node):
+    if _needs_rest(node) or (_has_patterns(policy) and node.get("refs") is None):
+        # A repo file added branch patterns the page did not fetch branches for.
         return Verdict(None, needs_rest=True)
     rules, _ = _connection(node, "branchProtectionRules")
     default = str(node["defaultBranchRef"]["name"])

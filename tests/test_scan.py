@@ -109,6 +109,10 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     sandbox.state.add_org("tiny", plan="free")
     sandbox.state.add_repo("tiny", "secret", private=True)
     sandbox.state.add_repo("tiny", "open")
+    # Branch patterns from a repo file only (the org policy has none): GraphQL skips refs.
+    sandbox.state.add_repo("tiny", "branchy", branches=("main", "hotfix/1"))
+    sandbox.state.set_protection("tiny", "branchy", "main", COMPLIANT)
+    sandbox.state.add_file("tiny", "branchy", POLICY_PATH, 'branches: [default, "hotfix/*"]\n')
     sandbox.state.add_org("solo")
     sandbox.state.accounts["solo"].type = "User"
     sandbox.state.add_repo("solo", "thing")
