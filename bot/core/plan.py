@@ -28,6 +28,7 @@ from bot.core.protection import (
 )
 
 RULESET_NAME = "Bulwark policy"
+ANY_APP = -1  # GitHub: a required check any app (or status) may satisfy
 # Id given to Bulwark's ruleset in `protection_after` before GitHub assigns one.
 NEW_RULESET_ID = -1
 
@@ -144,7 +145,15 @@ def _classic_write(policy: Policy, protection: BranchProtection) -> dict[str, An
     merged = _tighten(policy, current or ClassicProtection(), needed)
     if current is not None and merged == current:
         return None
-    return classic_body(merged)
+    return classic_body(merged, any_app=_any_app_checks(current))
+
+
+def _any_app_checks(classic: ClassicProtection | None) -> frozenset[str]:
+    """The contexts GitHub reports with no app (any source may set them)."""
+    status = classic.required_status_checks if classic else None
+    return (
+        frozenset(c.context for c in status.checks if c.app_id is None) if status else frozenset()
+    )
 
 
 def _tighten(policy: Policy, classic: ClassicProtection, needed: list[Gap]) -> ClassicProtection:
@@ -215,20 +224,30 @@ def _reviews_body(reviews: PullRequestReviews) -> dict[str, Any]:
     return body
 
 
-def _check_body(check: StatusCheck) -> dict[str, Any]:
-    if check.app_id is None:
-        return {"context": check.context}
-    return {"context": check.context, "app_id": check.app_id}
+def _check_body(check: StatusCheck, any_app: frozenset[str]) -> dict[str, Any]:
+    if check.app_id is not None:
+        return {"context": check.context, "app_id": check.app_id}
+    if check.context in any_app:
+        # Carried through as it was: -1 keeps "any source"; an omitted app_id would
+        # pin the check to the app that reported it last.
+        return {"context": check.context, "app_id": ANY_APP}
+    return {"context": check.context}  # new: GitHub binds it to the app that reports it
 
 
-def classic_body(classic: ClassicProtection) -> dict[str, Any]:
-    """Return the PUT …/protection body that sets exactly `classic` (signatures aside)."""
+def classic_body(
+    classic: ClassicProtection, *, any_app: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Return the PUT …/protection body that sets exactly `classic` (signatures aside).
+
+    `any_app` names the existing checks any source may set; they keep that.
+    """
     status = classic.required_status_checks
     reviews = classic.required_pull_request_reviews
+    checks = [] if status is None else [_check_body(c, any_app) for c in status.checks]
     return {
         "required_status_checks": None
         if status is None
-        else {"strict": status.strict, "checks": [_check_body(c) for c in status.checks]},
+        else {"strict": status.strict, "checks": checks},
         "enforce_admins": classic.enforce_admins,
         "required_pull_request_reviews": None if reviews is None else _reviews_body(reviews),
         "restrictions": None

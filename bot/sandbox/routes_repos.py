@@ -29,7 +29,15 @@ from bot.sandbox.shapes import (
     pull_json,
     user_json,
 )
-from bot.sandbox.state import JSON, Repo, State, b64, git_blob_sha, normalize_protection
+from bot.sandbox.state import (
+    JSON,
+    Repo,
+    State,
+    b64,
+    git_blob_sha,
+    normalize_protection,
+    reporters,
+)
 
 routes = web.RouteTableDef()
 PROTECTION = "/repos/{owner}/{repo}/branches/{branch:.+}/protection"
@@ -168,7 +176,8 @@ async def put_protection(request: web.Request) -> web.Response:
     body = request.get(BODY)
     _check_protection_body(body)
     assert isinstance(body, dict)
-    repo.protections[branch] = normalize_protection(body, repo.protections.get(branch))
+    old = repo.protections.get(branch)
+    repo.protections[branch] = normalize_protection(body, old, reporters(repo))
     return respond(state.protection(repo.owner, repo.name, branch))
 
 

@@ -11,7 +11,7 @@ import copy
 import fnmatch
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -372,7 +372,7 @@ class State:
             r.protections.pop(branch, None)
             return
         old = r.protections.get(branch)
-        r.protections[branch] = normalize_protection(body, old)
+        r.protections[branch] = normalize_protection(body, old, reporters(r))
 
     def protection(self, owner: str, repo: str, branch: str) -> JSON | None:
         """Return a branch's protection in GET's response shape, or None."""
@@ -667,11 +667,21 @@ class State:
 # ---- protection shapes ---------------------------------------------------------------
 
 
-def normalize_protection(body: JSON, old: JSON | None = None) -> JSON:
-    """Turn a PUT body into the stored protection; required signatures are kept from `old`."""
+def reporters(repo: Repo) -> dict[str, int]:
+    """Map each check name to the app that reported it last on the repository."""
+    return {run["name"]: int(run["app_id"]) for run in repo.check_runs.values()}
+
+
+def normalize_protection(
+    body: JSON, old: JSON | None = None, reporters: Mapping[str, int] | None = None
+) -> JSON:
+    """Turn a PUT body into the stored protection; required signatures are kept from `old`.
+
+    `reporters` maps a check's name to the app that last reported it on the repository.
+    """
     checks = body.get("required_status_checks")
     stored: JSON = {
-        "required_status_checks": _normalize_checks(checks) if checks else None,
+        "required_status_checks": _normalize_checks(checks, reporters or {}) if checks else None,
         "enforce_admins": bool(body.get("enforce_admins")),
         "required_pull_request_reviews": _normalize_reviews(
             body.get("required_pull_request_reviews")
@@ -684,12 +694,30 @@ def normalize_protection(body: JSON, old: JSON | None = None) -> JSON:
     return stored
 
 
-def _normalize_checks(checks: JSON) -> JSON:
+def _normalize_checks(checks: JSON, reporters: Mapping[str, int]) -> JSON:
+    """Store required checks as GitHub does: an omitted app_id binds the last reporter.
+
+    `-1` means any source (shown as null); an app_id left out (or a legacy
+    `contexts` entry) binds the check to the app that last reported it, if any.
+    """
     if checks.get("checks") is not None:
-        entries = [{"context": c["context"], "app_id": c.get("app_id")} for c in checks["checks"]]
+        given = [(c["context"], c.get("app_id", OMITTED)) for c in checks["checks"]]
     else:
-        entries = [{"context": c, "app_id": None} for c in checks.get("contexts") or []]
+        given = [(c, OMITTED) for c in checks.get("contexts") or []]
+    entries = [
+        {
+            "context": context,
+            "app_id": reporters.get(context) if app_id is OMITTED else app_id,
+        }
+        for context, app_id in given
+    ]
+    for entry in entries:
+        if entry["app_id"] == -1:
+            entry["app_id"] = None
     return {"strict": bool(checks.get("strict")), "checks": entries}
+
+
+OMITTED = object()
 
 
 def _normalize_reviews(reviews: JSON | None) -> JSON | None:

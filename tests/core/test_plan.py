@@ -224,7 +224,11 @@ STRICTER = ClassicProtection(
         (("required_status_checks", "strict"), True),
         (
             ("required_status_checks", "checks"),
-            [{"context": "test", "app_id": 15368}, {"context": "lint"}, {"context": "CodeQL"}],
+            [
+                {"context": "test", "app_id": 15368},
+                {"context": "lint", "app_id": -1},
+                {"context": "CodeQL"},
+            ],
         ),
         (("enforce_admins",), True),
     ],
@@ -322,8 +326,8 @@ def test_legacy_contexts_are_written_as_checks_never_both() -> None:
     status = write["required_status_checks"]
     assert "contexts" not in status
     assert status["checks"] == [
-        {"context": "ci/travis"},
-        {"context": "CodeQL"},
+        {"context": "ci/travis", "app_id": -1},  # any source, as it was
+        {"context": "CodeQL"},  # new: GitHub binds it to the app that reports it
         {"context": "test"},
     ]
 

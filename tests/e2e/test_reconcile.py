@@ -140,3 +140,34 @@ async def test_report_mode_writes_nothing_and_reports(bulwark: Embedded) -> None
     assert status is not None and status.outcome.value == "drifted"
     kinds = {f.kind.value for f in status.findings}
     assert {"reviews_missing", "admins_not_enforced", "force_push_allowed"} <= kinds
+
+
+async def test_checks_keep_their_source_through_a_write(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    sha = state.repo("acme", "api").branches["main"]
+    for name, app in (("lint", 15368), ("CodeQL", 57789)):
+        state.add_check_run("acme", "api", {"name": name, "head_sha": sha}, app_id=app)
+    state.set_protection(
+        "acme",
+        "api",
+        "main",
+        {
+            "required_status_checks": {
+                "strict": False,
+                "checks": [{"context": "lint", "app_id": -1}],
+            },
+            "enforce_admins": True,
+            "required_pull_request_reviews": {"required_approving_review_count": 1},
+            "restrictions": None,
+        },
+    )
+
+    await install(bulwark)
+
+    checks = {
+        c["context"]: c["app_id"]
+        for c in state.protection("acme", "api", "main")["required_status_checks"]["checks"]
+    }
+    # lint stays "any source"; the new CodeQL check is bound to the app that reports it.
+    assert checks == {"lint": None, "CodeQL": 57789, "test": None}
