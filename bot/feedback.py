@@ -91,10 +91,11 @@ def check_run_body(
 
 
 async def publish_check(
-    gh: Gateway, owner: str, repo: str, head_sha: str, body: dict[str, Any]
+    gh: Gateway, owner: str, repo: str, head_sha: str, body: dict[str, Any], *, app_id: int
 ) -> Mapping[str, Any]:
-    """Create the head SHA's check run, or update the one Bulwark made before."""
-    existing = await gh.check_runs_for_ref(owner, repo, head_sha, name=CHECK_NAME)
+    """Create the head SHA's check run, or update the one Bulwark (App `app_id`) made before."""
+    runs = await gh.check_runs_for_ref(owner, repo, head_sha, name=CHECK_NAME)
+    existing = [r for r in runs if (r.get("app") or {}).get("id") == app_id]
     if existing:
         update = {k: v for k, v in body.items() if k != "head_sha"}
         return await gh.update_check_run(owner, repo, int(existing[0]["id"]), update)
@@ -102,11 +103,14 @@ async def publish_check(
 
 
 async def publish_comment(
-    gh: Gateway, owner: str, repo: str, number: int, verdict: BranchVerdict
+    gh: Gateway, owner: str, repo: str, number: int, verdict: BranchVerdict, *, login: str
 ) -> str:
-    """Keep one status comment on the PR: created on drift, edited in place, marked resolved."""
+    """Keep one status comment on the PR: created on drift, edited in place, marked resolved.
+
+    Only a comment by `login` (Bulwark's own bot user) is Bulwark's to edit.
+    """
     comments = await gh.issue_comments(owner, repo, number)
-    mine = _own_comment(comments)
+    mine = _own_comment(comments, login)
     if not verdict.findings and mine is None:
         return "none"
     body = pr_status_comment(
@@ -126,9 +130,9 @@ async def publish_comment(
     return "edited"
 
 
-def _own_comment(comments: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+def _own_comment(comments: Sequence[Mapping[str, Any]], login: str) -> Mapping[str, Any] | None:
     for comment in comments:
         user = comment.get("user") or {}
-        if PR_STATUS_MARKER in str(comment.get("body") or "") and user.get("type") == "Bot":
+        if PR_STATUS_MARKER in str(comment.get("body") or "") and user.get("login") == login:
             return comment
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,14 @@ class ReportResult:
 class ReportKeeper:
     """Keep one report issue per org current; updates for one org never race."""
 
-    def __init__(self, statuses: StatusStore, policies: PolicyStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        statuses: StatusStore,
+        policies: PolicyStore,
+        clock: Clock,
+        bot_login: Callable[[], Awaitable[str]],
+    ) -> None:
+        self.bot_login = bot_login  # the report issue is the one this bot user opened
         self.statuses = statuses
         self.policies = policies
         self.clock = clock
@@ -131,12 +138,13 @@ class ReportKeeper:
         return ReportResult("created", str(issue.get("html_url", "")))
 
     async def _find(self, gh: Gateway, org: str, repo: str) -> Mapping[str, Any] | None:
+        login = await self.bot_login()
         issues = await gh.issues(org, repo, labels=[REPORT_LABEL], state="all")
         ours = [
             i
             for i in issues
             if REPORT_MARKER_PREFIX in str(i.get("body") or "")
-            and str((i.get("user") or {}).get("type")) == "Bot"
+            and (i.get("user") or {}).get("login") == login
             and "pull_request" not in i
         ]
         return min(ours, key=lambda i: int(i["number"])) if ours else None

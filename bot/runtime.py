@@ -51,7 +51,7 @@ class Runtime:
         self.policies = PolicyStore()
         self.statuses = statuses or StatusStore()
         self.reconciler = Reconciler(self.policies, self.statuses, clock, locks)
-        self.reports = ReportKeeper(self.statuses, self.policies, clock)
+        self.reports = ReportKeeper(self.statuses, self.policies, clock, self.app_login)
         self.report_debounce = report_debounce
         self.limiter = CommandLimiter(clock)
         self._report_due: dict[str, asyncio.Task[None]] = {}

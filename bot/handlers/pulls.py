@@ -63,11 +63,13 @@ async def feedback(
     if from_fork(pull) and "CodeQL" in verdict.terms.checks:
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note)
-    await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body)
+    app_id = ctx.runtime.clients.app_auth.app_id
+    await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body, app_id=app_id)
     if verdict.status.outcome is Outcome.ERROR:
         log.info("returning: the base branch could not be read; the comment stays as it is")
         return
-    await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict)
+    login = await ctx.runtime.app_login()
+    await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict, login=login)
 
 
 @router.register("check_run", action="rerequested")

@@ -323,3 +323,31 @@ async def test_a_failed_read_leaves_the_status_comment_alone(bulwark: Embedded) 
 
     [after] = [c for c in state.comments("acme", "api", number) if PR_STATUS_MARKER in c["body"]]
     assert after["body"] == before["body"]  # still says the base drifts; never "Resolved"
+
+
+async def test_another_apps_check_run_and_comment_are_never_adopted(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", WEAK)
+    await install(bulwark)
+    sha = "b" * 40
+    number = state.add_pull("acme", "api", head_sha=sha, author="bob")
+    other = state.add_check_run(
+        "acme", "api", {"name": "repo-protection", "head_sha": sha}, app_id=999
+    )
+    state.add_user("impostor[bot]", bot=True)
+    state.add_comment(
+        "acme", "api", number, body=f"{PR_STATUS_MARKER}\nnot Bulwark", author="impostor[bot]"
+    )
+
+    payload = bulwark.sandbox.payloads.pull_request("opened", "acme", "api", number, "bob")
+    assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+
+    runs = [r for r in state.check_runs("acme", "api") if r["head_sha"] == sha]
+    assert (
+        len(runs) == 2 and state.repo("acme", "api").check_runs[other["id"]]["status"] == "queued"
+    )
+    bodies = [c["body"] for c in state.comments("acme", "api", number)]
+    assert f"{PR_STATUS_MARKER}\nnot Bulwark" in bodies and len(bodies) == 2
