@@ -72,9 +72,13 @@ async def evaluate(
 
 
 def check_run_body(
-    verdict: BranchVerdict, head_sha: str, note: str | None = None
+    verdict: BranchVerdict, head_sha: str, note: str | None = None, *, pull_number: int = 0
 ) -> dict[str, Any]:
-    """Build the check run's create/update body."""
+    """Build the check run's create/update body.
+
+    The pull request's number rides in `external_id`: GitHub leaves a check run's
+    `pull_requests` empty when the head is in a fork, and a click must still find it.
+    """
     output = check_run_output(
         verdict.status, verdict.branch, can_fix=verdict.can_fix, terms=verdict.terms
     )
@@ -87,6 +91,8 @@ def check_run_body(
         "output": {"title": output.title, "summary": summary, "text": output.text},
         "actions": [dict(a) for a in output.actions],
     }
+    if pull_number:
+        body["external_id"] = str(pull_number)
     return body
 
 

@@ -62,7 +62,7 @@ async def feedback(
     verdict = await evaluate(ctx.runtime.reconciler, ctx.gh, *repo, base, enforce=enforce)
     if from_fork(pull) and "CodeQL" in verdict.terms.checks:
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
-    body = check_run_body(verdict, str(pull["head"]["sha"]), note)
+    body = check_run_body(verdict, str(pull["head"]["sha"]), note, pull_number=int(pull["number"]))
     app_id = ctx.runtime.clients.app_auth.app_id
     await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body, app_id=app_id)
     if verdict.status.outcome is Outcome.ERROR:
@@ -79,12 +79,12 @@ async def check_requested(event: Event, ctx: Context) -> None:
     """Re-run the check, or fix protection for a user allowed to."""
     repo = repo_of(event.data)
     subject = event.data.get("check_run") or event.data.get("check_suite") or {}
-    if repo is None or not subject.get("pull_requests"):
-        log.info("returning: the check is not attached to a pull request")
-        return
     if event.event == "check_run" and subject.get("name") != "repo-protection":
         return
-    number = int(subject["pull_requests"][0]["number"])
+    number = pull_number_of(subject, (event.data.get("repository") or {}).get("id"))
+    if repo is None or number is None:
+        log.info("returning: the check is not attached to a pull request")
+        return
     pull = await ctx.gh.pull(*repo, number)
     if pull is None:
         return
@@ -93,6 +93,16 @@ async def check_requested(event: Event, ctx: Context) -> None:
         await feedback(ctx, repo, pull, enforce=False)
         return
     await fix_requested(ctx, repo, pull, login_of(event.data) or "")
+
+
+def pull_number_of(subject: Mapping[str, Any], repo_id: object) -> int | None:
+    """Find the pull request a check run (or suite) belongs to in this repository."""
+    for pull in subject.get("pull_requests") or []:
+        base_repo = (pull.get("base") or {}).get("repo") or {}
+        if base_repo.get("id") in (None, repo_id) and isinstance(pull.get("number"), int):
+            return int(pull["number"])
+    external = str(subject.get("external_id") or "")
+    return int(external) if external.isdigit() else None  # a fork's PR: our own note
 
 
 async def fix_requested(

@@ -498,7 +498,8 @@ def _run_pulls(state: State, repo: Repo, sha: str) -> list[JSON]:
             },
         }
         for pull in repo.pulls.values()
-        if pull["head_sha"] == sha and pull["state"] == "open"
+        # GitHub leaves out pull requests whose head is in a fork.
+        if pull["head_sha"] == sha and pull["state"] == "open" and not pull.get("head_repo")
     ]
 
 

@@ -351,3 +351,30 @@ async def test_another_apps_check_run_and_comment_are_never_adopted(bulwark: Emb
     )
     bodies = [c["body"] for c in state.comments("acme", "api", number)]
     assert f"{PR_STATUS_MARKER}\nnot Bulwark" in bodies and len(bodies) == 2
+
+
+async def test_fix_button_works_on_a_pull_request_from_a_fork(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", WEAK)
+    state.add_org("outsider")
+    state.add_repo("outsider", "api", fork=True)
+    await install(bulwark)
+    number = state.add_pull(
+        "acme", "api", head_sha="f" * 40, author="bob", head_repo="outsider/api"
+    )
+    payload = bulwark.sandbox.payloads.pull_request("opened", "acme", "api", number, "bob")
+    assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+    run = next(r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection")
+    state.add_collaborator("acme", "api", "alice", "admin")
+
+    click = bulwark.sandbox.payloads.check_run(
+        "requested_action", "acme", "api", run["id"], "alice", requested_action="fix-protection"
+    )
+    assert click["check_run"]["pull_requests"] == []  # as GitHub sends it for a fork's PR
+    assert await bulwark.deliver("check_run", click) == 202
+    await bulwark.settle()
+
+    assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is True
