@@ -18,7 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.queue import InProcessQueue, Job, WorkQueue
-from bot.server import HEALTH_CHECKS, create_app
+from bot.server import HEALTH_CHECKS, DeliveryMemory, create_app, forgetting_failures
 from bot.settings import ConfigError, Settings, merged_environ
 
 # Running jobs get this long to finish on SIGTERM (Heroku allows 30 seconds in all).
@@ -123,13 +123,14 @@ def build_services(
     if settings.redis_url:
         return _redis_services(settings, settings.redis_url, clock=clock, metrics=metrics)
     queue = InProcessQueue(metrics=metrics, clock=clock)
-    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
+    seen = DeliveryMemory(clock)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
 
     async def jobs(_: web.Application) -> AsyncIterator[None]:
         worker = runtime or await _build_runtime(
             settings, clock=clock, metrics=metrics, queue=queue
         )
-        await queue.start(worker.run)
+        await queue.start(forgetting_failures(worker.run, seen))
         if runtime is None:
             # One resync at start-up, then every RESYNC_INTERVAL: nothing lost stays lost.
             worker.start_resync()

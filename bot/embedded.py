@@ -16,7 +16,7 @@ from bot.metrics import Metrics
 from bot.queue import InProcessQueue
 from bot.runtime import Runtime
 from bot.sandbox import Sandbox
-from bot.server import create_app
+from bot.server import DeliveryMemory, create_app, forgetting_failures
 from bot.settings import Settings
 from bot.worker import build_runtime
 
@@ -84,14 +84,15 @@ async def embedded(
     )
     if report_debounce is not None:
         runtime.report_debounce = report_debounce
-    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
+    seen = DeliveryMemory(clock)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     base = f"http://127.0.0.1:{port}"
-    await queue.start(runtime.run)
+    await queue.start(forgetting_failures(runtime.run, seen))
     try:
         yield Embedded(
             sandbox, settings, runtime, queue, metrics, base + settings.webhook_path, base

@@ -11,14 +11,15 @@ from gidgethub.sansio import Event
 
 from bot.clock import Clock
 from bot.context import Context
+from bot.core.models import Outcome
 from bot.github.clients import GitHubClients
-from bot.github.errors import GitHubError
+from bot.github.errors import GitHubError, Unavailable
 from bot.github.gateway import Gateway
 from bot.limits import CommandLimiter
 from bot.logs import log_context
 from bot.policies import PolicyStore
 from bot.queue import Job, WorkQueue
-from bot.reconcile import Reconciler, RepoLocks, StatusStore
+from bot.reconcile import REPO_GONE, Reconciler, RepoLocks, StatusStore
 from bot.report import ReportKeeper
 from bot.scan import OrgNotFound, scan_org
 
@@ -201,7 +202,7 @@ class Runtime:
         actor = job.payload.get("actor")
         gh = self.gateway(job.installation_id)
         repo_json = job.payload.get("repository")
-        await self.reconciler.reconcile(
+        status = await self.reconciler.reconcile(
             gh,
             owner,
             name,
@@ -209,6 +210,9 @@ class Runtime:
             repo_json=repo_json if isinstance(repo_json, Mapping) else None,
         )
         self.report_soon(job.installation_id, owner)
+        if status.outcome is Outcome.ERROR and status.reason != REPO_GONE:
+            # Fail the job: it is counted, and a redelivery of its webhook runs again.
+            raise Unavailable(0, status.reason or "the reconciliation failed")
 
     async def _resync(self, job: Job) -> None:
         assert job.installation_id is not None

@@ -21,7 +21,7 @@ from multidict import CIMultiDictProxy
 from bot.clock import Clock
 from bot.logs import log_context
 from bot.metrics import Metrics
-from bot.queue import Job, WorkQueue
+from bot.queue import Job, Runner, WorkQueue
 from bot.settings import Settings
 
 # GitHub caps webhook payloads at 25 MB and does not send larger ones.
@@ -56,6 +56,24 @@ class DeliveryMemory:
     def add(self, delivery_id: str) -> None:
         """Remember a delivery id."""
         self._ids[delivery_id] = True
+
+    def forget(self, delivery_id: str) -> None:
+        """Forget a delivery whose job failed, so a redelivery from GitHub runs it again."""
+        self._ids.pop(delivery_id, None)
+
+
+def forgetting_failures(runner: Runner, seen: DeliveryMemory) -> Runner:
+    """Wrap a queue runner: a delivery whose job raised may be redelivered and run again."""
+
+    async def run(job: Job) -> None:
+        try:
+            await runner(job)
+        except Exception:
+            # A delivery's own job, or work it queued (same delivery id), failed.
+            seen.forget(job.delivery_id)
+            raise
+
+    return run
 
 
 class _State:

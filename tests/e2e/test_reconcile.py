@@ -171,3 +171,24 @@ async def test_checks_keep_their_source_through_a_write(bulwark: Embedded) -> No
     }
     # lint stays "any source"; the new CodeQL check is bound to the app that reports it.
     assert checks == {"lint": None, "CodeQL": 57789, "test": None}
+
+
+async def test_a_failed_delivery_runs_again_when_github_redelivers_it(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    state.set_protection("acme", "api", "main", None)
+    payload = bulwark.sandbox.payloads.branch_protection_rule(
+        "deleted", "acme", "api", "main", "bob"
+    )
+
+    bulwark.sandbox.faults.configure(1.0, kinds=("502",))  # GitHub is down
+    assert await bulwark.deliver("branch_protection_rule", payload, delivery_id="d-1") == 202
+    await bulwark.settle()
+    bulwark.sandbox.faults.clear()
+    assert state.protection("acme", "api", "main") is None
+
+    # The operator clicks "Redeliver" on GitHub: same delivery id, and this time it runs.
+    assert await bulwark.deliver("branch_protection_rule", payload, delivery_id="d-1") == 202
+    await bulwark.settle()
+    assert state.protection("acme", "api", "main") is not None
