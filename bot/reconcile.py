@@ -94,6 +94,12 @@ class StatusStore:
         """Drop a repository (deleted, transferred away, uninstalled)."""
         self.org(repo.split("/", 1)[0]).statuses.pop(repo.lower(), None)
 
+    def keep_only(self, org: str, repos: Iterable[str]) -> None:
+        """Forget the org's repositories a full scan no longer saw (deleted, moved away)."""
+        seen = {r.lower() for r in repos}
+        for repo in [r for r in self.org(org).statuses if r not in seen]:
+            self.forget(repo)
+
     async def refresh(self, org: str) -> None:
         """Bring the org's state up to date before a report (shared stores load it here)."""
 

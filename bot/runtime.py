@@ -233,6 +233,8 @@ class Runtime:
             except OrgNotFound:
                 log.info("the installation account is not an org: resyncing through REST")
             else:
+                if only is None:  # a full scan: what it did not see is gone
+                    self.statuses.keep_only(org, (s.repo for s in result.statuses))
                 self.statuses.org(org).delayed = result.delayed
                 await self.reports.update(gh, org)
                 return

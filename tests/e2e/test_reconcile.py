@@ -192,3 +192,18 @@ async def test_a_failed_delivery_runs_again_when_github_redelivers_it(bulwark: E
     assert await bulwark.deliver("branch_protection_rule", payload, delivery_id="d-1") == 202
     await bulwark.settle()
     assert state.protection("acme", "api", "main") is not None
+
+
+async def test_a_full_resync_forgets_repositories_that_are_gone(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.add_repo("acme", "old")
+    installation_id = await install(bulwark)
+    assert bulwark.runtime.statuses.get("acme/old") is not None
+
+    state.delete_repo("acme", "old")  # and the `repository.deleted` delivery was lost
+    await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
+    await bulwark.settle()
+
+    assert bulwark.runtime.statuses.get("acme/old") is None
+    assert bulwark.runtime.statuses.get("acme/api") is not None
