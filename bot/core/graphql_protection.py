@@ -55,6 +55,11 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+def pattern_matches(pattern: str, name: str) -> bool:
+    """Match a name as GitHub matches branch and ruleset patterns (`*` stops at `/`)."""
+    return _pattern(pattern).match(name) is not None
+
+
 def rule_for_branch(rules: Sequence[Mapping[str, Any]], branch: str) -> Mapping[str, Any] | None:
     """Return the rule GitHub applies to `branch`: an exact name first, else the first pattern."""
     for rule in rules:

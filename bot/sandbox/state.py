@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import fnmatch
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, SystemClock, isoformat
+from bot.core.graphql_protection import pattern_matches
 
 JSON = dict[str, Any]
 ROLES = ("admin", "maintain", "write", "triage", "read")
@@ -407,7 +407,7 @@ class State:
         """Return the rulesets that apply to a repository (its own, then its org's)."""
         r = self.repo(owner, repo)
         org = self.account(r.owner).rulesets.values()
-        return list(r.rulesets.values()) + [s for s in org if _repo_matches(s, r.name)]
+        return list(r.rulesets.values()) + [s for s in org if _repo_matches(s, r)]
 
     def ruleset(self, repo: Repo, ruleset_id: int) -> JSON | None:
         """Return one ruleset visible from a repository."""
@@ -795,7 +795,8 @@ def _patterns_match(value: str, include: list[str], exclude: list[str], aliases:
     def hit(pattern: str) -> bool:
         if pattern == "~ALL":
             return True
-        return fnmatch.fnmatchcase(value, aliases.get(pattern, pattern))
+        # GitHub matches with File.fnmatch and FNM_PATHNAME: `*` never crosses a `/`.
+        return pattern_matches(aliases.get(pattern, pattern), value)
 
     return any(hit(p) for p in include) and not any(hit(p) for p in exclude)
 
@@ -809,15 +810,19 @@ def _ref_matches(ruleset: JSON, repo: Repo, branch: str) -> bool:
     return _patterns_match(ref, cond.get("include", []), cond.get("exclude", []), aliases)
 
 
-def _repo_matches(ruleset: JSON, name: str) -> bool:
-    cond = ruleset.get("conditions", {}).get("repository_name")
+def _repo_matches(ruleset: JSON, repo: Repo) -> bool:
+    conditions = ruleset.get("conditions", {})
+    by_id = conditions.get("repository_id")
+    if by_id is not None:
+        return repo.id in (by_id.get("repository_ids") or [])
+    cond = conditions.get("repository_name")
     if not cond:
         return True
-    return _patterns_match(name, cond.get("include", []), cond.get("exclude", []), {})
+    return _patterns_match(repo.name, cond.get("include", []), cond.get("exclude", []), {})
 
 
 def _applies(ruleset: JSON, repo: Repo) -> bool:
-    return ruleset.get("source_type") == "Organization" and _repo_matches(ruleset, repo.name)
+    return ruleset.get("source_type") == "Organization" and _repo_matches(ruleset, repo)
 
 
 def b64(text: str) -> str:
