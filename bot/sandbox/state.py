@@ -772,7 +772,22 @@ def _render_reviews(reviews: JSON, url: str) -> JSON:
         out["dismissal_restrictions"] = _render_restrictions(
             reviews["dismissal_restrictions"], f"{url}/dismissal_restrictions"
         )
+    allowances = reviews.get("bypass_pull_request_allowances")
+    if allowances and any(allowances.get(k) for k in ("users", "teams", "apps")):
+        out["bypass_pull_request_allowances"] = {
+            "users": [_user(u) for u in allowances.get("users", [])],
+            "teams": [_team(t) for t in allowances.get("teams", [])],
+            "apps": [{"slug": a} for a in allowances.get("apps", [])],
+        }
     return out
+
+
+def _user(login: str) -> JSON:
+    return {"login": login, "type": "User"}
+
+
+def _team(slug: str) -> JSON:
+    return {"slug": slug, "name": slug}
 
 
 def _render_restrictions(restrictions: JSON, url: str) -> JSON:
@@ -782,8 +797,8 @@ def _render_restrictions(restrictions: JSON, url: str) -> JSON:
         "users_url": f"{base}/users",
         "teams_url": f"{base}/teams",
         "apps_url": f"{base}/apps",
-        "users": [{"login": u, "type": "User"} for u in restrictions.get("users", [])],
-        "teams": [{"slug": t, "name": t} for t in restrictions.get("teams", [])],
+        "users": [_user(u) for u in restrictions.get("users", [])],
+        "teams": [_team(t) for t in restrictions.get("teams", [])],
         "apps": [{"slug": a} for a in restrictions.get("apps", [])],
     }
 

@@ -207,3 +207,37 @@ async def test_a_full_resync_forgets_repositories_that_are_gone(bulwark: Embedde
 
     assert bulwark.runtime.statuses.get("acme/old") is None
     assert bulwark.runtime.statuses.get("acme/api") is not None
+
+
+async def test_bypass_allowances_and_dismissal_restrictions_survive_a_write(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.set_protection(
+        "acme",
+        "api",
+        "main",
+        {
+            "required_status_checks": None,
+            "enforce_admins": False,
+            "required_pull_request_reviews": {
+                "required_approving_review_count": 1,
+                "dismissal_restrictions": {"users": ["alice"], "teams": ["leads"]},
+                "bypass_pull_request_allowances": {"users": ["release-bot"], "teams": ["sre"]},
+            },
+            "restrictions": {"users": ["alice"], "teams": [], "apps": ["deployer"]},
+        },
+    )
+
+    await install(bulwark)
+
+    reviews = state.protection("acme", "api", "main")["required_pull_request_reviews"]
+    allowances = reviews["bypass_pull_request_allowances"]
+    assert [u["login"] for u in allowances["users"]] == ["release-bot"]
+    assert [t["slug"] for t in allowances["teams"]] == ["sre"]
+    dismissal = reviews["dismissal_restrictions"]
+    assert [u["login"] for u in dismissal["users"]] == ["alice"]
+    assert [t["slug"] for t in dismissal["teams"]] == ["leads"]
+    restrictions = state.protection("acme", "api", "main")["restrictions"]
+    assert [a["slug"] for a in restrictions["apps"]] == ["deployer"]
