@@ -10,6 +10,7 @@ from bot.clock import Clock, isoformat
 from bot.core.models import DirectPush, Finding, FindingKind
 from bot.core.policy import Policy, protected_branches
 from bot.core.render import COMMIT_COMMENT_MARKER, direct_push_comment
+from bot.github.errors import Invalid
 from bot.github.gateway import Gateway
 
 MAX_COMMITS = 20  # commits checked per push: the first 19 and the head
@@ -42,11 +43,11 @@ def is_protected(policy: Policy, branch: str, default_branch: str) -> bool:
 
 async def reviewed(gh: Gateway, owner: str, repo: str, sha: str, branch: str) -> str | None:
     """Return None when `sha` came through a merged, approved pull request into `branch`."""
-    pulls = [
-        p
-        for p in await gh.commit_pulls(owner, repo, sha)
-        if p.get("merged_at") and (p.get("base") or {}).get("ref") == branch
-    ]
+    try:
+        found = await gh.commit_pulls(owner, repo, sha)
+    except Invalid:  # GitHub does not know the commit (it was force-pushed away)
+        return "GitHub no longer knows the commit, so its review cannot be shown"
+    pulls = [p for p in found if p.get("merged_at") and (p.get("base") or {}).get("ref") == branch]
     if not pulls:
         return f"it is not part of any pull request merged into {branch}"
     for pull in pulls:

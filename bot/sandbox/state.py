@@ -452,6 +452,7 @@ class State:
         head_ref: str = "feature",
         title: str = "Change",
         head_repo: str | None = None,
+        commits: Iterable[str] = (),
     ) -> int:
         """Create a pull request; return its number (`head_repo`: a fork's `owner/name`)."""
         r = self.repo(owner, repo)
@@ -465,6 +466,7 @@ class State:
             "head_sha": head_sha,
             "head_ref": head_ref,
             "head_repo": head_repo,
+            "commits": list(commits),  # the PR's commits (a rebase merge lands them all)
             "base": base,
             "author": author,
             "merged": merged,

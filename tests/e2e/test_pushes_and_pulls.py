@@ -378,3 +378,22 @@ async def test_fix_button_works_on_a_pull_request_from_a_fork(bulwark: Embedded)
     await bulwark.settle()
 
     assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is True
+
+
+async def test_a_rebase_merge_of_a_reviewed_pull_request_is_not_a_direct_push(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    shas = [
+        state.add_commit("acme", "api", "main", message=f"step {i}", author="bob") for i in range(3)
+    ]
+    number = state.add_pull(
+        "acme", "api", head_sha=shas[-1], author="bob", merged=True, state="closed", commits=shas
+    )
+    state.add_review("acme", "api", number, user="carol", state="APPROVED")
+
+    await _push(bulwark, "api", shas, "bob")
+
+    assert state.commit_comments("acme", "api") == []
