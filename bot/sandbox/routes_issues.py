@@ -383,6 +383,10 @@ async def create_check_run(request: web.Request) -> web.Response:
     body = body_of(request)
     _check_actions(body.get("actions") or [])
     _check_output(body.get("output"))
+    if body.get("head_sha") not in repo.commits:
+        raise error(422, f"No commit found for SHA: {body.get('head_sha')}")
+    if body.get("status") == "completed" and not body.get("conclusion"):
+        raise error(422, "Invalid request.\n\nconclusion is required when status is completed.")
     run = state.add_check_run(
         repo.owner, repo.name, {"name": body.get("name"), "head_sha": body.get("head_sha")}
     )

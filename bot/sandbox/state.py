@@ -459,6 +459,9 @@ class State:
         number = number or r.next_number
         r.next_number = max(r.next_number, number + 1)
         self.user(author)
+        if head_sha not in r.commits:  # a pull request's head is a commit GitHub knows
+            parent = r.branches.get(base)
+            self._commit(r, parent, title, author, sha=head_sha)
         r.pulls[number] = {
             "number": number,
             "id": self.new_id(),
