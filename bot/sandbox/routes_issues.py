@@ -22,6 +22,7 @@ from bot.sandbox.shapes import (
     comment_json,
     issue_json,
     label_json,
+    pull_as_issue_json,
     pull_json,
     review_json,
     user_json,
@@ -65,15 +66,23 @@ async def list_issues(request: web.Request) -> web.Response:
     wanted_state = request.query.get("state", "open")
     labels = {x.strip().lower() for x in request.query.get("labels", "").split(",") if x.strip()}
     creator = request.query.get("creator", "").lower()
+    # GitHub: "every pull request is an issue" — the list holds both, newest first.
+    items = [(i, False) for i in repo.issues.values()]
+    items += [(p, True) for p in repo.pulls.values()]
+    items.sort(key=lambda item: int(item[0]["number"]), reverse=True)
     found = [
-        i
-        for i in reversed(list(repo.issues.values()))
+        (i, is_pull)
+        for i, is_pull in items
         if (wanted_state == "all" or i["state"] == wanted_state)
-        and labels <= {x.lower() for x in i["labels"]}
+        and labels <= {x.lower() for x in i.get("labels", [])}
         and (not creator or i["author"].lower() == creator)
     ]
     page, headers = paginate(request, found)
-    return respond([issue_json(state, repo, i) for i in page], headers=headers)
+    shown = [
+        pull_as_issue_json(state, repo, i) if is_pull else issue_json(state, repo, i)
+        for i, is_pull in page
+    ]
+    return respond(shown, headers=headers)
 
 
 @routes.post("/repos/{owner}/{repo}/issues")
@@ -103,7 +112,10 @@ async def create_issue(request: web.Request) -> web.Response:
 async def get_issue(request: web.Request) -> web.Response:
     """Return one issue."""
     state, repo = state_of(request), _issues_repo(request)
-    return respond(issue_json(state, repo, _issue(repo, _number(request))))
+    number = _number(request)
+    if number in repo.pulls:
+        return respond(pull_as_issue_json(state, repo, repo.pulls[number]))
+    return respond(issue_json(state, repo, _issue(repo, number)))
 
 
 @routes.patch("/repos/{owner}/{repo}/issues/{issue_number:\\d+}")

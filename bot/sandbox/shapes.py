@@ -307,6 +307,34 @@ def issue_json(state: State, repo: Repo, issue: JSON) -> JSON:
     }
 
 
+def pull_as_issue_json(state: State, repo: Repo, pull: JSON) -> JSON:
+    """Render a pull request as the issues API shows it: an issue with `pull_request`."""
+    closed = pull["state"] == "closed"
+    issue = {
+        "id": pull["id"],
+        "number": pull["number"],
+        "state": pull["state"],
+        "title": pull["title"],
+        "body": "",
+        "labels": [],
+        "created_at": state.now(),
+        "updated_at": state.now(),
+        "closed_at": state.now() if closed else None,
+        "author": pull["author"],
+        "via_app": False,
+    }
+    api = f"{state.base_url}/repos/{repo.full_name}/pulls/{pull['number']}"
+    out = issue_json(state, repo, issue)
+    out["pull_request"] = {
+        "url": api,
+        "html_url": f"{WEB}/{repo.full_name}/pull/{pull['number']}",
+        "diff_url": f"{WEB}/{repo.full_name}/pull/{pull['number']}.diff",
+        "patch_url": f"{WEB}/{repo.full_name}/pull/{pull['number']}.patch",
+        "merged_at": state.now() if pull.get("merged") else None,
+    }
+    return out
+
+
 def comment_json(state: State, repo: Repo, comment: JSON) -> JSON:
     """Render an issue comment."""
     api = f"{state.base_url}/repos/{repo.full_name}/issues/comments/{comment['id']}"
