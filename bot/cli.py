@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
@@ -170,27 +169,9 @@ def _redis_services(
     return app
 
 
-class _LogOnly:
-    """The runner until the worker side exists: log each job and do nothing."""
-
-    async def run(self, job: Job) -> None:
-        log.info("job received, no worker installed: kind=%s", job.kind)
-
-    def start_resync(self) -> None:
-        log.info("no worker installed: no resync")
-
-
 async def _build_runtime(
     settings: Settings, *, clock: Clock, metrics: Metrics, queue: WorkQueue
 ) -> Runtime:
-    try:
-        worker = importlib.import_module("bot.worker")
-    except ModuleNotFoundError as exc:
-        if exc.name not in {"bot", "bot.worker"}:
-            raise
-        return _LogOnly()
-    build: Callable[..., Awaitable[Runtime]] = worker.build_runtime
-    kwargs: dict[str, Any] = {"clock": clock, "metrics": metrics}
-    if "queue" in inspect.signature(build).parameters:
-        kwargs["queue"] = queue
-    return await build(settings, **kwargs)
+    from bot.worker import build_runtime  # the worker side: GitHub clients and handlers
+
+    return await build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
