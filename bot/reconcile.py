@@ -24,6 +24,7 @@ from bot.github.errors import (
     NotFound,
     NotSupported,
     ProtectionDisabled,
+    RateLimited,
 )
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
@@ -173,6 +174,8 @@ class Reconciler:
         async with self.locks.lock(full):
             try:
                 status = await self._reconcile(gh, owner, name, enforce, actor, repo_json)
+            except RateLimited:
+                raise  # nothing is wrong with the repository: the whole scan is delayed
             except GitHubError as exc:
                 status = await self._failed(gh, owner, name, exc)
             if status.reason == REPO_GONE:

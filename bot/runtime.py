@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.context import Context
 from bot.core.models import Outcome
 from bot.github.clients import GitHubClients
-from bot.github.errors import GitHubError, Unavailable
+from bot.github.errors import GitHubError, RateLimited, Unavailable
 from bot.github.gateway import Gateway
 from bot.limits import CommandLimiter
 from bot.logs import log_context
@@ -232,6 +232,13 @@ class Runtime:
                 )
             except OrgNotFound:
                 log.info("the installation account is not an org: resyncing through REST")
+            except RateLimited as exc:
+                # Longer than the client may wait: report the scan as delayed; the next
+                # interval scans again.
+                log.warning("resync delayed: the rate limit resets at %.0f", exc.reset_at)
+                self.statuses.org(org).delayed = True
+                await self.reports.update(gh, org)
+                return
             else:
                 if only is None:  # a full scan: what it did not see is gone
                     self.statuses.keep_only(org, (s.repo for s in result.statuses))

@@ -25,12 +25,13 @@ class ExhaustAfterPuts(Faults):
         super().__init__(clock)
         self.after = after
         self.puts = 0
+        self.reset_in = RESET_IN
 
     def pick(self, template: str, method: str = "GET") -> None:  # type: ignore[override]
         if method == "PUT" and template.endswith("/protection"):
             self.puts += 1
             if self.puts == self.after:
-                self.exhaust_primary(RESET_IN)
+                self.exhaust_primary(self.reset_in)
         return None
 
 
@@ -82,3 +83,35 @@ async def test_report_says_delayed_then_drops_it(bulwark: Embedded, org: list[st
 
     [report] = _reports(bulwark.sandbox)
     assert REPORT_DELAYED not in report["body"]
+
+
+@pytest.fixture
+def long_limit(sandbox: Sandbox, clock: FakeClock) -> list[str]:
+    """The same org, but the limit resets an hour later: longer than Bulwark waits."""
+    names = [f"svc-{n:02d}" for n in range(REPOS)]
+    for name in names:
+        sandbox.state.add_repo("acme", name)
+    sandbox.state.add_file("acme", names[0], ".github/repo-protection.yml", BAD_POLICY)
+    faults = ExhaustAfterPuts(clock, after=REPOS // 2)
+    faults.reset_in = 3600.0
+    sandbox.faults = faults
+    return names
+
+
+async def test_a_reset_too_far_away_marks_the_scan_delayed_not_failed(
+    bulwark: Embedded, long_limit: list[str], clock: FakeClock
+) -> None:
+    await install(bulwark)
+
+    state = bulwark.runtime.statuses.org("acme")
+    assert state.delayed is True
+    assert not [s for s in state.statuses.values() if s.outcome.value == "error"]
+    assert max(clock.sleeps, default=0) < 3600  # it did not sit out the hour
+
+    clock.advance(3600)
+    bulwark.sandbox.faults.clear()
+    await resync(bulwark, "after-the-reset")
+    assert all(
+        meets_policy(bulwark.sandbox.state.protection("acme", n, "main")) for n in long_limit
+    )
+    assert bulwark.runtime.statuses.org("acme").delayed is False
