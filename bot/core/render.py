@@ -101,6 +101,10 @@ FIX_DONE = "I applied the org policy."
 FIX_NOTHING = "Nothing to fix."
 FIX_FAILED = "I could not bring the repository up to the policy."
 REPORT_UPDATED = "The org report is up to date: {link}."
+FIX_REFUSED = (
+    "Nothing was changed: fixing protection needs the admin or maintain role on this "
+    "repository (org owners may too), and {login} has {role}."
+)
 REFUSED = (
     "{command} needs the {needed} role on this repository (org owners may use it too); "
     "{login} has {role}. "
@@ -205,6 +209,11 @@ def name(text: str) -> str:
 def when(at: str) -> str:
     """Return an ISO time as it is, or escaped when it is not one."""
     return at if _ISO_TIME.fullmatch(at) else escape(at, max_len=40)
+
+
+def fix_refused_note(login: str, role: str) -> str:
+    """Return the sentence a check run shows when its Fix button was refused."""
+    return FIX_REFUSED.format(login=person(login), role=name(role) if role else "no role")
 
 
 def person(login: str) -> str:

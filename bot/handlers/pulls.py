@@ -11,6 +11,7 @@ from gidgethub.sansio import Event
 
 from bot.context import Context, login_of, repo_of
 from bot.core.models import Outcome
+from bot.core.render import fix_refused_note
 from bot.feedback import check_run_body, evaluate, publish_check, publish_comment
 from bot.permissions import permission
 
@@ -113,8 +114,5 @@ async def fix_requested(
     if who.allowed:
         await feedback(ctx, repo, pull, enforce=True)
         return
-    note = (
-        f"Nothing was changed: fixing protection needs the admin or maintain role on this "
-        f"repository, and @\u200b{login} has {who.role}."
-    )
+    note = fix_refused_note(login, "" if who.role == "none" else who.role)
     await feedback(ctx, repo, pull, enforce=False, note=note)

@@ -23,9 +23,9 @@ REFUSED = {
     "will": "write",
     "tri": "triage",
     "rita": "read",
-    "otto": "none",  # an outside collaborator without a role here
-    "dependabot[bot]": "none",
-    "bulwark[bot]": "none",  # the App itself
+    "otto": "no role",  # an outside collaborator without a role here
+    "dependabot[bot]": "no role",
+    "bulwark[bot]": "no role",  # the App itself
 }
 
 
