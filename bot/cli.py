@@ -17,7 +17,13 @@ from bot.clock import Clock, SystemClock
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.queue import InProcessQueue, Job, WorkQueue
-from bot.server import HEALTH_CHECKS, DeliveryMemory, create_app, forgetting_failures
+from bot.server import (
+    HEALTH_CHECKS,
+    DeliveryMemory,
+    SharedDeliveryMemory,
+    create_app,
+    forgetting_failures,
+)
 from bot.settings import ConfigError, Settings, merged_environ
 
 # Running jobs get this long to finish on SIGTERM (Heroku allows 30 seconds in all).
@@ -152,7 +158,9 @@ def _redis_services(
     from bot.redis.queue import RedisQueue
 
     queue = RedisQueue(redis_url, metrics=metrics)
-    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
+    app = create_app(
+        settings, queue=queue, metrics=metrics, clock=clock, seen=SharedDeliveryMemory(clock)
+    )
 
     async def redis_up() -> bool:
         await queue.refresh_depth()

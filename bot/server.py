@@ -62,6 +62,19 @@ class DeliveryMemory:
         self._ids.pop(delivery_id, None)
 
 
+class SharedDeliveryMemory(DeliveryMemory):
+    """A web tier in front of a shared queue remembers nothing: Redis dedupes deliveries."""
+
+    def __contains__(self, delivery_id: object) -> bool:
+        return False
+
+    def add(self, delivery_id: str) -> None:
+        """Remember nothing here."""
+
+    def forget(self, delivery_id: str) -> None:
+        """Forget nothing here."""
+
+
 def forgetting_failures(runner: Runner, seen: DeliveryMemory) -> Runner:
     """Wrap a queue runner: a delivery whose job raised may be redelivered and run again."""
 

@@ -175,6 +175,10 @@ class RedisQueue:
         # redis-py types eval for both its sync and async clients.
         return await cast(Awaitable[Any], self.redis.eval(script, numkeys, *args))
 
+    async def failed(self, job: Job) -> None:
+        """Forget the delivery a failed job came from, so GitHub's redelivery runs it again."""
+        await self.redis.delete(delivery_key(job.delivery_id))
+
     async def finished(self, job: Job) -> None:
         """Mark a delivery done, so not even a retry of its own job runs it again."""
         if job.kind == "delivery":

@@ -106,12 +106,20 @@ class Fleet:
             loop = asyncio.get_running_loop()
             started = loop.time()
             if job.repo is None:
-                await self.service.run(job)
+                await self._run(job)
             else:
                 async with self.tools.locks.lock(job.repo):
-                    await self.service.run(job)
+                    await self._run(job)
             await self.tools.queue.finished(job)
             self.tools.metrics.job(job.kind, "ok", loop.time() - started)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            await self.service.run(job)
+        except Exception:
+            # The delivery (or the work it queued) failed: a redelivery must run again.
+            await self.tools.queue.failed(job)
+            raise
 
     async def resync(self) -> bool:
         """Run the periodic resync when no worker has in this interval; True if this one did."""
