@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 
+from bot.clock import Clock, SystemClock
 from bot.core.policy import (
     Policy,
     PolicyError,
@@ -32,6 +33,13 @@ class OrgPolicy:
     errors: tuple[PolicyError, ...] = ()
 
 
+def _cache(maxsize: int, ttl: float | None, clock: Clock | None) -> MutableMapping[str, Any]:
+    if ttl is None:
+        return LRUCache(maxsize=maxsize)
+    timer = (clock or SystemClock()).monotonic
+    return TTLCache(maxsize=maxsize, ttl=ttl, timer=timer)
+
+
 class PolicyStore:
     """Load org and repo policy from default branches; keep the last valid org policy.
 
@@ -39,10 +47,15 @@ class PolicyStore:
     or any other branch, can never change what Bulwark enforces.
     """
 
-    def __init__(self, maxsize: int = 10_000) -> None:
-        self._orgs: LRUCache[str, OrgPolicy] = LRUCache(maxsize=maxsize)
+    def __init__(
+        self, maxsize: int = 10_000, *, ttl: float | None = None, clock: Clock | None = None
+    ) -> None:
+        # One process sees every push that changes a policy file and forgets at once. A
+        # fleet member does not, so it keeps files at most `ttl` seconds (ETags make the
+        # re-reads free of rate limit).
+        self._orgs: MutableMapping[str, OrgPolicy] = _cache(maxsize, ttl, clock)
         self._last_valid: LRUCache[str, Mapping[str, Any] | None] = LRUCache(maxsize=maxsize)
-        self._repo_files: LRUCache[str, tuple[str | None]] = LRUCache(maxsize=10 * maxsize)
+        self._repo_files: MutableMapping[str, tuple[str | None]] = _cache(10 * maxsize, ttl, clock)
 
     def forget(self, org: str) -> None:
         """Drop the cached org policy so the next read loads the file again."""

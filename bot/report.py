@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,9 +19,10 @@ from bot.core.render import (
 from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
 from bot.policies import PolicyStore
-from bot.reconcile import StatusStore
+from bot.reconcile import RepoLocks, StatusStore
 
 REPORT_LABEL = "repo-protection"
+REPORT_LOCK = ".bulwark-report"  # the lock (and queue) key of an org's report: owner/REPORT_LOCK
 REPORT_LABEL_COLOR = "b60205"
 REPORT_LABEL_DESCRIPTION = "Bulwark's org-wide branch protection drift report"
 REPORT_TITLE = "Branch protection drift report"
@@ -48,12 +48,13 @@ class ReportKeeper:
         policies: PolicyStore,
         clock: Clock,
         bot_login: Callable[[], Awaitable[str]],
+        locks: RepoLocks,
     ) -> None:
         self.bot_login = bot_login  # the report issue is the one this bot user opened
         self.statuses = statuses
         self.policies = policies
         self.clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.locks = locks
         self._last: dict[str, float] = {}
         self.warnings: dict[str, str] = {}
 
@@ -67,8 +68,8 @@ class ReportKeeper:
     async def update(self, gh: Gateway, org: str) -> ReportResult:
         """Render the org's state and bring the report issue to it."""
         key = org.lower()
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        # Through the repository locks, so a fleet of workers never races on one org's issue.
+        async with self.locks.lock(f"{org}/{REPORT_LOCK}"):
             self._last[key] = self.clock.monotonic()
             repo = DEFAULT_POLICY.report_repository
             try:

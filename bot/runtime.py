@@ -20,7 +20,7 @@ from bot.logs import log_context
 from bot.policies import PolicyStore
 from bot.queue import Job, WorkQueue
 from bot.reconcile import REPO_GONE, Reconciler, RepoLocks, StatusStore
-from bot.report import ReportKeeper
+from bot.report import REPORT_LOCK, ReportKeeper
 from bot.scan import OrgNotFound, scan_org
 
 REPORT_DEBOUNCE = 60.0
@@ -44,15 +44,18 @@ class Runtime:
         report_debounce: float = REPORT_DEBOUNCE,
         statuses: StatusStore | None = None,
         locks: RepoLocks | None = None,
+        policy_ttl: float | None = None,
     ) -> None:
         self.clients = clients
         self.queue = queue
         self.clock = clock
         self.resync_interval = resync_interval
-        self.policies = PolicyStore()
+        self.policies = PolicyStore(ttl=policy_ttl, clock=clock)
         self.statuses = statuses or StatusStore()
         self.reconciler = Reconciler(self.policies, self.statuses, clock, locks)
-        self.reports = ReportKeeper(self.statuses, self.policies, clock, self.app_login)
+        self.reports = ReportKeeper(
+            self.statuses, self.policies, clock, self.app_login, self.reconciler.locks
+        )
         self.report_debounce = report_debounce
         self.limiter = CommandLimiter(clock)
         self._report_due: dict[str, asyncio.Task[None]] = {}
@@ -168,7 +171,7 @@ class Runtime:
             kind="report",
             delivery_id=f"report-{org.lower()}",
             installation_id=installation_id,
-            repo=f"{org}/.bulwark-report",
+            repo=f"{org}/{REPORT_LOCK}",
             payload={"org": org},
             dedupe_key=f"report:{org.lower()}",
         )
@@ -221,6 +224,7 @@ class Runtime:
         only = [str(n) for n in named] if isinstance(named, list) else None
         org = await self._org_of(job.installation_id)
         if org is not None:
+            self.policies.forget(org)  # read the org policy afresh for every resync
             try:
                 result = await scan_org(
                     gh,
@@ -241,6 +245,7 @@ class Runtime:
                 return
             else:
                 if only is None:  # a full scan: what it did not see is gone
+                    await self.statuses.refresh(org)  # a shared store: the whole org
                     self.statuses.keep_only(org, (s.repo for s in result.statuses))
                 self.statuses.org(org).delayed = result.delayed
                 await self.reports.update(gh, org)

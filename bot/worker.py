@@ -17,6 +17,8 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+FLEET_POLICY_TTL = 300.0  # seconds a fleet worker trusts a cached policy file
+
 
 async def build_runtime(
     settings: Settings,
@@ -27,6 +29,7 @@ async def build_runtime(
     retry: RetryPolicy | None = None,
     locks: RepoLocks | None = None,
     statuses: StatusStore | None = None,
+    policy_ttl: float | None = None,
 ) -> Runtime:
     """Open the process's GitHub session and build the runtime; `runtime.close()` ends it."""
     stack = contextlib.AsyncExitStack()
@@ -40,6 +43,7 @@ async def build_runtime(
         resync_interval=settings.resync_interval,
         locks=locks,
         statuses=statuses,
+        policy_ttl=policy_ttl,
     )
     runtime.on_close(stack.aclose)
     return runtime
@@ -77,6 +81,8 @@ def main(argv: list[str]) -> int:
             # Same `lock(repo)` interface as RepoLocks, held across processes.
             locks=cast(RepoLocks, tools.locks),
             statuses=statuses,
+            # Another worker may handle the push that changes a policy file.
+            policy_ttl=FLEET_POLICY_TTL,
         )
         runtime.on_close(statuses.close)
         return runtime
