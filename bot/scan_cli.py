@@ -69,7 +69,10 @@ async def run(
     except OrgNotFound:
         print(f"bulwark: no organization {args.org!r} is visible to these credentials", file=err)
     except GitHubError as exc:
-        print(f"bulwark: the scan failed: GitHub answered {exc}", file=err)
+        if exc.status:
+            print(f"bulwark: the scan failed: GitHub answered {exc}", file=err)
+        else:  # nothing came back: DNS, connection refused, timeouts
+            print(f"bulwark: the scan failed: GitHub could not be reached ({exc})", file=err)
     return EXIT_ERROR
 
 
@@ -88,12 +91,26 @@ async def _scan(
             print(f"bulwark: the App is not installed on {args.org}", file=err)
             return EXIT_ERROR
         result = await _run(gh, args, clock, Console(file=err))
-    print_result(result, args.format, out, computed_at=isoformat(clock.time()))
+    missing = _not_found(args.repo, result)
+    if missing:
+        # A gate that scanned nothing must not pass: a typo in --repo is an error.
+        print(f"bulwark: no such repository in {args.org}: {', '.join(missing)}", file=err)
+        return EXIT_ERROR
+    computed_at = isoformat(clock.time())
+    print_result(result, args.format, out, computed_at=computed_at, read_only=not args.apply)
     return exit_code(result)
 
 
+def _not_found(names: list[str] | None, result: ScanResult) -> list[str]:
+    """Return the `--repo` names the scan found no repository for."""
+    if not names:
+        return []
+    found = {s.repo.lower().rsplit("/", 1)[-1] for s in result.statuses}
+    return [n for n in names if n.lower().rsplit("/", 1)[-1] not in found]
+
+
 def credentials(environ: Mapping[str, str]) -> tuple[Settings, str | None]:
-    """Use App credentials when APP_ID is set, else GITHUB_TOKEN."""
+    """Use App credentials when APP_ID is set (they win over GITHUB_TOKEN), else GITHUB_TOKEN."""
     if environ.get("APP_ID", "").strip():
         return Settings.from_env(
             dict(environ, WEBHOOK_SECRET=environ.get("WEBHOOK_SECRET") or "-")
@@ -166,7 +183,9 @@ def _repo_json(status: RepoStatus) -> dict[str, Any]:
     }
 
 
-def print_result(result: ScanResult, fmt: str, out: TextIO, *, computed_at: str) -> None:
+def print_result(
+    result: ScanResult, fmt: str, out: TextIO, *, computed_at: str, read_only: bool = False
+) -> None:
     """Print the scan as a table, JSON or the report's markdown."""
     if fmt == "json":
         json.dump(as_json(result, computed_at), out, indent=2)
@@ -179,6 +198,7 @@ def print_result(result: ScanResult, fmt: str, out: TextIO, *, computed_at: str)
                 computed_at=computed_at,
                 direct_pushes=[],
                 delayed=result.delayed,
+                read_only=read_only,
             )
         )
         out.write("\n")

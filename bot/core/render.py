@@ -155,7 +155,11 @@ REPORT_MORE_DRIFTED = "…and {count} more drifted repositories — run {command
 REPORT_MORE = "…and {count} more."
 REPORT_REPORTED_ONLY = "Bulwark: reported only (mode `report`)."
 REPORT_COULD_NOT = "Bulwark: could not repair it: {reason}."
-REPORT_NEEDS_PERSON = "Bulwark: protection meets the policy; what is listed needs a person."
+REPORT_NEEDS_PERSON = (
+    "Bulwark: its branch protection meets the policy; what is listed above is for a person "
+    "to fix, no protection write can."
+)
+REPORT_READ_ONLY = "Found by a read-only scan: nothing was changed (`--apply` repairs it)."
 REPORT_COULD_NOT_PLAIN = "Bulwark: could not repair it; the next resync will try again."
 REPORT_FIXED_ITEM = "- {repo}: fixed at {at} ({kinds})"
 REPORT_PUSH_ITEM = "- {sha} to {branch} of {repo} by {pusher} at {at}{forced}"
@@ -534,13 +538,14 @@ def report_body(
     direct_pushes: Sequence[DirectPush] = (),
     delayed: bool = False,
     errors: Sequence[str] = (),
+    read_only: bool = False,
 ) -> str:
     """Return the org report issue body, always under 60,000 characters."""
     head = _report_head(statuses, org=org, computed_at=computed_at, delayed=delayed)
     tail = _report_tail(statuses, direct_pushes, errors)
     budget = REPORT_LIMIT - body_length(head) - 200
     reserve = sum(min(_section_size(section), cap) for section, cap in tail)
-    drifted = _drifted_section(statuses, org, max(budget - reserve, 0))
+    drifted = _drifted_section(statuses, org, max(budget - reserve, 0), read_only)
     rest = budget - body_length(drifted)
     sections = [drifted]
     for section, cap in tail:
@@ -583,22 +588,26 @@ def _severity(status: RepoStatus) -> tuple[bool, int, str]:
     return (not unprotected, -len(status.findings), status.repo)
 
 
-def _drifted_section(statuses: Sequence[RepoStatus], org: str, budget: int) -> str:
+def _drifted_section(
+    statuses: Sequence[RepoStatus], org: str, budget: int, read_only: bool = False
+) -> str:
     """Return the drifted repositories, worst first, as many as fit `budget`."""
     drifted = sorted((s for s in statuses if s.outcome is Outcome.DRIFTED), key=_severity)
     if not drifted:
         return ""
     command = code(f"bulwark scan --org {org} --format markdown", max_len=150)
-    entries = [_drifted_entry(status) for status in drifted]
+    entries = [_drifted_entry(status, read_only) for status in drifted]
     more = lambda count: REPORT_MORE_DRIFTED.format(count=count, command=command)  # noqa: E731
     title = f"### Drifted repositories ({len(drifted)})"
     return "\n\n".join([title, *bounded(entries, budget - len(title) - 2, more)])
 
 
-def _drifted_entry(status: RepoStatus) -> str:
+def _drifted_entry(status: RepoStatus, read_only: bool = False) -> str:
     """Return one drifted repository: its findings and what Bulwark did."""
     lines = _finding_list(status.findings, 4_000, MAX_REPO_FINDINGS_IN_REPORT, max_len=160)
-    if status.mode != "enforce":
+    if read_only:
+        action = REPORT_READ_ONLY
+    elif status.mode != "enforce":
         action = REPORT_REPORTED_ONLY
     elif not any(finding.kind in REPAIRABLE for finding in status.findings):
         action = REPORT_NEEDS_PERSON  # policy files, direct pushes: no write can repair these

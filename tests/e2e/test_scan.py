@@ -151,6 +151,23 @@ async def test_repo_limits_the_scan_and_its_writes(box: Sandbox, clock: FakeCloc
     assert box.state.protection("acme", "weak", "main") is not None
 
 
+async def test_an_unknown_repo_name_fails_the_gate(box: Sandbox, clock: FakeClock) -> None:
+    code, out, err = await scan(box, clock, "--org", "acme", "--repo", "fine", "nope")
+
+    assert code == 2
+    assert "no such repository in acme: nope" in err
+    assert out == ""
+
+
+async def test_a_read_only_markdown_scan_says_nothing_was_changed(
+    box: Sandbox, clock: FakeClock
+) -> None:
+    code, out, _ = await scan(box, clock, "--org", "acme", "--format", "markdown")
+
+    assert code == 1
+    assert "read-only scan" in out and "could not repair" not in out
+
+
 async def test_app_credentials_find_the_installation(box: Sandbox, clock: FakeClock) -> None:
     box.state.install("acme")
     code, out, err = await scan(box, clock, "--org", "acme", "--format", "json", env=app_env(box))
