@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"bulwark: configuration error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `bulwark scan … | head`: the reader left
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - no flush error at exit
+        return 2
+    except Exception:
+        # 1 means "drift remains" to a CI gate: a crash must never look like that.
+        log.exception("bulwark: internal error")
+        print("bulwark: internal error (the traceback is above); exit 2", file=sys.stderr)
+        return 2
 
 
 def _delegate(verb: str, argv: list[str]) -> int:
@@ -155,6 +163,9 @@ def _redis_services(
     settings: Settings, redis_url: str, *, clock: Clock, metrics: Metrics
 ) -> web.Application:
     """The web tier of a fleet: verify, dedupe and enqueue on Redis; `bulwark worker` runs jobs."""
+    from bot.worker import require_redis_extra
+
+    require_redis_extra()
     from bot.redis.queue import RedisQueue
 
     queue = RedisQueue(redis_url, metrics=metrics)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from typing import cast
 
 from bot.clock import Clock
@@ -13,11 +14,22 @@ from bot.metrics import Metrics
 from bot.queue import WorkQueue
 from bot.reconcile import RepoLocks, StatusStore
 from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
 FLEET_POLICY_TTL = 300.0  # seconds a fleet worker trusts a cached policy file
+
+
+def require_redis_extra() -> None:
+    """Stop with one clear line when REDIS_URL is set but arq and redis are not installed."""
+    try:
+        import arq  # noqa: F401
+        import redis  # noqa: F401
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "REDIS_URL", "needs the redis extra: pip install 'bulwark[redis]'"
+        ) from None
 
 
 async def build_runtime(
@@ -54,15 +66,20 @@ def main(argv: list[str]) -> int:
     from bot.cli import load_settings
     from bot.clock import SystemClock
     from bot.logs import configure_logging
+    from bot.redis.worker import parse_args
 
+    args = parse_args(argv)  # before the settings, so `--help` needs none
     settings = load_settings()
     if not settings.redis_url:
-        print("bulwark: worker needs REDIS_URL (without it, `bulwark serve` runs jobs itself)")
+        print(
+            "bulwark: worker needs REDIS_URL (without it, `bulwark serve` runs jobs itself)",
+            file=sys.stderr,
+        )
         return 2
+    require_redis_extra()
     from bot.redis.statuses import RedisStatusStore
-    from bot.redis.worker import Options, Tools, parse_args, run
+    from bot.redis.worker import Options, Tools, run
 
-    args = parse_args(argv)
     configure_logging(settings.log_level, settings.log_format)
     options = Options(
         settings.redis_url,

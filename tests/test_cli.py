@@ -114,3 +114,10 @@ async def test_build_services_runs_jobs_and_shuts_down(
         await client.server.app[QUEUE].join()
         assert [job.repo for job in runtime.jobs] == ["acme/w"]
     assert runtime.closed
+
+
+def test_worker_help_needs_no_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["worker", "--help"])
+    assert exited.value.code == 0
+    assert "--concurrency" in capsys.readouterr().out
