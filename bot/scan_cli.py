@@ -206,14 +206,25 @@ def print_result(
         _table(result, out)
 
 
+def _kinds(status: RepoStatus) -> str:
+    """Name the findings of a repository, the missing checks by name."""
+    kinds: dict[str, list[str]] = {}
+    for finding in status.findings:
+        named = finding.kind.value == "check_missing" and finding.detail
+        kinds.setdefault(finding.kind.value, []).extend([finding.detail] if named else [])
+    return ", ".join(
+        f"{kind} ({', '.join(sorted(set(details)))})" if details else kind
+        for kind, details in sorted(kinds.items())
+    )
+
+
 def _table(result: ScanResult, out: TextIO) -> None:
     console = Console(file=out, width=max(100, Console(file=out).width))
     table = Table(title=f"{result.org}: branch protection")
     for column in ("repository", "outcome", "findings"):
         table.add_column(column)
     for status in result.statuses:
-        kinds = ", ".join(sorted({f.kind.value for f in status.findings})) or (status.reason or "")
-        table.add_row(status.repo, status.outcome.value, kinds)
+        table.add_row(status.repo, status.outcome.value, _kinds(status) or (status.reason or ""))
     console.print(table)
     counts = result.counts()
     console.print(", ".join(f"{n} {k}" for k, n in counts.items() if n))

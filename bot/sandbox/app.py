@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import json
 import secrets
+import shutil
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -405,6 +407,15 @@ def _bad_jwt(reason: str) -> ApiError:
     return error(401, f"A JSON web token could not be decoded ({reason})", DOCS_ROOT)
 
 
+SAMPLE_TOKEN = "ghp_sandboxSampleOrgOwnerToken0001"  # noqa: S105 - a local fake, no secret
+
+
+def _command() -> str:
+    """Return how to run `bulwark` from here (the venv's script when not on the PATH)."""
+    beside = Path(sys.executable).with_name("bulwark")
+    return str(beside) if beside.exists() and not shutil.which("bulwark") else "bulwark"
+
+
 def seed_sample(state: State) -> int:
     """Seed the sample org "acme" with a few repositories; return the installation id."""
     state.add_org("acme")
@@ -415,6 +426,7 @@ def seed_sample(state: State) -> int:
     state.add_repo("acme", "old-site", archived=True)
     state.add_repo("acme", "upstream-fork", fork=True)
     state.add_collaborator("acme", "web", "bob", "write")
+    state.add_personal_token(SAMPLE_TOKEN, "alice")  # an org owner's token, for `bulwark scan`
     state.set_protection(
         "acme",
         "web",
@@ -460,7 +472,10 @@ def _banner(sandbox: Sandbox, url: str, key_path: Path, installation: int) -> li
         "Start the app against it with:",
         f"  APP_ID={sandbox.app_id} PRIVATE_KEY_PATH={key_path} "
         f"WEBHOOK_SECRET={sandbox.webhook_secret} GITHUB_API_URL={url} "
-        "GITHUB_WRITE_INTERVAL=0 bulwark serve",
+        f"GITHUB_WRITE_INTERVAL=0 {_command()} serve",
+        "",
+        "Scan its org as an org owner would:",
+        f"  GITHUB_TOKEN={SAMPLE_TOKEN} GITHUB_API_URL={url} {_command()} scan --org acme",
     ]
 
 
