@@ -210,8 +210,8 @@ def _kinds(status: RepoStatus) -> str:
     """Name the findings of a repository, the missing checks by name."""
     kinds: dict[str, list[str]] = {}
     for finding in status.findings:
-        named = finding.kind.value == "check_missing" and finding.detail
-        kinds.setdefault(finding.kind.value, []).extend([finding.detail] if named else [])
+        detail = finding.detail if finding.kind.value == "check_missing" else None
+        kinds.setdefault(finding.kind.value, []).extend([detail] if detail else [])
     return ", ".join(
         f"{kind} ({', '.join(sorted(set(details)))})" if details else kind
         for kind, details in sorted(kinds.items())
