@@ -129,12 +129,25 @@ def load_policy_file(text: str, filename: str) -> tuple[dict[str, Any] | None, l
     if data is None:
         return PolicyDoc({}, {}), []
     lines: dict[str, int] = {}
-    _collect_lines(node, "", lines)
+    try:
+        _collect_lines(node, "", lines)
+    except DuplicateKey as dup:
+        message = f"{dup.path}: given twice (the first one would be ignored)"
+        return None, [PolicyError(filename, dup.line, message)]
     checker = _Checker(filename, lines)
     doc = checker.document(data)
     if checker.errors:
         return None, checker.errors
     return PolicyDoc(doc, lines), []
+
+
+class DuplicateKey(Exception):
+    """A key given twice in one mapping: YAML keeps the last silently; a policy may not."""
+
+    def __init__(self, path: str, line: int) -> None:
+        super().__init__(path)
+        self.path = path
+        self.line = line
 
 
 def _first_alias(text: str) -> int | None:
@@ -151,6 +164,8 @@ def _collect_lines(node: yaml.Node | None, path: str, lines: dict[str, int]) -> 
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = f"{path}.{key.value}" if path else str(key.value)
+            if sub in lines:
+                raise DuplicateKey(sub, key.start_mark.line + 1)
             lines[sub] = key.start_mark.line + 1
             _collect_lines(value, sub, lines)
     elif isinstance(node, yaml.SequenceNode):
@@ -332,8 +347,14 @@ class _Checker:
         return [e for e in out if e is not None] if None not in out else None
 
     def exclusion(self, path: str, value: object) -> dict[str, str] | None:
-        if not isinstance(value, Mapping) or set(value) != {"name", "reason"}:
+        if not isinstance(value, Mapping):
             self.fail(path, "{name: repository, reason: why}", value)
+            return None
+        if set(value) != {"name", "reason"}:
+            missing = sorted({"name", "reason"} - set(value))
+            extra = sorted(set(map(str, value)) - {"name", "reason"})
+            problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
+            self.error(path, f"expected {{name: repository, reason: why}}: {problem}")
             return None
         name = self.name(f"{path}.name", value["name"])
         reason = self.name(f"{path}.reason", value["reason"])

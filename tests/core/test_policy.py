@@ -159,7 +159,7 @@ def test_load_returns_only_the_keys_the_file_sets(text: str, expected: dict[str,
         (
             "exclude:\n  repositories:\n    - name: x\n",
             3,
-            "exclude.repositories[0]: expected {name: repository, reason: why}, got a mapping",
+            "exclude.repositories[0]: expected {name: repository, reason: why}: missing reason",
         ),
         ("report: .github\n", 1, "report: expected a mapping, got '.github'"),
         ("- mode\n", None, "expected a mapping of policy keys, got a list"),
