@@ -56,6 +56,17 @@ class RepoLocks:
         return found
 
 
+def keep_fix(old: RepoStatus | None, new: RepoStatus) -> RepoStatus:
+    """A repository Bulwark fixed stays "fixed at T" while it stays compliant.
+
+    The report is read by auditors: a later check that finds nothing wrong must
+    not erase that Bulwark repaired the repository, and when.
+    """
+    if old is not None and old.outcome is Outcome.FIXED and new.outcome is Outcome.COMPLIANT:
+        return replace(new, outcome=Outcome.FIXED, findings=old.findings, fixed_at=old.fixed_at)
+    return new
+
+
 @dataclass
 class OrgState:
     """What Bulwark last saw of an org's repositories."""
@@ -82,10 +93,12 @@ class StatusStore:
             self._orgs[key] = state
         return state
 
-    def record(self, status: RepoStatus) -> None:
-        """Remember the latest status of a repository."""
+    def record(self, status: RepoStatus) -> RepoStatus:
+        """Remember the latest status of a repository; return what is kept."""
         owner = status.repo.split("/", 1)[0]
-        self.org(owner).statuses[status.repo.lower()] = status
+        kept = keep_fix(self.get(status.repo), status)
+        self.org(owner).statuses[status.repo.lower()] = kept
+        return kept
 
     def get(self, repo: str) -> RepoStatus | None:
         """Return the latest status of `owner/name`, if any."""

@@ -81,12 +81,13 @@ class RedisStatusStore(StatusStore):
         self._flush_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
 
-    def record(self, status: RepoStatus) -> None:
+    def record(self, status: RepoStatus) -> RepoStatus:
         """Remember the latest status of a repository, here and in Redis."""
-        super().record(status)
+        status = super().record(status)
         org = status.repo.split("/", 1)[0]
         body = encode_status(status)
         self._write(lambda p: p.hset(status_key(org), status.repo.lower(), body))
+        return status
 
     def forget(self, repo: str) -> None:
         """Drop a repository, here and in Redis."""

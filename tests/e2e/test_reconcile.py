@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.clock import FakeClock
 from bot.embedded import Embedded
 from tests.e2e.conftest import STRONG, WEAK, install
 
@@ -241,3 +242,21 @@ async def test_bypass_allowances_and_dismissal_restrictions_survive_a_write(
     assert [t["slug"] for t in dismissal["teams"]] == ["leads"]
     restrictions = state.protection("acme", "api", "main")["restrictions"]
     assert [a["slug"] for a in restrictions["apps"]] == ["deployer"]
+
+
+async def test_a_fix_is_remembered_while_the_repo_stays_compliant(
+    bulwark: Embedded, clock: FakeClock
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    installation_id = await install(bulwark)
+    fixed = bulwark.runtime.statuses.get("acme/api")
+    assert fixed is not None and fixed.outcome.value == "fixed"
+
+    clock.advance(7200)
+    await bulwark.runtime.enqueue_resync(installation_id, delivery_id="later")
+    await bulwark.settle()
+
+    later = bulwark.runtime.statuses.get("acme/api")
+    assert later is not None and later.outcome.value == "fixed"
+    assert later.fixed_at == fixed.fixed_at and later.findings == fixed.findings
