@@ -148,7 +148,11 @@ class RedisQueue:
 
     async def _enqueue(self, job: Job, token: str) -> bool:
         found = await self.redis.enqueue_job(
-            FUNCTION, job.to_dict(), token, _job_id=job_id(job, token), _queue_name=QUEUE_NAME
+            FUNCTION,
+            job.to_dict(),
+            token,
+            _job_id=job_id(job, token),
+            _queue_name=QUEUE_NAME,
         )
         return found is not None
 

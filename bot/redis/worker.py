@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 DEFAULT_CONCURRENCY = 10
 DEFAULT_JOB_TIMEOUT = 300.0
 LOCK_MARGIN = 5.0  # the lock outlives a job cancelled at its timeout by this much
-MAX_TRIES = 5
+# A try ends early (and does not fail) when a repository is busy or Redis blinks:
+# room for many of those, since the job must still run once.
+MAX_TRIES = 50
+LOCK_WAIT = 2.0  # seconds a job waits for a busy repository before going back to the queue
 POLL_DELAY = 0.05
 CRON_SECONDS = frozenset(range(0, 60, 10))
 RESYNC_KEY = "bulwark:resync"
@@ -205,10 +208,8 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
         metrics = Metrics()
         queue = RedisQueue(options.redis_url, metrics=metrics, ttl=options.delivery_ttl)
         await queue.open()
-        # Wait half a job for a busy repository, then give the job back to the queue.
-        locks = RedisRepoLocks(
-            redis, timeout=options.job_timeout + LOCK_MARGIN, wait=options.job_timeout / 2
-        )
+        # Wait briefly for a busy repository, then give the job (and its slot) back.
+        locks = RedisRepoLocks(redis, timeout=options.job_timeout + LOCK_MARGIN, wait=LOCK_WAIT)
         tools = Tools(queue=queue, locks=locks, redis=redis, metrics=metrics)
         ctx["bulwark"] = Fleet(tools, await setup(tools), options)
 
@@ -220,6 +221,8 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
 
     pool = await connect(options.redis_url)
     worker: Worker = _worker_class()(
+        # One timeout for every job: arq holds a crashed worker's job for the longest
+        # function timeout + 10 s before another worker may retry it.
         functions=[func(run_job, name=FUNCTION, keep_result=0, max_tries=MAX_TRIES)],
         cron_jobs=[
             cron(resync, name="bulwark-resync", second=set(CRON_SECONDS), run_at_startup=True)
