@@ -248,7 +248,10 @@ class Runtime:
                     await self.statuses.refresh(org)  # a shared store: the whole org
                     self.statuses.keep_only(org, (s.repo for s in result.statuses))
                 self.statuses.org(org).delayed = result.delayed
-                await self.reports.update(gh, org)
+                counts = ", ".join(f"{n} {k}" for k, n in result.counts().items() if n)
+                log.info("resync of %s: %s", org, counts or "no repositories")
+                report = await self.reports.update(gh, org)
+                log.info("report of %s: %s", org, report.action)
                 return
         await self._resync_rest(gh, only)
 
