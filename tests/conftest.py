@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import settings
 
 from bot.clock import FakeClock
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Property tests assert properties, not speed (benchmarks measure that).
+
+    Hypothesis's per-example deadline would turn a loaded 2-core CI machine into
+    flaky failures, so there is none.
+    """
+    settings.register_profile("bulwark", deadline=None)
+    settings.load_profile("bulwark")
 
 
 @pytest.fixture
