@@ -108,6 +108,10 @@ class StatusStore:
         """Drop a repository (deleted, transferred away, uninstalled)."""
         self.org(repo.split("/", 1)[0]).statuses.pop(repo.lower(), None)
 
+    def set_delayed(self, org: str, delayed: bool) -> None:
+        """Record whether the org's last scan waited for (or stopped at) a rate limit."""
+        self.org(org).delayed = delayed
+
     def keep_only(self, org: str, repos: Iterable[str]) -> None:
         """Forget the org's repositories a full scan no longer saw (deleted, moved away)."""
         seen = {r.lower() for r in repos}

@@ -240,14 +240,14 @@ class Runtime:
                 # Longer than the client may wait: report the scan as delayed; the next
                 # interval scans again.
                 log.warning("resync delayed: the rate limit resets at %.0f", exc.reset_at)
-                self.statuses.org(org).delayed = True
+                self.statuses.set_delayed(org, True)
                 await self.reports.update(gh, org)
                 return
             else:
                 if only is None:  # a full scan: what it did not see is gone
                     await self.statuses.refresh(org)  # a shared store: the whole org
                     self.statuses.keep_only(org, (s.repo for s in result.statuses))
-                self.statuses.org(org).delayed = result.delayed
+                self.statuses.set_delayed(org, result.delayed)
                 counts = ", ".join(f"{n} {k}" for k, n in result.counts().items() if n)
                 log.info("resync of %s: %s", org, counts or "no repositories")
                 report = await self.reports.update(gh, org)

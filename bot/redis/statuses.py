@@ -39,6 +39,11 @@ def pushes_key(org: str) -> str:
     return f"bulwark:pushes:{org.lower()}"
 
 
+def delayed_key(org: str) -> str:
+    """Return the Redis key saying the org's last scan was delayed by a rate limit."""
+    return f"bulwark:delayed:{org.lower()}"
+
+
 def encode_status(status: RepoStatus) -> str:
     """Serialize a RepoStatus to JSON."""
     return json.dumps(dataclasses.asdict(status), sort_keys=True)
@@ -107,14 +112,22 @@ class RedisStatusStore(StatusStore):
         self._write(lambda p: p.lpush(pushes_key(org), body))
         self._write(lambda p: p.ltrim(pushes_key(org), 0, DIRECT_PUSH_MEMORY - 1))
 
+    def set_delayed(self, org: str, delayed: bool) -> None:
+        """Record the org's last scan as delayed or not, here and in Redis."""
+        super().set_delayed(org, delayed)
+        value = b"1" if delayed else b"0"
+        self._write(lambda p: p.set(delayed_key(org), value))
+
     async def refresh(self, org: str) -> None:
-        """Flush pending writes, then load the org's statuses and pushes from Redis."""
+        """Flush pending writes, then load the org's statuses, pushes and delay from Redis."""
         await self.flush()
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(status_key(org))
             pipe.lrange(pushes_key(org), 0, DIRECT_PUSH_MEMORY - 1)
-            statuses, pushes = await pipe.execute()
+            pipe.get(delayed_key(org))
+            statuses, pushes, delayed = await pipe.execute()
         state = self.org(org)
+        state.delayed = delayed in (b"1", "1")
         state.statuses = {
             (k.decode() if isinstance(k, bytes) else k): decode_status(v)
             for k, v in statuses.items()
