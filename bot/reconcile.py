@@ -36,6 +36,13 @@ DIRECT_PUSH_MEMORY = 50
 log = logging.getLogger(__name__)
 
 
+# Short reasons, grouped and counted in the report; the findings hold the full sentences.
+UNSUPPORTED_REASONS = {
+    FindingKind.NOT_SUPPORTED: "GitHub offers no branch protection for it (plan or visibility)",
+    FindingKind.NO_PERMISSION: "Bulwark may not change its protection",
+}
+
+
 class RepoLocks:
     """One asyncio lock per repository: no two reconciliations of a repo overlap.
 
@@ -328,7 +335,7 @@ class Reconciler:
             Outcome.UNSUPPORTED,
             (finding, *others),
             mode,
-            reason=finding.message,
+            reason=UNSUPPORTED_REASONS.get(finding.kind, finding.message),
             branches=covered,
         )
 
