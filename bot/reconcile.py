@@ -125,6 +125,9 @@ class StatusStore:
         for repo in [r for r in self.org(org).statuses if r not in seen]:
             self.forget(repo)
 
+    async def flush(self) -> None:
+        """Send what was recorded to a shared store before a repository's lock is released."""
+
     async def refresh(self, org: str) -> None:
         """Bring the org's state up to date before a report (shared stores load it here)."""
 

@@ -90,6 +90,10 @@ class Runtime:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def flush(self) -> None:
+        """Send recorded statuses to a shared store (a fleet's Redis); nothing in process."""
+        await self.statuses.flush()
+
     async def close(self) -> None:
         """Stop background work and release what the runtime holds."""
         tasks = [*self._background, *self._report_due.values()]

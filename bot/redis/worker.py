@@ -56,6 +56,9 @@ class Service(Protocol):
     async def close(self) -> None:
         """Release what the service holds."""
 
+    async def flush(self) -> None:
+        """Send recorded state to Redis (before the repository's lock is released)."""
+
 
 @dataclass(frozen=True)
 class Tools:
@@ -119,6 +122,8 @@ class Fleet:
     async def _run(self, job: Job) -> None:
         try:
             await self.service.run(job)
+            # Under the repository's lock: the next holder's writes land after these.
+            await self.service.flush()
         except Exception:
             # The delivery (or the work it queued) failed: a redelivery must run again.
             await self.tools.queue.failed(job)

@@ -58,6 +58,9 @@ class Recorder:
     async def close(self) -> None:
         return None
 
+    async def flush(self) -> None:
+        return None
+
 
 def decoded(values: list[Any]) -> list[str]:
     """Decode a Redis list reply."""
