@@ -302,11 +302,9 @@ class Runtime:
         """Queue a resync of every installation; return how many were queued."""
         self.policies.clear()  # a lost push of a policy file is repaired here
         self.reconciler.retry_refused()  # and a write refused before is tried again
-        try:
-            installations = await self.clients.for_app().list_installations()
-        except GitHubError as exc:
-            log.warning("resync skipped: GitHub answered %s", exc)
-            return 0
+        # A GitHub failure here propagates: the caller tries again (the next interval in
+        # process; in a fleet, another worker, since the interval's gate is given back).
+        installations = await self.clients.for_app().list_installations()
         queued = 0
         for inst in installations:
             if inst.get("suspended_at"):
@@ -321,7 +319,9 @@ class Runtime:
         while True:
             try:
                 await self.resync_all(reason)
-            except Exception:  # the next interval tries again; never end the loop
+            except GitHubError as exc:  # the next interval tries again
+                log.warning("resync skipped: GitHub answered %s", exc)
+            except Exception:  # never end the loop
                 log.exception("resync failed")
             reason = "periodic"
             await self.clock.sleep(self.resync_interval)

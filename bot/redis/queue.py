@@ -179,6 +179,10 @@ class RedisQueue:
         # redis-py types eval for both its sync and async clients.
         return await cast(Awaitable[Any], self.redis.eval(script, numkeys, *args))
 
+    async def release_if(self, key: str, value: str) -> None:
+        """Delete `key` only while it still holds `value`."""
+        await self._eval(_DELETE_IF, 1, key, value)
+
     async def failed(self, job: Job) -> None:
         """Forget the delivery a failed job came from, so GitHub's redelivery runs it again."""
         await self.redis.delete(delivery_key(job.delivery_id))

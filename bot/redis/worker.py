@@ -134,7 +134,12 @@ class Fleet:
         ttl = max(1, int(self.options.resync_interval))
         if not await self.tools.redis.set(RESYNC_KEY, self.name, nx=True, ex=ttl):
             return False
-        queued = await self.service.resync_all("periodic")
+        try:
+            queued = await self.service.resync_all("periodic")
+        except Exception:
+            # Give the interval back (only if still ours): another try need not wait an hour.
+            await self.tools.queue.release_if(RESYNC_KEY, self.name)
+            raise
         log.info("resync queued for %d installations", queued)
         return True
 
