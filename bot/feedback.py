@@ -60,9 +60,10 @@ async def evaluate(
     """Reconcile (or only read, `enforce=False`) and judge one branch."""
     status = await reconciler.reconcile(gh, owner, repo, enforce=enforce)
     verdict = for_branch(status, branch)
-    policy = reconciler.policy_of(status.repo)
-    if policy is None:
+    if status.outcome is Outcome.ERROR:
         return verdict
+    # The reconcile just read these files: the store answers from its cache.
+    policy, _ = await reconciler.policies.for_repo(gh, *status.repo.split("/", 1))
     terms = PolicyTerms(
         approving_reviews=policy.required_approving_review_count,
         checks=tuple(c.context for c in policy.checks),

@@ -141,6 +141,23 @@ class StatusStore:
 
 
 @dataclass(frozen=True)
+class Target:
+    """One repository being reconciled: what every branch's read, plan and write share."""
+
+    owner: str
+    name: str
+    policy: Policy  # its mode says whether this reconciliation writes
+    default_branch: str
+    enforce_with: str  # "classic" or "ruleset"
+    actor: str | None
+
+    @property
+    def full(self) -> str:
+        """Return `owner/name`."""
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
 class BranchRead:
     """What GitHub enforces on one branch, as read."""
 
@@ -162,14 +179,10 @@ class Reconciler:
         self.statuses = statuses
         self.clock = clock
         self.locks = locks or RepoLocks()
-        self._stuck: LRUCache[str, tuple[str, Finding]] = LRUCache(maxsize=100_000)
+        # Writes GitHub refused, and repositories whose classic protection is disabled:
+        # remembered until something about the repository changes.
+        self._stuck: LRUCache[str, Finding] = LRUCache(maxsize=100_000)
         self._ruleset_only: LRUCache[str, bool] = LRUCache(maxsize=100_000)
-        self._defaults: LRUCache[str, str] = LRUCache(maxsize=100_000)
-        self._policies: LRUCache[str, Policy] = LRUCache(maxsize=100_000)
-
-    def policy_of(self, repo: str) -> Policy | None:
-        """Return the policy the last reconciliation of `owner/name` applied."""
-        return self._policies.get(repo.lower())
 
     def something_changed(self, repo: str) -> None:
         """Forget that a write was impossible: the next reconciliation tries again."""
@@ -242,7 +255,6 @@ class Reconciler:
         full = str(repo.get("full_name") or full)
         owner, name = full.split("/", 1)
         policy, errors = await self.policies.for_repo(gh, owner, name)
-        self._policies[full.lower()] = policy
         mode = "enforce" if enforce else policy.mode
         write = enforce if enforce is not None else policy.mode == "enforce"
         reason = excluded_reason(
@@ -255,53 +267,53 @@ class Reconciler:
         if not branch_names:
             return empty_repository(mode, full)
         default = str(repo.get("default_branch") or "main")
-        branches = protected_branches(policy, default, branch_names)
-        self._defaults[full.lower()] = default
-        return await self._branches(gh, full, policy, mode, write, branches, invalid, actor)
+        target = Target(
+            owner,
+            name,
+            replace(policy, mode="enforce" if write else "report"),
+            default,
+            "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with,
+            actor,
+        )
+        branches = tuple(protected_branches(policy, default, branch_names))
+        return await self._branches(gh, target, mode, branches, invalid)
 
     async def _branches(
         self,
         gh: Gateway,
-        full: str,
-        policy: Policy,
+        target: Target,
         mode: str,
-        write: bool,
-        branches: Iterable[str],
+        covered: tuple[str, ...],
         invalid: tuple[Finding, ...],
-        actor: str | None,
     ) -> RepoStatus:
-        owner, name = full.split("/", 1)
-        policy = replace(policy, mode="enforce" if write else "report")
         findings: list[Finding] = list(invalid)
-        wrote = False
         remaining: list[Finding] = list(invalid)
-        covered = tuple(branches)
+        wrote = False
         for branch in covered:
-            by_ruleset = policy.enforce_with == "ruleset" or bool(
-                self._ruleset_only.get(full.lower())
-            )
-            read = await self._read(gh, owner, name, branch, by_ruleset=by_ruleset)
+            read = await self._read(gh, target, branch)
             if read.unsupported is not None:
-                return self._unsupported(full, mode, read.unsupported, covered)
-            branch_plan = self._plan(policy, read.protection, full, actor)
+                return self._unsupported(target.full, mode, read.unsupported, covered)
+            branch_plan = self._plan(target, read.protection)
             findings.extend(branch_plan.findings)
-            if not write or branch_plan.empty:
+            if target.policy.mode != "enforce" or branch_plan.empty:
                 remaining.extend(branch_plan.findings)
                 continue
-            stuck = await self._write(gh, owner, name, policy, read.protection, branch_plan, actor)
+            stuck = await self._write(gh, target, read.protection, branch_plan)
             if stuck is not None:
-                return self._unsupported(full, mode, stuck, covered, findings)
+                return self._unsupported(target.full, mode, stuck, covered, findings)
             wrote = True
             remaining.extend(f for f in branch_plan.findings if f.kind not in REPAIRABLE)
-        return self._status(full, mode, findings, remaining, wrote, covered)
+        return self._status(target.full, mode, findings, remaining, wrote, covered)
 
     def _plan(
-        self, policy: Policy, protection: BranchProtection, full: str, actor: str | None
+        self, target: Target, protection: BranchProtection, enforce_with: str | None = None
     ) -> Plan:
-        enforce_with = "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with
-        default = self._defaults.get(full.lower())
         return plan(
-            policy, protection, enforce_with=enforce_with, actor=actor, default_branch=default
+            target.policy,
+            protection,
+            enforce_with=enforce_with or target.enforce_with,
+            actor=target.actor,
+            default_branch=target.default_branch,
         )
 
     def _status(
@@ -342,9 +354,8 @@ class Reconciler:
             branches=covered,
         )
 
-    async def _read(
-        self, gh: Gateway, owner: str, name: str, branch: str, *, by_ruleset: bool
-    ) -> BranchRead:
+    async def _read(self, gh: Gateway, target: Target, branch: str) -> BranchRead:
+        owner, name = target.owner, target.name
         try:
             classic = await gh.branch_protection(owner, name, branch)
             rules = await gh.rules_for_branch(owner, name, branch)
@@ -352,7 +363,7 @@ class Reconciler:
             return BranchRead(_empty_protection(branch), _not_supported(branch, str(exc)))
         rulesets = await self._rulesets(gh, owner, name, rules)
         own = next((i for i, r in rulesets.items() if _is_own(r)), None)
-        if own is None and by_ruleset:
+        if own is None and target.enforce_with == "ruleset":
             own = await self._own_ruleset_id(gh, owner, name)
             found = None if own is None else await gh.repo_ruleset(owner, name, own)
             if own is not None and found is not None:
@@ -390,62 +401,51 @@ class Reconciler:
         return None
 
     async def _write(
-        self,
-        gh: Gateway,
-        owner: str,
-        name: str,
-        policy: Policy,
-        protection: BranchProtection,
-        branch_plan: Plan,
-        actor: str | None,
+        self, gh: Gateway, target: Target, protection: BranchProtection, branch_plan: Plan
     ) -> Finding | None:
         """Apply one branch's plan; return a finding when the write is impossible."""
-        full = f"{owner}/{name}"
-        stuck = self._stuck.get(full.lower())
+        key = target.full.lower()
+        stuck = self._stuck.get(key)
         if stuck is not None:
-            return stuck[1]
+            return stuck
         try:
-            await self._apply(gh, owner, name, branch_plan)
+            await self._apply(gh, target, protection, branch_plan)
         except ProtectionDisabled:
-            self._ruleset_only[full.lower()] = True
-            own = await self._own_ruleset_id(gh, owner, name)
-            retry = plan(
-                policy,
-                replace(protection, bulwark_ruleset_id=own),
-                enforce_with="ruleset",
-                actor=actor,
-                default_branch=self._defaults.get(full.lower()),
-            )
-            return await self._write(gh, owner, name, policy, protection, retry, actor)
+            self._ruleset_only[key] = True
+            own = await self._own_ruleset_id(gh, target.owner, target.name)
+            protection = replace(protection, bulwark_ruleset_id=own)
+            retry = self._plan(target, protection, enforce_with="ruleset")
+            return await self._write(gh, target, protection, retry)
         except NotSupported as exc:
-            return self._remember(full, _not_supported(protection.branch, str(exc)))
+            self._stuck[key] = _not_supported(protection.branch, str(exc))
         except Forbidden as exc:
-            return self._remember(full, _no_permission(protection.branch, exc))
-        return None
+            self._stuck[key] = _no_permission(protection.branch, exc)
+        return self._stuck.get(key)
 
-    def _remember(self, full: str, finding: Finding) -> Finding:
-        self._stuck[full.lower()] = (finding.kind.value, finding)
-        return finding
-
-    async def _apply(self, gh: Gateway, owner: str, name: str, branch_plan: Plan) -> None:
-        branch = branch_plan.branch
+    async def _apply(
+        self, gh: Gateway, target: Target, protection: BranchProtection, branch_plan: Plan
+    ) -> None:
+        owner, name, branch = target.owner, target.name, branch_plan.branch
         if branch_plan.classic_write is not None:
             await gh.put_branch_protection(owner, name, branch, branch_plan.classic_write)
-            log.info("wrote branch protection", extra={"repo": f"{owner}/{name}", "branch": branch})
+            log.info("wrote branch protection", extra={"repo": target.full, "branch": branch})
         if branch_plan.enable_signatures:
             await gh.enable_required_signatures(owner, name, branch)
         if branch_plan.ruleset_write is not None:
-            await self._write_ruleset(gh, owner, name, branch_plan.ruleset_write)
+            await self._write_ruleset(gh, target, protection, branch_plan.ruleset_write)
 
     async def _write_ruleset(
-        self, gh: Gateway, owner: str, name: str, body: dict[str, Any]
+        self, gh: Gateway, target: Target, protection: BranchProtection, body: dict[str, Any]
     ) -> None:
-        own = await self._own_ruleset_id(gh, owner, name)
+        # Unknown from the read: look once more, so a lost answer never makes a second one.
+        own = protection.bulwark_ruleset_id or await self._own_ruleset_id(
+            gh, target.owner, target.name
+        )
         if own is None:
-            await gh.create_repo_ruleset(owner, name, body)
+            await gh.create_repo_ruleset(target.owner, target.name, body)
         else:
-            await gh.update_repo_ruleset(owner, name, own, body)
-        log.info("wrote the Bulwark ruleset", extra={"repo": f"{owner}/{name}"})
+            await gh.update_repo_ruleset(target.owner, target.name, own, body)
+        log.info("wrote the Bulwark ruleset", extra={"repo": target.full})
 
 
 def _is_own(ruleset: Mapping[str, Any]) -> bool:
@@ -472,7 +472,7 @@ def _not_supported(branch: str, answer: str) -> Finding:
 
 
 def _no_permission(branch: str, exc: Forbidden) -> Finding:
-    if getattr(exc, "archived", False):
+    if exc.archived:
         message = "The repository is archived and read-only, so its protection cannot change."
     else:
         message = f"Bulwark may not change this repository's protection (GitHub answered: {exc})."
