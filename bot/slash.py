@@ -15,7 +15,6 @@ from bot.core.render import (
     reply_failure,
     reply_fix,
     reply_help,
-    reply_rate_limited,
     reply_refused,
     reply_report,
     reply_report_unavailable,
@@ -23,7 +22,6 @@ from bot.core.render import (
 )
 from bot.feedback import BranchVerdict, evaluate
 from bot.github.errors import GitHubError
-from bot.limits import Allowance
 from bot.permissions import permission
 
 log = logging.getLogger(__name__)
@@ -53,7 +51,6 @@ async def answer(
     ctx: Context,
     owner: str,
     repo: str,
-    number: int,
     login: str,
     command: Command,
     branch: str | GitHubError,
@@ -122,16 +119,3 @@ def branch_status(verdict: BranchVerdict) -> RepoStatus:
     return replace(
         status, outcome=outcome, findings=findings, fixed_at=fixed_at, branches=(verdict.branch,)
     )
-
-
-def allowance(ctx: Context, thread: str) -> Allowance:
-    """Count one command on a thread against the flood limit."""
-    return ctx.runtime.limiter.take(thread)
-
-
-def notice(login: str) -> str:
-    """Return the one notice a flooding user gets."""
-    return reply_rate_limited(login)
-
-
-__all__ = ["BranchVerdict", "allowance", "answer", "branch_status", "notice", "target_branch"]

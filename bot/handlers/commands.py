@@ -9,9 +9,10 @@ from gidgethub.sansio import Event
 
 from bot.context import Context, is_bot, login_of, repo_of
 from bot.core.commands import parse_commands
+from bot.core.render import reply_rate_limited
 from bot.github.errors import GitHubError
 from bot.limits import Allowance
-from bot.slash import allowance, answer, notice, target_branch
+from bot.slash import answer, target_branch
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ async def comment_created(event: Event, ctx: Context) -> None:
         return
     login = login_of(comment, "user") or ""
     thread = f"{repo[0]}/{repo[1]}#{issue['number']}".lower()
-    allowed = [allowance(ctx, thread) for _ in commands]
+    allowed = [ctx.runtime.limiter.take(thread) for _ in commands]
     if allowed[0] is Allowance.DROP:
         log.info("returning: %s is over the command limit", login)
         return
@@ -41,16 +42,10 @@ async def comment_created(event: Event, ctx: Context) -> None:
         if allowed_one is Allowance.DROP:
             return
         reply = (
-            notice(login)
+            reply_rate_limited(login)
             if allowed_one is Allowance.NOTICE
             else await answer(
-                ctx,
-                *repo,
-                int(issue["number"]),
-                login,
-                command,
-                branch,
-                on_issue=not issue.get("pull_request"),
+                ctx, *repo, login, command, branch, on_issue=not issue.get("pull_request")
             )
         )
         await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)
