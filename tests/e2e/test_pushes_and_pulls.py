@@ -29,21 +29,23 @@ async def test_direct_push_is_a_finding_with_one_commit_comment(bulwark: Embedde
     assert any(p.sha == sha and p.pusher == "bob" for p in pushes)
 
 
+def _merged(bulwark: Embedded, *, approver: str) -> str:
+    """Merge bob's pull request into acme/api's main, approved by `approver`; return the sha."""
+    state = bulwark.sandbox.state
+    sha = state.add_commit("acme", "api", "main", message="Merge pull request", author="bob")
+    number = state.add_pull(
+        "acme", "api", head_sha=state.new_sha(), author="bob", merged=True,
+        merge_commit_sha=sha, state="closed",
+    )  # fmt: skip
+    state.add_review("acme", "api", number, user=approver, state="APPROVED")
+    return sha
+
+
 async def test_reviewed_merge_is_not_a_direct_push(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_repo("acme", "api")
     await install(bulwark)
-    sha = state.add_commit("acme", "api", "main", message="Merge pull request #1", author="bob")
-    number = state.add_pull(
-        "acme",
-        "api",
-        head_sha="f" * 40,
-        author="bob",
-        merged=True,
-        merge_commit_sha=sha,
-        state="closed",
-    )
-    state.add_review("acme", "api", number, user="carol", state="APPROVED")
+    sha = _merged(bulwark, approver="carol")
 
     await _push(bulwark, "api", [sha], "bob")
 
@@ -55,17 +57,7 @@ async def test_self_approved_merge_is_a_direct_push(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_repo("acme", "api")
     await install(bulwark)
-    sha = state.add_commit("acme", "api", "main", message="Merge", author="bob")
-    number = state.add_pull(
-        "acme",
-        "api",
-        head_sha="e" * 40,
-        author="bob",
-        merged=True,
-        merge_commit_sha=sha,
-        state="closed",
-    )
-    state.add_review("acme", "api", number, user="bob", state="APPROVED")
+    sha = _merged(bulwark, approver="bob")  # the author approving their own change
 
     await _push(bulwark, "api", [sha], "bob")
 
