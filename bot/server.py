@@ -105,8 +105,6 @@ class _State:
 
 STATE = web.AppKey("bulwark_state", _State)
 QUEUE = web.AppKey("bulwark_queue", WorkQueue)
-METRICS = web.AppKey("bulwark_metrics", Metrics)
-SETTINGS = web.AppKey("bulwark_settings", Settings)
 HEALTH_CHECKS = web.AppKey("bulwark_health_checks", list[HealthCheck])
 
 
@@ -125,8 +123,6 @@ def create_app(
     state = _State(settings, queue, metrics, seen or DeliveryMemory(clock))
     app[STATE] = state
     app[QUEUE] = queue
-    app[METRICS] = metrics
-    app[SETTINGS] = settings
     app[HEALTH_CHECKS] = state.health_checks
     app.router.add_post(settings.webhook_path, webhook)
     app.router.add_get("/healthz", healthz)
@@ -295,5 +291,5 @@ async def _check(check: HealthCheck) -> bool:
 
 async def metrics_view(request: web.Request) -> web.Response:
     """Serve every metric in Prometheus text format."""
-    body = request.app[METRICS].render()
+    body = request.app[STATE].metrics.render()
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
