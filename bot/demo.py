@@ -377,7 +377,7 @@ async def direct_push(bulwark: Embedded) -> Event:
         lines.append(f'Bulwark commented on the commit ("{title}")')
     pushes = bulwark.runtime.statuses.org(ORG).direct_pushes
     if any(p.sha == sha for p in pushes):
-        lines.append("and listed the push as a direct_push finding in the org report.")
+        lines.append("and listed it under the org report's recent direct pushes.")
     return Event("A direct push", tuple(lines))
 
 
