@@ -33,8 +33,8 @@ from aiohttp import ClientSession, TCPConnector, web
 from bot.clock import SystemClock
 from bot.logs import configure_logging
 from bot.metrics import Metrics
-from bot.queue import InProcessQueue, Job
-from bot.server import create_app
+from bot.service.queue import InProcessQueue, Job
+from bot.service.server import create_app
 from bot.settings import Settings
 
 SECRET = "bench-secret"

@@ -5,7 +5,7 @@ unprotected, a quarter weakly protected; no rulesets), serves it with a fixed
 latency per request (default 50 ms, as a distant GitHub would), and runs on it,
 read-only:
 
-- the GraphQL scan (`bot.scan.scan_org`, what `bulwark scan` and the periodic
+- the GraphQL scan (`bot.engine.scan.scan_org`, what `bulwark scan` and the periodic
   resync run): requests in total and per repository, GraphQL points (the
   `rateLimit.cost` GitHub reports), wall time;
 - the naive scan: `Reconciler.reconcile(enforce=False)` for every repository
@@ -27,15 +27,16 @@ import random
 import time
 from dataclasses import dataclass
 
+from bot.cli.embedded import sandbox_settings
 from bot.clock import SystemClock
-from bot.embedded import sandbox_settings
+from bot.engine.policies import PolicyStore
+from bot.engine.reconcile import Reconciler
+from bot.engine.scan import scan_org
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
-from bot.policies import PolicyStore
-from bot.reconcile import Reconciler, StatusStore
 from bot.sandbox import Sandbox
-from bot.scan import scan_org
+from bot.store.statuses import StatusStore
 
 NAIVE_CONCURRENCY = 8
 ORG = "bench"

@@ -15,8 +15,8 @@ import asyncio
 import statistics
 import time
 
+from bot.cli.embedded import Embedded, embedded
 from bot.clock import SystemClock
-from bot.embedded import Embedded, embedded
 from bot.sandbox import Sandbox
 
 WRITES = {"PUT", "POST", "PATCH", "DELETE"}

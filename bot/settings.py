@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -181,3 +182,8 @@ def _common(environ: Mapping[str, str]) -> dict[str, Any]:
         "log_level": level,
         "log_format": fmt,
     }
+
+
+def load_settings() -> Settings:
+    """Build Settings from the process environment overlaid on `./.env`."""
+    return Settings.from_env(merged_environ(os.environ, Path.cwd()))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.check_config import main
+from bot.cli.check_config import main
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:

@@ -13,9 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import cli
+from bot.app import build_services
 from bot.clock import FakeClock
-from bot.queue import Job
-from bot.server import QUEUE
+from bot.service.queue import Job
+from bot.service.server import QUEUE
 from bot.settings import Settings
 
 VERBS = ["serve", "worker", "demo", "scan", "check-config", "sandbox"]
@@ -59,14 +60,6 @@ def test_serve_reads_dotenv(
     assert "APP_ID: expected a positive integer" in capsys.readouterr().err
 
 
-def test_missing_module_is_not_available_yet(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(cli.DELEGATES, "demo", ("bot.no_such_module", "main", "x"))
-    assert cli.main(["demo"]) == 2
-    assert "not available yet" in capsys.readouterr().err
-
-
 def test_delegate_receives_remaining_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(cli.DELEGATES, "scan", ("tests.test_cli", "fake_scan", "x"))
     assert cli.main(["scan", "--org", "acme", "--apply"]) == 7
@@ -98,7 +91,7 @@ async def test_build_services_runs_jobs_and_shuts_down(
 ) -> None:
     settings = Settings(app_id=1, private_key=rsa_private_key, webhook_secret="s")
     runtime = RecordingRuntime()
-    app = cli.build_services(settings, clock=fake_clock, runtime=runtime)
+    app = build_services(settings, clock=fake_clock, runtime=runtime)
     body = b'{"repository": {"full_name": "acme/w"}}'
     signature = "sha256=" + hmac.new(b"s", body, hashlib.sha256).hexdigest()
     hdrs = {

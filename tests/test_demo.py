@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from bot.demo import DemoResult, console_for, main, render, run_demo
+from bot.cli.demo import DemoResult, console_for, main, render, run_demo
 from bot.sandbox import Sandbox
 
 ORG = "acme"

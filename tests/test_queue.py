@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.metrics import Metrics
-from bot.queue import InProcessQueue, Job
+from bot.service.queue import InProcessQueue, Job
 
 
 class Gate:
@@ -130,7 +130,7 @@ async def test_failing_job_is_logged_and_counted_and_worker_goes_on(
     await queue.start(runner)
     await queue.put(job("boom", repo="o/a"))
     await queue.put(job("fine", repo="o/a"))
-    with caplog.at_level(logging.ERROR, logger="bot.queue"):
+    with caplog.at_level(logging.ERROR, logger="bot.service.queue"):
         await queue.join()
     await queue.close()
     assert ran == ["boom", "fine"]

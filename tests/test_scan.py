@@ -7,17 +7,18 @@ from typing import Any
 
 import pytest
 
+from bot.cli.embedded import sandbox_settings
 from bot.clock import FakeClock
 from bot.core.models import Outcome, RepoStatus
-from bot.embedded import sandbox_settings
+from bot.engine.policies import POLICY_PATH, PolicyStore
+from bot.engine.reconcile import Reconciler
+from bot.engine.scan import REPOS_QUERY, OrgNotFound, judge, scan_org
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
-from bot.policies import POLICY_PATH, PolicyStore
-from bot.reconcile import Reconciler, StatusStore
 from bot.sandbox import Sandbox
 from bot.sandbox.graphql_schema import node_cost, validate_query
-from bot.scan import REPOS_QUERY, OrgNotFound, judge, scan_org
+from bot.store.statuses import StatusStore
 from tests.e2e.conftest import STRONG, WEAK
 
 COMPLIANT = {

@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.clock import FakeClock
 from bot.metrics import Metrics
-from bot.queue import InProcessQueue, Job
-from bot.server import HEALTH_CHECKS, MAX_BODY, DeliveryMemory, create_app
+from bot.service.queue import InProcessQueue, Job
+from bot.service.server import HEALTH_CHECKS, MAX_BODY, create_app
 from bot.settings import Settings
+from bot.store.deliveries import DeliveryMemory
 
 SECRET = "It's a Secret to Everybody"
 PATH = "/api/github/webhooks"

@@ -7,12 +7,12 @@ import logging
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.context import Context, is_bot, login_of, repo_of
 from bot.core.commands import parse_commands
 from bot.core.render import reply_rate_limited
+from bot.engine.commands import Desk, answer, target_branch
+from bot.engine.limits import Allowance
 from bot.github.errors import GitHubError
-from bot.limits import Allowance
-from bot.slash import answer, target_branch
+from bot.handlers.context import Context, is_bot, login_of, repo_of
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -32,12 +32,13 @@ async def comment_created(event: Event, ctx: Context) -> None:
         return
     login = login_of(comment, "user") or ""
     thread = f"{repo[0]}/{repo[1]}#{issue['number']}".lower()
-    allowed = [ctx.runtime.limiter.take(thread) for _ in commands]
+    allowed = [ctx.services.limiter.take(thread) for _ in commands]
     if allowed[0] is Allowance.DROP:
         log.info("returning: %s is over the command limit", login)
         return
     await _acknowledge(ctx, repo, int(comment["id"]))
-    branch = await target_branch(ctx, *repo, issue)
+    branch = await target_branch(ctx.gh, *repo, issue)
+    desk = Desk(ctx.gh, ctx.services.reconciler, ctx.services.reports)
     for command, allowed_one in zip(commands, allowed, strict=True):
         if allowed_one is Allowance.DROP:
             return
@@ -45,7 +46,7 @@ async def comment_created(event: Event, ctx: Context) -> None:
             reply_rate_limited(login)
             if allowed_one is Allowance.NOTICE
             else await answer(
-                ctx, *repo, login, command, branch, on_issue=not issue.get("pull_request")
+                desk, *repo, login, command, branch, on_issue=not issue.get("pull_request")
             )
         )
         await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)

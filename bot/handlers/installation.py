@@ -8,7 +8,7 @@ from typing import Any
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.context import Context
+from bot.handlers.context import Context
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -27,8 +27,8 @@ def _names(repos: Any) -> list[str]:
 @router.register("installation", action="new_permissions_accepted")
 async def installation_created(event: Event, ctx: Context) -> None:
     """Reconcile every repository of a new (or resumed) installation, then report."""
-    ctx.runtime.reconciler.retry_refused()  # new permissions may allow what was refused
-    await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
+    ctx.services.reconciler.retry_refused()  # new permissions may allow what was refused
+    await ctx.services.scheduler.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
 
 
 @router.register("installation_repositories", action="added")
@@ -38,15 +38,17 @@ async def repositories_added(event: Event, ctx: Context) -> None:
     if not added:
         log.info("returning: no repositories were added")
         return
-    await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id, repos=added)
+    await ctx.services.scheduler.enqueue_resync(
+        ctx.installation_id, delivery_id=ctx.delivery_id, repos=added
+    )
 
 
 @router.register("installation_repositories", action="removed")
 async def repositories_removed(event: Event, ctx: Context) -> None:
     """Forget repositories the App can no longer see, and say so in the report."""
     for name in _names(event.data.get("repositories_removed")):
-        ctx.runtime.statuses.forget(name)
-        ctx.runtime.report_soon(ctx.installation_id, name.split("/")[0])
+        ctx.services.statuses.forget(name)
+        ctx.services.scheduler.report_soon(ctx.installation_id, name.split("/")[0])
 
 
 @router.register("installation", action="deleted")
@@ -56,5 +58,5 @@ async def installation_gone(event: Event, ctx: Context) -> None:
     account = event.data.get("installation", {}).get("account") or {}
     login = account.get("login")
     if isinstance(login, str):
-        ctx.runtime.statuses.forget_org(login)
-        ctx.runtime.policies.forget(login)
+        ctx.services.statuses.forget_org(login)
+        ctx.services.policies.forget(login)

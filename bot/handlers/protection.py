@@ -7,7 +7,7 @@ import logging
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.context import Context, login_of, repo_of
+from bot.handlers.context import Context, login_of, repo_of
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -22,15 +22,17 @@ async def protection_changed(event: Event, ctx: Context) -> None:
     if repo is None:
         log.debug("returning: %s without a repository (org-level change)", event.event)
         if event.event == "repository_ruleset":
-            await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
+            await ctx.services.scheduler.enqueue_resync(
+                ctx.installation_id, delivery_id=ctx.delivery_id
+            )
         return
     sender = login_of(event.data)
-    if sender is not None and sender == await ctx.runtime.app_login():
+    if sender is not None and sender == await ctx.services.app_login():
         log.debug("returning: the change was Bulwark's own write")
         return
     full = "/".join(repo)
-    ctx.runtime.reconciler.something_changed(full)
-    await ctx.runtime.enqueue_reconcile(
+    ctx.services.reconciler.something_changed(full)
+    await ctx.services.scheduler.enqueue_reconcile(
         ctx.installation_id,
         full,
         delivery_id=ctx.delivery_id,
@@ -54,9 +56,11 @@ async def repository_changed(event: Event, ctx: Context) -> None:
     full = "/".join(repo)
     old = event.data.get("changes", {}).get("repository", {}).get("name", {}).get("from")
     if isinstance(old, str):
-        ctx.runtime.statuses.forget(f"{repo[0]}/{old}")
-    ctx.runtime.reconciler.something_changed(full)
-    await ctx.runtime.enqueue_reconcile(ctx.installation_id, full, delivery_id=ctx.delivery_id)
+        ctx.services.statuses.forget(f"{repo[0]}/{old}")
+    ctx.services.reconciler.something_changed(full)
+    await ctx.services.scheduler.enqueue_reconcile(
+        ctx.installation_id, full, delivery_id=ctx.delivery_id
+    )
 
 
 @router.register("repository", action="deleted")
@@ -64,5 +68,5 @@ async def repository_deleted(event: Event, ctx: Context) -> None:
     """Forget a deleted repository and refresh the report."""
     repo = repo_of(event.data)
     if repo is not None:
-        ctx.runtime.statuses.forget("/".join(repo))
-        ctx.runtime.report_soon(ctx.installation_id, repo[0])
+        ctx.services.statuses.forget("/".join(repo))
+        ctx.services.scheduler.report_soon(ctx.installation_id, repo[0])

@@ -9,11 +9,11 @@ from typing import Any
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.context import Context, login_of, repo_of
 from bot.core.models import Outcome
 from bot.core.render import fix_refused_note
-from bot.feedback import check_run_body, evaluate, publish_check, publish_comment
-from bot.permissions import permission
+from bot.engine.feedback import check_run_body, evaluate, publish_check, publish_comment
+from bot.engine.permissions import permission
+from bot.handlers.context import Context, login_of, repo_of
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -60,16 +60,16 @@ async def feedback(
 ) -> None:
     """Evaluate the base branch, then publish the check run and the status comment."""
     base = str(pull["base"]["ref"])
-    verdict = await evaluate(ctx.runtime.reconciler, ctx.gh, *repo, base, enforce=enforce)
+    verdict = await evaluate(ctx.services.reconciler, ctx.gh, *repo, base, enforce=enforce)
     if from_fork(pull) and "CodeQL" in verdict.terms.checks:
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note, pull_number=int(pull["number"]))
-    app_id = ctx.runtime.clients.app_auth.app_id
+    app_id = ctx.services.app_id
     await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body, app_id=app_id)
     if verdict.status.outcome is Outcome.ERROR:
         log.info("returning: the base branch could not be read; the comment stays as it is")
         return
-    login = await ctx.runtime.app_login()
+    login = await ctx.services.app_login()
     await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict, login=login)
 
 

@@ -7,11 +7,11 @@ import logging
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.context import Context, repo_of
 from bot.core.policy import excluded_reason
-from bot.direct_push import check_push, comment_once, is_protected, pushed_branch, touched_paths
+from bot.engine.policies import ORG_POLICY_REPO, POLICY_PATH
+from bot.engine.pushes import check_push, comment_once, is_protected, pushed_branch, touched_paths
 from bot.github.errors import GitHubError
-from bot.policies import ORG_POLICY_REPO, POLICY_PATH
+from bot.handlers.context import Context, repo_of
 
 router = Router()
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ async def push(event: Event, ctx: Context) -> None:
     default = str(event.data["repository"].get("default_branch") or "main")
     if branch == default and POLICY_PATH in touched_paths(event.data):
         await _policy_changed(ctx, *repo)
-    policy, _ = await ctx.runtime.policies.for_repo(ctx.gh, *repo)
+    policy, _ = await ctx.services.policies.for_repo(ctx.gh, *repo)
     data = event.data["repository"]
     excluded = excluded_reason(
         policy, name=repo[1], archived=bool(data.get("archived")), fork=bool(data.get("fork"))
@@ -39,10 +39,10 @@ async def push(event: Event, ctx: Context) -> None:
     if not is_protected(policy, branch, default):
         log.debug("returning: %s is not a protected branch", branch)
         return
-    for direct, finding, why in await check_push(ctx.gh, event.data, branch, ctx.runtime.clock):
+    for direct, finding, why in await check_push(ctx.gh, event.data, branch, ctx.services.clock):
         log.warning("direct push: %s", finding.message, extra={"actor": direct.pusher})
-        ctx.runtime.statuses.add_direct_push(repo[0], direct)
-        ctx.runtime.report_soon(ctx.installation_id, repo[0])
+        ctx.services.statuses.add_direct_push(repo[0], direct)
+        ctx.services.scheduler.report_soon(ctx.installation_id, repo[0])
         try:
             await comment_once(ctx.gh, *repo, direct, why)
         except GitHubError as exc:  # e.g. contents: read only; the report still has it
@@ -52,11 +52,13 @@ async def push(event: Event, ctx: Context) -> None:
 async def _policy_changed(ctx: Context, owner: str, name: str) -> None:
     if name.lower() == ORG_POLICY_REPO:
         log.info("org policy changed: reloading and resyncing the org")
-        ctx.runtime.policies.forget(owner)
-        await ctx.runtime.enqueue_resync(ctx.installation_id, delivery_id=ctx.delivery_id)
+        ctx.services.policies.forget(owner)
+        await ctx.services.scheduler.enqueue_resync(
+            ctx.installation_id, delivery_id=ctx.delivery_id
+        )
     else:
         log.info("repo policy changed: reconciling")
-        ctx.runtime.policies.forget_repo(f"{owner}/{name}")
-        await ctx.runtime.enqueue_reconcile(
+        ctx.services.policies.forget_repo(f"{owner}/{name}")
+        await ctx.services.scheduler.enqueue_reconcile(
             ctx.installation_id, f"{owner}/{name}", delivery_id=ctx.delivery_id
         )

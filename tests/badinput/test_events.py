@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from gidgethub.sansio import Event
 
-from bot.embedded import Embedded
+from bot.cli.embedded import Embedded
 from bot.handlers import router
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.webhook_schemas import _keys, webhook_example

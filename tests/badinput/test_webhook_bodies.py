@@ -20,7 +20,7 @@ from multidict import CIMultiDict
 
 from bot.clock import FakeClock
 from bot.metrics import Metrics
-from bot.server import create_app
+from bot.service.server import create_app
 from bot.settings import Settings
 from tests.test_server import PATH, PUSH, SECRET, RecordingQueue, headers, sign
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.cli.embedded import Embedded, embedded
 from bot.clock import FakeClock
-from bot.embedded import Embedded, embedded
 from bot.sandbox import Sandbox
 
 STRONG = {

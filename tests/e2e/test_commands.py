@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.render import COMMAND_REPLY_MARKER
-from bot.embedded import Embedded
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord
 from tests.e2e.conftest import STRONG, WEAK, install

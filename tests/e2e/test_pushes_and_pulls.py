@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER
-from bot.embedded import Embedded
 from tests.e2e.conftest import WEAK, install
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
-from bot.embedded import Embedded
 from tests.e2e.conftest import STRONG, WEAK, install
 
 

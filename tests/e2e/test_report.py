@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.core.render import REPORT_MARKER_PREFIX
-from bot.embedded import Embedded
-from bot.report import REPORT_LABEL
+from bot.engine.report import REPORT_LABEL
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord
 from tests.e2e.conftest import WEAK, install

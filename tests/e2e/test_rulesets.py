@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.embedded import Embedded
+from bot.cli.embedded import Embedded
 from tests.e2e.conftest import install
 
 BY_RULESET = "enforce_with: ruleset\n"

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.cli.embedded import Embedded
+from bot.cli.scan import run
 from bot.clock import FakeClock
 from bot.core.models import FindingKind, Outcome
-from bot.embedded import Embedded
 from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
-from bot.scan_cli import run
 from tests.e2e.conftest import WEAK, install
 from tests.test_scan import COMPLIANT, WRITE_METHODS
 

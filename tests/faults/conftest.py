@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 import pytest
 
+from bot.cli.embedded import Embedded, embedded
 from bot.clock import Clock, FakeClock
-from bot.embedded import Embedded, embedded
 from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord

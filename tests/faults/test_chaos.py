@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
+from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER, REPORT_MARKER_PREFIX
-from bot.embedded import Embedded
 from bot.github.errors import GitHubError
 from bot.sandbox.faults import KINDS, LOST
 from tests.faults.conftest import install, meets_policy, resync

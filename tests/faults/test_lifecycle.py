@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.models import Outcome
-from bot.embedded import Embedded
 from bot.github.errors import GitHubError
 from bot.sandbox import Sandbox
 from tests.faults.conftest import Midway, install, meets_policy, protection_puts, resync

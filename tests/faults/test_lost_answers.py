@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER, REPORT_MARKER_PREFIX
-from bot.embedded import Embedded
 from bot.sandbox import Sandbox
 from bot.sandbox.faults import LOST
 from tests.faults.conftest import install, resync

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.render import REPORT_DELAYED, REPORT_MARKER_PREFIX
-from bot.embedded import Embedded
 from bot.sandbox import Sandbox
 from bot.sandbox.faults import Faults
 from tests.faults.conftest import install, meets_policy, protection_puts, resync

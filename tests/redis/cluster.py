@@ -20,9 +20,9 @@ from typing import Any
 import aiohttp
 
 from bot.clock import SystemClock
-from bot.redis.queue import QUEUE_NAME, connect, delivery_key
 from bot.sandbox import Sandbox
 from bot.sandbox.webhooks import deliver
+from bot.service.redis_queue import QUEUE_NAME, connect, delivery_key
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_DEADLINE = 30.0

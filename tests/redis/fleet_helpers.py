@@ -7,9 +7,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.queue import Job
-from bot.redis.queue import QUEUE_NAME
-from bot.redis.worker import Tools
+from bot.service.fleet import Tools
+from bot.service.queue import Job
+from bot.service.redis_queue import QUEUE_NAME
 
 STARTED = "bulwark:test:started"
 DONE = "bulwark:test:done"

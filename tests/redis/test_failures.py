@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.cli import build_services
-from bot.queue import Job
-from bot.redis.queue import RedisQueue, connect
+from bot.app import build_services
 from bot.sandbox.webhooks import delivery_headers
+from bot.service.queue import Job
+from bot.service.redis_queue import RedisQueue, connect
 from bot.settings import Settings
 from tests.redis.conftest import RedisServer
 from tests.redis.fleet_helpers import DONE, OVERLAPS, RELEASE, STARTED, decoded, drained, eventually

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from bot.metrics import Metrics
-from bot.queue import Job
-from bot.redis.locks import RedisRepoLocks
-from bot.redis.queue import RedisQueue, connect
-from bot.redis.worker import Fleet, Options, Tools, create_worker
+from bot.service.fleet import Fleet, Options, Tools, create_worker
+from bot.service.queue import Job
+from bot.service.redis_queue import RedisQueue, connect
+from bot.store.redis_locks import RedisRepoLocks
 from tests.redis.conftest import RedisServer
 from tests.redis.fleet_helpers import DONE, OVERLAPS, STARTED, Recorder, decoded, drained
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.redis.statuses import RedisStatusStore
+from bot.store.redis_statuses import RedisStatusStore
 from tests.redis.conftest import RedisServer
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.cli import build_services
-from bot.redis.queue import QUEUE_NAME, connect
+from bot.app import build_services
 from bot.sandbox.webhooks import delivery_headers
+from bot.service.redis_queue import QUEUE_NAME, connect
 from bot.settings import Settings
 from tests.redis.conftest import RedisServer
 
@@ -66,7 +66,7 @@ async def test_without_redis_deliveries_get_503_and_healthz_says_so(
 def test_the_in_process_path_does_not_import_redis(rsa_private_key: str) -> None:
     script = (
         "import sys\n"
-        "from bot.cli import build_services\n"
+        "from bot.app import build_services\n"
         "from bot.settings import Settings\n"
         "settings = Settings(app_id=1, private_key=sys.stdin.read(), webhook_secret='s')\n"
         "build_services(settings, runtime=object())\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.redis.worker import Options, Tools, run
+from bot.service.fleet import Options, Tools, run
 from tests.redis.fleet_helpers import Recorder
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.embedded import Embedded
+from bot.cli.embedded import Embedded
 from bot.sandbox.app import WRITE_METHODS
 from tests.e2e.conftest import WEAK, install
 

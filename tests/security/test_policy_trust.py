@@ -7,7 +7,7 @@ tests/e2e/test_pushes_and_pulls.py covers a policy file on a branch at install t
 
 from __future__ import annotations
 
-from bot.embedded import Embedded
+from bot.cli.embedded import Embedded
 from tests.e2e.conftest import WEAK, install
 
 POLICY = ".github/repo-protection.yml"

@@ -8,7 +8,7 @@ import logging
 import aiohttp
 import pytest
 
-from bot.embedded import Embedded
+from bot.cli.embedded import Embedded
 from bot.logs import JsonFormatter
 from tests.e2e.conftest import WEAK, install
 

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot import server
-from bot.embedded import Embedded
+from bot.cli.embedded import Embedded
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.webhooks import delivery_headers
+from bot.service import server
 from tests.e2e.conftest import WEAK, install
 
 

@@ -15,8 +15,8 @@ from bot.core.render import (
     check_run_output,
     pr_status_comment,
 )
+from bot.engine.reconcile import Reconciler
 from bot.github.gateway import Gateway
-from bot.reconcile import Reconciler
 
 CHECK_NAME = "repo-protection"
 

@@ -63,6 +63,22 @@ class Job:
         )
 
 
+class JobService(Protocol):
+    """What runs jobs: `Runtime` in production; `serve` and the fleet need only this."""
+
+    async def run(self, job: Job) -> None:
+        """Run one job."""
+
+    async def resync_all(self, reason: str = "periodic") -> int:
+        """Queue a resync of every installation."""
+
+    async def close(self) -> None:
+        """Release what the service holds."""
+
+    async def flush(self) -> None:
+        """Send recorded state to Redis (before the repository's lock is released)."""
+
+
 class WorkQueue(Protocol):
     """What the server and the resync need of a queue."""
 
@@ -98,7 +114,7 @@ class InProcessQueue:
         self._concurrency = concurrency
         self._metrics = metrics
         self._clock = clock or SystemClock()
-        self._log = logger or logging.getLogger("bot.queue")
+        self._log = logger or logging.getLogger("bot.service.queue")
         self._waiting: dict[str, deque[Job]] = {}
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._running: set[str] = set()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.context import Context
 from bot.core.commands import PRIVILEGED, Command, Verb
 from bot.core.models import REPAIRABLE, Outcome, RepoStatus
 from bot.core.render import (
@@ -20,16 +19,19 @@ from bot.core.render import (
     reply_report_unavailable,
     reply_status,
 )
-from bot.feedback import BranchVerdict, evaluate
+from bot.engine.feedback import BranchVerdict, evaluate
+from bot.engine.permissions import permission
+from bot.engine.reconcile import Reconciler
+from bot.engine.report import ReportKeeper
 from bot.github.errors import GitHubError
-from bot.permissions import permission
+from bot.github.gateway import Gateway
 
 log = logging.getLogger(__name__)
 NEEDS_BRANCH = frozenset({Verb.STATUS, Verb.CHECK, Verb.FIX})
 
 
 async def target_branch(
-    ctx: Context, owner: str, repo: str, issue: Mapping[str, Any]
+    gh: Gateway, owner: str, repo: str, issue: Mapping[str, Any]
 ) -> str | GitHubError:
     """Return the branch a command speaks of: a PR's base, else the default branch.
 
@@ -37,18 +39,27 @@ async def target_branch(
     """
     try:
         if issue.get("pull_request"):
-            pull = await ctx.gh.pull(owner, repo, int(issue["number"]))
+            pull = await gh.pull(owner, repo, int(issue["number"]))
             if pull is not None:
                 return str(pull["base"]["ref"])
-        found = await ctx.gh.repo(owner, repo)
+        found = await gh.repo(owner, repo)
     except GitHubError as exc:
         log.warning("could not find the branch a command speaks of: %s", exc)
         return exc
     return str((found or {}).get("default_branch") or "main")
 
 
+@dataclass(frozen=True)
+class Desk:
+    """What answering a command needs: the installation's gateway, the reconciler, the report."""
+
+    gh: Gateway
+    reconciler: Reconciler
+    reports: ReportKeeper
+
+
 async def answer(
-    ctx: Context,
+    desk: Desk,
     owner: str,
     repo: str,
     login: str,
@@ -63,42 +74,40 @@ async def answer(
     """
     try:
         if command.verb in PRIVILEGED:
-            who = await permission(ctx.gh, owner, repo, login)
+            who = await permission(desk.gh, owner, repo, login)
             if not who.allowed:
                 return reply_refused(command.verb, login, "" if who.role == "none" else who.role)
         if isinstance(branch, GitHubError) and command.verb in NEEDS_BRANCH:
             raise branch
-        return await _run(ctx, owner, repo, login, command, str(branch), on_issue)
+        return await _run(desk, owner, repo, login, command, str(branch), on_issue)
     except GitHubError as exc:
         log.warning("command failed: %s", exc, extra={"verb": command.verb.value})
         return reply_failure(command.verb, str(exc), asker=login)
 
 
 async def _run(
-    ctx: Context, owner: str, repo: str, login: str, command: Command, branch: str, on_issue: bool
+    desk: Desk, owner: str, repo: str, login: str, command: Command, branch: str, on_issue: bool
 ) -> str:
-    runtime = ctx.runtime
-    warning = runtime.reports.warnings.get(owner.lower())
+    gh, reconciler = desk.gh, desk.reconciler
+    warning = desk.reports.warnings.get(owner.lower())
     if command.verb is Verb.STATUS:
-        verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
+        verdict = await evaluate(reconciler, gh, owner, repo, branch, enforce=False)
         note = reply_report_unavailable(warning) if warning else None
         status = verdict.status if on_issue else branch_status(verdict)
         return reply_status(status, asker=login, report_note=note)
     if command.verb is Verb.CHECK:
-        verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=None)
+        verdict = await evaluate(reconciler, gh, owner, repo, branch, enforce=None)
         return reply_check(branch_status(verdict), asker=login)
     if command.verb is Verb.FIX:
-        verdict = await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=True)
+        verdict = await evaluate(reconciler, gh, owner, repo, branch, enforce=True)
         return reply_fix(branch_status(verdict), asker=login)
     if command.verb is Verb.REPORT:
-        result = await runtime.reports.update(ctx.gh, owner)
+        result = await desk.reports.update(gh, owner)
         if result.warning:
             return reply_report_unavailable(result.warning)
         if result.url is None:
             return reply_status(
-                (
-                    await evaluate(runtime.reconciler, ctx.gh, owner, repo, branch, enforce=False)
-                ).status,
+                (await evaluate(reconciler, gh, owner, repo, branch, enforce=False)).status,
                 asker=login,
             )
         return reply_report(result.url, asker=login)

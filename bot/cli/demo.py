@@ -23,10 +23,10 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli.embedded import Embedded, embedded
 from bot.clock import Clock, SystemClock
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.embedded import Embedded, embedded
-from bot.report import REPORT_LABEL
+from bot.engine.report import REPORT_LABEL
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.state import JSON, State

@@ -16,10 +16,11 @@ from bot.core.render import (
     report_body,
     report_closed_comment,
 )
+from bot.engine.policies import PolicyStore
 from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
-from bot.policies import PolicyStore
-from bot.reconcile import RepoLocks, StatusStore
+from bot.store.locks import RepoLocks
+from bot.store.statuses import StatusStore
 
 REPORT_LABEL = "repo-protection"
 REPORT_LOCK = ".bulwark-report"  # the lock (and queue) key of an org's report: owner/REPORT_LOCK

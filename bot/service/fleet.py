@@ -15,13 +15,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from bot.logs import log_context
 from bot.metrics import Metrics
-from bot.queue import Job
-from bot.redis.locks import LockBusy, RedisRepoLocks
-from bot.redis.queue import FUNCTION, QUEUE_NAME, RedisQueue
+from bot.service.queue import Job, JobService
+from bot.service.redis_queue import FUNCTION, QUEUE_NAME, RedisQueue, connect
+from bot.store.redis_locks import LockBusy, RedisRepoLocks
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -44,22 +44,6 @@ OUTAGE_POLL = 0.5
 log = logging.getLogger(__name__)
 
 
-class Service(Protocol):
-    """What a worker process runs jobs with (bot.runtime.Runtime in production)."""
-
-    async def run(self, job: Job) -> None:
-        """Run one job."""
-
-    async def resync_all(self, reason: str = "periodic") -> int:
-        """Queue a resync of every installation."""
-
-    async def close(self) -> None:
-        """Release what the service holds."""
-
-    async def flush(self) -> None:
-        """Send recorded state to Redis (before the repository's lock is released)."""
-
-
 @dataclass(frozen=True)
 class Tools:
     """What a service is built from: the follow-up queue, the locks, the raw connection."""
@@ -70,7 +54,7 @@ class Tools:
     metrics: Metrics
 
 
-Setup = Callable[[Tools], Awaitable[Service]]
+Setup = Callable[[Tools], Awaitable[JobService]]
 
 
 @dataclass(frozen=True)
@@ -89,7 +73,7 @@ class Fleet:
     """One worker process's side of the fleet: run jobs under locks, gate the resync."""
 
     def __init__(
-        self, tools: Tools, service: Service, options: Options, name: str | None = None
+        self, tools: Tools, service: JobService, options: Options, name: str | None = None
     ) -> None:
         self.tools = tools
         self.service = service
@@ -210,8 +194,6 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
     """Build the arq worker; `setup` builds the job service once Redis is connected."""
     from arq import cron
     from arq.worker import func
-
-    from bot.redis.queue import connect
 
     async def startup(ctx: dict[str, Any]) -> None:
         redis = ctx["redis"]

@@ -14,15 +14,15 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
-from cachetools import TTLCache
 from gidgethub import ValidationFailure, sansio
 from multidict import CIMultiDictProxy
 
 from bot.clock import Clock
 from bot.logs import log_context
 from bot.metrics import Metrics
-from bot.queue import Job, Runner, WorkQueue
+from bot.service.queue import Job, Runner, WorkQueue
 from bot.settings import Settings
+from bot.store.deliveries import DeliveryMemory
 
 # GitHub caps webhook payloads at 25 MB and does not send larger ones.
 # https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap
@@ -34,45 +34,7 @@ _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 Hook = Callable[[web.Application], Awaitable[None]]
 HealthCheck = Callable[[], Awaitable[bool]]
 
-log = logging.getLogger("bot.server")
-
-
-class DeliveryMemory:
-    """The delivery ids seen recently, so a redelivery is acknowledged but not run twice.
-
-    GitHub keeps a delivery's `X-GitHub-Delivery` when it is redelivered (within 3
-    days). Duplicates that matter arrive within minutes (a timed-out delivery sent
-    again), so ids are kept 24 hours, at most 100,000 of them; a deliberate
-    redelivery a day later is processed again, which is safe because handlers are
-    idempotent.
-    """
-
-    def __init__(self, clock: Clock, *, ttl: float = 24 * 3600, maxsize: int = 100_000) -> None:
-        self._ids: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl, timer=clock.monotonic)
-
-    def __contains__(self, delivery_id: object) -> bool:
-        return delivery_id in self._ids
-
-    def add(self, delivery_id: str) -> None:
-        """Remember a delivery id."""
-        self._ids[delivery_id] = True
-
-    def forget(self, delivery_id: str) -> None:
-        """Forget a delivery whose job failed, so a redelivery from GitHub runs it again."""
-        self._ids.pop(delivery_id, None)
-
-
-class SharedDeliveryMemory(DeliveryMemory):
-    """A web tier in front of a shared queue remembers nothing: Redis dedupes deliveries."""
-
-    def __contains__(self, delivery_id: object) -> bool:
-        return False
-
-    def add(self, delivery_id: str) -> None:
-        """Remember nothing here."""
-
-    def forget(self, delivery_id: str) -> None:
-        """Forget nothing here."""
+log = logging.getLogger("bot.service.server")
 
 
 def forgetting_failures(runner: Runner, seen: DeliveryMemory) -> Runner:
@@ -268,7 +230,7 @@ async def _enqueue(state: _State, job: Job, event: str) -> web.Response:
     state.seen.add(job.delivery_id)
     state.metrics.delivery(event, "accepted")
     # The INFO line of an accepted delivery is written when a worker takes it up
-    # (bot/runtime.py): the acknowledgement path stays as short as it can be.
+    # (bot/service/runtime.py): the acknowledgement path stays as short as it can be.
     log.debug("delivery queued")
     return web.json_response({"status": "queued"}, status=202)
 

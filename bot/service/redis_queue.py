@@ -19,7 +19,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.metrics import Metrics
-from bot.queue import Job, Runner
+from bot.service.queue import Job, Runner
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -61,16 +61,6 @@ def job_id(job: Job, token: str) -> str:
     if job.kind == "delivery":
         return f"delivery:{job.delivery_id}"
     return f"{job.dedupe_key or job.kind}:{token}"
-
-
-def redis_settings(url: str) -> Any:
-    """Return arq's RedisSettings for `url`, failing fast when Redis is away."""
-    from arq.connections import RedisSettings
-
-    settings = RedisSettings.from_dsn(url)
-    settings.conn_timeout = int(CONNECT_TIMEOUT)
-    settings.conn_retries = 0
-    return settings
 
 
 async def connect(url: str) -> ArqRedis:

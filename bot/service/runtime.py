@@ -7,21 +7,23 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.clock import Clock
-from bot.context import Context
 from bot.core.models import Outcome
+from bot.engine.limits import CommandLimiter
+from bot.engine.policies import PolicyStore
+from bot.engine.reconcile import REPO_GONE, Reconciler
+from bot.engine.report import REPORT_LOCK, ReportKeeper
+from bot.engine.scan import OrgNotFound, scan_org
 from bot.github.clients import GitHubClients
 from bot.github.errors import GitHubError, RateLimited, Unavailable
 from bot.github.gateway import Gateway
-from bot.limits import CommandLimiter
+from bot.handlers.context import Context, Services
 from bot.logs import log_context
-from bot.policies import PolicyStore
-from bot.queue import Job, WorkQueue
-from bot.reconcile import REPO_GONE, Reconciler, RepoLocks, StatusStore
-from bot.report import REPORT_LOCK, ReportKeeper
-from bot.scan import OrgNotFound, scan_org
+from bot.service.queue import Job, WorkQueue
+from bot.store.statuses import StatusStore
 
 REPORT_DEBOUNCE = 60.0
 # What a reconciliation reads of a repository; webhooks carry it, so jobs can too.
@@ -40,24 +42,36 @@ class Runtime:
         clients: GitHubClients,
         queue: WorkQueue,
         clock: Clock,
+        router: Router,
+        policies: PolicyStore,
+        statuses: StatusStore,
+        reconciler: Reconciler,
+        limiter: CommandLimiter,
         resync_interval: float = 3600.0,
         report_debounce: float = REPORT_DEBOUNCE,
-        statuses: StatusStore | None = None,
-        locks: RepoLocks | None = None,
-        policy_ttl: float | None = None,
     ) -> None:
         self.clients = clients
         self.queue = queue
         self.clock = clock
+        self.router = router
         self.resync_interval = resync_interval
-        self.policies = PolicyStore(ttl=policy_ttl, clock=clock)
-        self.statuses = statuses or StatusStore()
-        self.reconciler = Reconciler(self.policies, self.statuses, clock, locks)
-        self.reports = ReportKeeper(
-            self.statuses, self.policies, clock, self.app_login, self.reconciler.locks
-        )
+        self.policies = policies
+        self.statuses = statuses
+        self.reconciler = reconciler
+        self.limiter = limiter
+        self.reports = ReportKeeper(statuses, policies, clock, self.app_login, reconciler.locks)
         self.report_debounce = report_debounce
-        self.limiter = CommandLimiter(clock)
+        self.services = Services(
+            reconciler=reconciler,
+            reports=self.reports,
+            statuses=statuses,
+            policies=policies,
+            limiter=limiter,
+            clock=clock,
+            app_id=clients.app_auth.app_id,
+            app_login=self.app_login,
+            scheduler=self,
+        )
         self._report_due: dict[str, asyncio.Task[None]] = {}
         self._app_login: str | None = None
         self._closers: list[Callable[[], Awaitable[object]]] = []
@@ -184,8 +198,6 @@ class Runtime:
     # Job runners --------------------------------------------------------------
 
     async def _delivery(self, job: Job) -> None:
-        from bot.handlers import router
-
         name = str(job.payload.get("event", ""))
         data: Any = job.payload.get("data", {})
         action = data.get("action") if isinstance(data, dict) else None
@@ -196,12 +208,15 @@ class Runtime:
                 return
             event = Event(data, event=name, delivery_id=job.delivery_id)
             ctx = Context(
-                self.gateway(job.installation_id), job.installation_id, job.delivery_id, self
+                self.gateway(job.installation_id),
+                job.installation_id,
+                job.delivery_id,
+                self.services,
             )
-            if not router.fetch(event):
+            if not self.router.fetch(event):
                 log.debug("returning: no handler for %s.%s", name, action)
                 return
-            await router.dispatch(event, ctx)
+            await self.router.dispatch(event, ctx)
 
     async def _reconcile(self, job: Job) -> None:
         assert job.installation_id is not None and job.repo is not None

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
-from bot.reconcile import DIRECT_PUSH_MEMORY, StatusStore
+from bot.store.statuses import DIRECT_PUSH_MEMORY, StatusStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -19,14 +19,15 @@ from rich.table import Table
 from bot.clock import Clock, SystemClock, isoformat
 from bot.core.models import Outcome, RepoStatus
 from bot.core.render import report_body
+from bot.engine.policies import PolicyStore
+from bot.engine.reconcile import Reconciler
+from bot.engine.scan import OrgNotFound, ScanResult, scan_org
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
-from bot.policies import PolicyStore
-from bot.reconcile import Reconciler, StatusStore
-from bot.scan import OrgNotFound, ScanResult, scan_org
 from bot.settings import ConfigError, Settings, merged_environ
+from bot.store.statuses import StatusStore
 
 JSON_VERSION = 1
 EXIT_COMPLIANT, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2

@@ -20,10 +20,10 @@ from bot.core.policy import (
     repo_policy,
 )
 from bot.core.protection import BranchProtection, parse_rules
+from bot.engine.policies import ORG_POLICY_REPO, POLICY_PATH, PolicyStore
+from bot.engine.reconcile import REPO_GONE, Reconciler
 from bot.github.errors import NotFound, QueryFailed, RateLimited
 from bot.github.gateway import Gateway
-from bot.policies import ORG_POLICY_REPO, POLICY_PATH, PolicyStore
-from bot.reconcile import REPO_GONE, Reconciler
 
 PAGE_SIZE = 100
 REST_CONCURRENCY = 8

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
-from weakref import WeakValueDictionary
 
 from cachetools import LRUCache
 
 from bot.clock import Clock, isoformat
-from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.models import REPAIRABLE, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.plan import RULESET_NAME, Plan, empty_repository, plan, policy_invalid
 from bot.core.policy import Policy, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
+from bot.engine.policies import PolicyStore
 from bot.github.errors import (
     Forbidden,
     GitHubError,
@@ -27,11 +24,11 @@ from bot.github.errors import (
     RateLimited,
 )
 from bot.github.gateway import Gateway
-from bot.policies import PolicyStore
+from bot.store.locks import RepoLocks
+from bot.store.statuses import StatusStore
 
 # Deleted, renamed or transferred away: forgotten, not an error.
 REPO_GONE = "the repository no longer exists here"
-DIRECT_PUSH_MEMORY = 50
 
 log = logging.getLogger(__name__)
 
@@ -41,103 +38,6 @@ UNSUPPORTED_REASONS = {
     FindingKind.NOT_SUPPORTED: "GitHub offers no branch protection for it (plan or visibility)",
     FindingKind.NO_PERMISSION: "Bulwark may not change its protection",
 }
-
-
-class RepoLocks:
-    """One asyncio lock per repository: no two reconciliations of a repo overlap.
-
-    A fleet of workers sharing Redis passes a lock registry with the same
-    `lock(repo)` method returning an async context manager held across processes.
-    """
-
-    def __init__(self) -> None:
-        self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
-
-    def lock(self, repo: str) -> AbstractAsyncContextManager[Any]:
-        """Return the lock of `owner/name` (case-insensitive)."""
-        key = repo.lower()
-        found = self._locks.get(key)
-        if found is None:
-            found = asyncio.Lock()
-            self._locks[key] = found
-        return found
-
-
-def keep_fix(old: RepoStatus | None, new: RepoStatus) -> RepoStatus:
-    """A repository Bulwark fixed stays "fixed at T" while it stays compliant.
-
-    The report is read by auditors: a later check that finds nothing wrong must
-    not erase that Bulwark repaired the repository, and when.
-    """
-    if old is not None and old.outcome is Outcome.FIXED and new.outcome is Outcome.COMPLIANT:
-        return replace(new, outcome=Outcome.FIXED, findings=old.findings, fixed_at=old.fixed_at)
-    return new
-
-
-@dataclass
-class OrgState:
-    """What Bulwark last saw of an org's repositories."""
-
-    statuses: dict[str, RepoStatus] = field(default_factory=dict)
-    direct_pushes: deque[DirectPush] = field(
-        default_factory=lambda: deque(maxlen=DIRECT_PUSH_MEMORY)
-    )
-    delayed: bool = False
-
-
-class StatusStore:
-    """The latest status of every repository, grouped by org (bounded)."""
-
-    def __init__(self, max_orgs: int = 10_000) -> None:
-        self._orgs: LRUCache[str, OrgState] = LRUCache(maxsize=max_orgs)
-
-    def org(self, org: str) -> OrgState:
-        """Return (creating if needed) the state of one org."""
-        key = org.lower()
-        state = self._orgs.get(key)
-        if state is None:
-            state = OrgState()
-            self._orgs[key] = state
-        return state
-
-    def record(self, status: RepoStatus) -> RepoStatus:
-        """Remember the latest status of a repository; return what is kept."""
-        owner = status.repo.split("/", 1)[0]
-        kept = keep_fix(self.get(status.repo), status)
-        self.org(owner).statuses[status.repo.lower()] = kept
-        return kept
-
-    def get(self, repo: str) -> RepoStatus | None:
-        """Return the latest status of `owner/name`, if any."""
-        return self.org(repo.split("/", 1)[0]).statuses.get(repo.lower())
-
-    def forget(self, repo: str) -> None:
-        """Drop a repository (deleted, transferred away, uninstalled)."""
-        self.org(repo.split("/", 1)[0]).statuses.pop(repo.lower(), None)
-
-    def set_delayed(self, org: str, delayed: bool) -> None:
-        """Record whether the org's last scan waited for (or stopped at) a rate limit."""
-        self.org(org).delayed = delayed
-
-    def keep_only(self, org: str, repos: Iterable[str]) -> None:
-        """Forget the org's repositories a full scan no longer saw (deleted, moved away)."""
-        seen = {r.lower() for r in repos}
-        for repo in [r for r in self.org(org).statuses if r not in seen]:
-            self.forget(repo)
-
-    async def flush(self) -> None:
-        """Send what was recorded to a shared store before a repository's lock is released."""
-
-    async def refresh(self, org: str) -> None:
-        """Bring the org's state up to date before a report (shared stores load it here)."""
-
-    def forget_org(self, org: str) -> None:
-        """Drop everything known of an org (the App was uninstalled)."""
-        self._orgs.pop(org.lower(), None)
-
-    def add_direct_push(self, org: str, push: DirectPush) -> None:
-        """Remember a direct push for the org report."""
-        self.org(org).direct_pushes.appendleft(push)
 
 
 @dataclass(frozen=True)

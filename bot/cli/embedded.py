@@ -10,15 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.app import build_runtime
 from bot.clock import Clock, SystemClock
 from bot.github.client import RetryPolicy
 from bot.metrics import Metrics
-from bot.queue import InProcessQueue
-from bot.runtime import Runtime
 from bot.sandbox import Sandbox
-from bot.server import DeliveryMemory, create_app, forgetting_failures
+from bot.service.queue import InProcessQueue
+from bot.service.runtime import Runtime
+from bot.service.server import create_app, forgetting_failures
 from bot.settings import Settings
-from bot.worker import build_runtime
+from bot.store.deliveries import DeliveryMemory
 
 
 @dataclass
