@@ -11,7 +11,7 @@ from bot.clock import FakeClock
 from bot.core.render import COMMAND_REPLY_MARKER
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord
-from tests.e2e.conftest import STRONG, WEAK, install
+from tests.fixtures import install, strong_protection, weak_protection
 
 ROLES = {
     "adam": "admin",
@@ -31,8 +31,8 @@ async def org(bulwark: Embedded) -> int:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api", branches=("main", "release"))
-    state.set_protection("acme", "api", "main", WEAK)
-    state.set_protection("acme", "api", "release", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
+    state.set_protection("acme", "api", "release", weak_protection())
     for login, role in ROLES.items():
         state.add_collaborator("acme", "api", login, role)
     state.add_user("otto")
@@ -129,7 +129,7 @@ async def test_status_on_a_pr_speaks_of_its_base_branch(
     policy = "mode: report\nbranches: [default, release]\n"
     state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
     bulwark.runtime.policies.forget("acme")
-    state.set_protection("acme", "api", "main", STRONG)
+    state.set_protection("acme", "api", "main", strong_protection())
     state.add_pull("acme", "api", number=8, head_sha=state.new_sha(), base=base, author="bob")
 
     await say(bulwark, "/protection status", number=8)
@@ -160,7 +160,7 @@ async def test_status_on_an_issue_covers_every_protected_branch(
     policy = "mode: report\nbranches: [default, release]\n"
     state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
     bulwark.runtime.policies.forget("acme")
-    state.set_protection("acme", "api", "main", STRONG)
+    state.set_protection("acme", "api", "main", strong_protection())
     issue = state.add_issue("acme", "api", title="Are we covered?", author="rita")
 
     await say(bulwark, "/protection status", "rita", number=issue["number"], is_pull=False)
