@@ -10,7 +10,7 @@ from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.render import COMMAND_REPLY_MARKER
 from bot.sandbox import Sandbox
-from bot.sandbox.app import RequestRecord
+from bot.sandbox.app import WRITE_METHODS, RequestRecord
 from tests.fixtures import install, strong_protection, weak_protection
 
 ROLES = {
@@ -22,7 +22,6 @@ ROLES = {
 }
 PRIVILEGED = ["adam", "mia", "alice"]  # admin, maintain, org owner without a repo role
 UNPRIVILEGED = ["will", "tri", "rita", "otto"]  # write, triage, read, outside collaborator
-PROTECTION_WRITE_METHODS = {"PUT", "POST", "PATCH", "DELETE"}
 
 
 @pytest.fixture
@@ -84,8 +83,7 @@ def protection_writes(sandbox: Sandbox) -> list[RequestRecord]:
     return [
         r
         for r in sandbox.requests
-        if r.method in PROTECTION_WRITE_METHODS
-        and ("/protection" in r.path or "/rulesets" in r.path)
+        if r.method in WRITE_METHODS and ("/protection" in r.path or "/rulesets" in r.path)
     ]
 
 
