@@ -24,8 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.cli.embedded import sandbox_settings
 from bot.clock import SystemClock
@@ -37,29 +41,11 @@ from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
 from bot.store.statuses import StatusStore
+from tests.fixtures import compliant_protection, weak_protection
 
 NAIVE_CONCURRENCY = 8
 ORG = "bench"
 HOURLY_BUDGET = 5000  # an installation's REST requests, and GraphQL points, per hour
-
-COMPLIANT = {
-    "required_status_checks": {
-        "strict": False,
-        "checks": [{"context": "CodeQL"}, {"context": "test"}],
-    },
-    "enforce_admins": True,
-    "required_pull_request_reviews": {"required_approving_review_count": 1},
-    "restrictions": None,
-    "allow_force_pushes": False,
-    "allow_deletions": False,
-}
-WEAK = {
-    "required_status_checks": None,
-    "enforce_admins": False,
-    "required_pull_request_reviews": None,
-    "restrictions": None,
-    "allow_force_pushes": True,
-}
 
 
 @dataclass(frozen=True)
@@ -90,15 +76,15 @@ def build(box: Sandbox, repos: int) -> list[str]:
     state = box.state
     state.add_org(ORG)
     state.add_repo(ORG, ".github")
-    state.set_protection(ORG, ".github", "main", COMPLIANT)
+    state.set_protection(ORG, ".github", "main", compliant_protection())
     names = [".github"]
     for i in range(repos - 1):
         name = f"service-{i:05d}"
         state.add_repo(ORG, name)
         if i % 2 == 0:
-            state.set_protection(ORG, name, "main", COMPLIANT)
+            state.set_protection(ORG, name, "main", compliant_protection())
         elif i % 4 == 1:
-            state.set_protection(ORG, name, "main", WEAK)
+            state.set_protection(ORG, name, "main", weak_protection())
         names.append(name)
     return names
 

@@ -1,13 +1,22 @@
-"""Shared fixtures: a fake clock and one RSA test key per session."""
+"""Shared fixtures: one fake clock, a running sandbox and Bulwark on it, one RSA test key.
+
+Directories whose sandbox or Bulwark differ (tests/faults) override only what differs;
+plain builders and helpers live in `tests/fixtures.py`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings
 
+from bot.cli.embedded import Embedded, embedded
 from bot.clock import FakeClock
+from bot.sandbox import Sandbox
+from tests.fixtures import rsa_private_key_pem
+
+PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,18 +30,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def fake_clock() -> FakeClock:
-    """A clock that moves only when told to."""
+def clock() -> FakeClock:
+    """One clock that moves only when told to, so the sandbox's and Bulwark's tokens agree."""
     return FakeClock()
 
 
 @pytest.fixture(scope="session")
 def rsa_private_key() -> str:
     """An RSA private key in PEM, generated once per test session."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    return pem.decode()
+    return rsa_private_key_pem()
+
+
+@pytest.fixture
+def people() -> tuple[str, ...]:
+    """The logins the sandbox knows; `alice` owns the org."""
+    return PEOPLE
+
+
+@pytest.fixture
+async def sandbox(clock: FakeClock, people: tuple[str, ...]) -> AsyncIterator[Sandbox]:
+    """A started sandbox with an org `acme`, its `.github` repository and a few people."""
+    box = Sandbox(clock=clock)
+    box.state.add_org("acme")
+    for login in people:
+        box.state.add_user(login)
+    box.state.add_org_owner("acme", "alice")
+    box.state.add_repo("acme", ".github")
+    await box.start()
+    yield box
+    await box.stop()
+    # Any request GitHub's description or GraphQL schema would refuse fails the test.
+    assert box.state.violations == []
+
+
+@pytest.fixture
+async def bulwark(sandbox: Sandbox, clock: FakeClock) -> AsyncIterator[Embedded]:
+    """Bulwark running against the sandbox."""
+    async with embedded(sandbox, clock=clock) as running:
+        yield running

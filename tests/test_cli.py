@@ -87,11 +87,11 @@ class RecordingRuntime:
 
 
 async def test_build_services_runs_jobs_and_shuts_down(
-    rsa_private_key: str, fake_clock: FakeClock
+    rsa_private_key: str, clock: FakeClock
 ) -> None:
     settings = Settings(app_id=1, private_key=rsa_private_key, webhook_secret="s")
     runtime = RecordingRuntime()
-    app = build_services(settings, clock=fake_clock, runtime=runtime)
+    app = build_services(settings, clock=clock, runtime=runtime)
     body = b'{"repository": {"full_name": "acme/w"}}'
     signature = "sha256=" + hmac.new(b"s", body, hashlib.sha256).hexdigest()
     hdrs = {

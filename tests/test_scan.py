@@ -17,21 +17,10 @@ from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
+from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.graphql_schema import node_cost, validate_query
 from bot.store.statuses import StatusStore
-from tests.e2e.conftest import STRONG, WEAK
-
-COMPLIANT = {
-    "required_status_checks": {
-        "strict": False,
-        "checks": [{"context": "CodeQL"}, {"context": "test"}],
-    },
-    "enforce_admins": True,
-    "required_pull_request_reviews": {"required_approving_review_count": 1},
-    "restrictions": None,
-    "allow_force_pushes": False,
-    "allow_deletions": False,
-}
+from tests.fixtures import compliant_protection, strong_protection, weak_protection
 
 ORG_POLICY = """\
 branches: [default, "release/*"]
@@ -58,8 +47,6 @@ RULESET = {
     ],
 }
 
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-
 
 def seed_org(box: Sandbox, org: str = "acme") -> None:
     """Give `org` one repository of every kind the scan must judge."""
@@ -71,36 +58,31 @@ def seed_org(box: Sandbox, org: str = "acme") -> None:
     state.add_file(org, ".github", POLICY_PATH, ORG_POLICY)
     state.add_repo(org, "bare")
     state.add_repo(org, "weak")
-    state.set_protection(org, "weak", "main", WEAK)
+    state.set_protection(org, "weak", "main", weak_protection())
     state.add_repo(org, "fine")
-    state.set_protection(org, "fine", "main", COMPLIANT)
+    state.set_protection(org, "fine", "main", compliant_protection())
     state.add_repo(org, "strong")
-    state.set_protection(org, "strong", "main", STRONG)
+    state.set_protection(org, "strong", "main", strong_protection())
     state.add_repo(org, "old", archived=True)
     state.add_repo(org, "copy", fork=True)
     state.add_repo(org, "blank", empty=True)
     state.add_repo(org, "hidden", private=True)
     state.add_repo(org, "hidden-fine", private=True)
-    state.set_protection(org, "hidden-fine", "main", COMPLIANT)
+    state.set_protection(org, "hidden-fine", "main", compliant_protection())
     state.add_repo(org, "ruled")
     state.add_ruleset(org, "ruled", RULESET)
     state.add_repo(org, "tight")
     state.add_file(org, "tight", POLICY_PATH, TIGHTER)
-    state.set_protection(org, "tight", "main", COMPLIANT)
+    state.set_protection(org, "tight", "main", compliant_protection())
     state.add_repo(org, "loose")
     state.add_file(org, "loose", POLICY_PATH, WEAKER)
-    state.set_protection(org, "loose", "main", COMPLIANT)
+    state.set_protection(org, "loose", "main", compliant_protection())
     state.add_repo(org, "releases", branches=("main", "release/1.0", "release/2.0", "dev"))
     for branch in ("main", "release/1.0"):
-        state.set_protection(org, "releases", branch, COMPLIANT)
+        state.set_protection(org, "releases", branch, compliant_protection())
     state.add_repo(org, "released", branches=("main", "release/1.0"))
     for branch in ("main", "release/1.0"):
-        state.set_protection(org, "released", branch, COMPLIANT)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+        state.set_protection(org, "released", branch, compliant_protection())
 
 
 @pytest.fixture
@@ -112,7 +94,7 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     sandbox.state.add_repo("tiny", "open")
     # Branch patterns from a repo file only (the org policy has none): GraphQL skips refs.
     sandbox.state.add_repo("tiny", "branchy", branches=("main", "hotfix/1"))
-    sandbox.state.set_protection("tiny", "branchy", "main", COMPLIANT)
+    sandbox.state.set_protection("tiny", "branchy", "main", compliant_protection())
     sandbox.state.add_file("tiny", "branchy", POLICY_PATH, 'branches: [default, "hotfix/*"]\n')
     sandbox.state.add_org("solo")
     sandbox.state.accounts["solo"].type = "User"

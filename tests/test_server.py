@@ -53,9 +53,9 @@ def metrics() -> Metrics:
 
 @pytest.fixture
 async def client(
-    settings: Settings, queue: RecordingQueue, metrics: Metrics, fake_clock: FakeClock
+    settings: Settings, queue: RecordingQueue, metrics: Metrics, clock: FakeClock
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(settings, queue=queue, metrics=metrics, clock=fake_clock)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock)
     async with TestClient(TestServer(app)) as c:
         yield c
 
@@ -164,12 +164,12 @@ async def test_redelivery_is_enqueued_once(
     assert len(queue.jobs) == 1
 
 
-def test_delivery_memory_forgets_after_its_ttl(fake_clock: FakeClock) -> None:
-    seen = DeliveryMemory(fake_clock, ttl=60)
+def test_delivery_memory_forgets_after_its_ttl(clock: FakeClock) -> None:
+    seen = DeliveryMemory(clock, ttl=60)
     seen.add("d")
-    fake_clock.advance(59)
+    clock.advance(59)
     assert "d" in seen
-    fake_clock.advance(2)
+    clock.advance(2)
     assert "d" not in seen
 
 

@@ -19,7 +19,7 @@ from bot.cli.embedded import Embedded
 from bot.handlers import router
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.webhook_schemas import _keys, webhook_example
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 # Real GitHub webhook events outside Bulwark's subscription, with a typical action.
 # https://docs.github.com/en/webhooks/webhook-events-and-payloads
@@ -112,7 +112,7 @@ async def org(bulwark: Embedded) -> int:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     installation_id = await install(bulwark)
     bulwark.sandbox.requests.clear()
     return installation_id

@@ -34,10 +34,10 @@ def queue() -> RecordingQueue:
 
 @pytest.fixture
 async def client(
-    rsa_private_key: str, queue: RecordingQueue, fake_clock: FakeClock
+    rsa_private_key: str, queue: RecordingQueue, clock: FakeClock
 ) -> AsyncIterator[TestClient[Any, Any]]:
     config = Settings(app_id=1, private_key=rsa_private_key, webhook_secret=SECRET)
-    app = create_app(config, queue=queue, metrics=Metrics(), clock=fake_clock)
+    app = create_app(config, queue=queue, metrics=Metrics(), clock=clock)
     async with TestClient(TestServer(app)) as c:
         yield c
 

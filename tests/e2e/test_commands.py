@@ -10,8 +10,8 @@ from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.render import COMMAND_REPLY_MARKER
 from bot.sandbox import Sandbox
-from bot.sandbox.app import RequestRecord
-from tests.e2e.conftest import STRONG, WEAK, install
+from bot.sandbox.app import WRITE_METHODS, RequestRecord
+from tests.fixtures import install, strong_protection, weak_protection
 
 ROLES = {
     "adam": "admin",
@@ -22,7 +22,6 @@ ROLES = {
 }
 PRIVILEGED = ["adam", "mia", "alice"]  # admin, maintain, org owner without a repo role
 UNPRIVILEGED = ["will", "tri", "rita", "otto"]  # write, triage, read, outside collaborator
-PROTECTION_WRITE_METHODS = {"PUT", "POST", "PATCH", "DELETE"}
 
 
 @pytest.fixture
@@ -31,8 +30,8 @@ async def org(bulwark: Embedded) -> int:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api", branches=("main", "release"))
-    state.set_protection("acme", "api", "main", WEAK)
-    state.set_protection("acme", "api", "release", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
+    state.set_protection("acme", "api", "release", weak_protection())
     for login, role in ROLES.items():
         state.add_collaborator("acme", "api", login, role)
     state.add_user("otto")
@@ -84,8 +83,7 @@ def protection_writes(sandbox: Sandbox) -> list[RequestRecord]:
     return [
         r
         for r in sandbox.requests
-        if r.method in PROTECTION_WRITE_METHODS
-        and ("/protection" in r.path or "/rulesets" in r.path)
+        if r.method in WRITE_METHODS and ("/protection" in r.path or "/rulesets" in r.path)
     ]
 
 
@@ -129,7 +127,7 @@ async def test_status_on_a_pr_speaks_of_its_base_branch(
     policy = "mode: report\nbranches: [default, release]\n"
     state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
     bulwark.runtime.policies.forget("acme")
-    state.set_protection("acme", "api", "main", STRONG)
+    state.set_protection("acme", "api", "main", strong_protection())
     state.add_pull("acme", "api", number=8, head_sha=state.new_sha(), base=base, author="bob")
 
     await say(bulwark, "/protection status", number=8)
@@ -160,7 +158,7 @@ async def test_status_on_an_issue_covers_every_protected_branch(
     policy = "mode: report\nbranches: [default, release]\n"
     state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
     bulwark.runtime.policies.forget("acme")
-    state.set_protection("acme", "api", "main", STRONG)
+    state.set_protection("acme", "api", "main", strong_protection())
     issue = state.add_issue("acme", "api", title="Are we covered?", author="rita")
 
     await say(bulwark, "/protection status", "rita", number=issue["number"], is_pull=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 
 async def _push(bulwark: Embedded, repo: str, shas: list[str], pusher: str, **kw: object) -> None:
@@ -112,7 +112,7 @@ async def test_pr_on_a_drifted_base_gets_one_check_and_one_comment(bulwark: Embe
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     await install(bulwark)
     number = await _open_pr(bulwark, "api")
     for _ in range(5):
@@ -164,7 +164,7 @@ async def test_fix_button_refused_for_a_writer(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     await install(bulwark)
     await _open_pr(bulwark, "api")
     state.add_collaborator("acme", "api", "dave", "write")
@@ -228,7 +228,7 @@ async def test_policy_push_on_default_branch_reloads(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     await install(bulwark)
     assert state.protection("acme", "api", "main")["enforce_admins"]["enabled"] is False
 
@@ -302,7 +302,7 @@ async def test_a_failed_read_leaves_the_status_comment_alone(bulwark: Embedded) 
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     await install(bulwark)
     number = await _open_pr(bulwark, "api")
     [before] = [c for c in state.comments("acme", "api", number) if PR_STATUS_MARKER in c["body"]]
@@ -321,7 +321,7 @@ async def test_another_apps_check_run_and_comment_are_never_adopted(bulwark: Emb
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     await install(bulwark)
     sha = "b" * 40
     number = state.add_pull("acme", "api", head_sha=sha, author="bob")
@@ -349,7 +349,7 @@ async def test_fix_button_works_on_a_pull_request_from_a_fork(bulwark: Embedded)
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     state.add_org("outsider")
     state.add_repo("outsider", "api", fork=True)
     await install(bulwark)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
-from tests.e2e.conftest import STRONG, WEAK, install
+from tests.fixtures import install, strong_protection, weak_protection
 
 
 def _checks(protection: dict) -> set[str]:
@@ -15,9 +15,9 @@ async def test_installation_converges_a_mixed_org(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_repo("acme", "bare")
     state.add_repo("acme", "weak")
-    state.set_protection("acme", "weak", "main", WEAK)
+    state.set_protection("acme", "weak", "main", weak_protection())
     state.add_repo("acme", "strong")
-    state.set_protection("acme", "strong", "main", STRONG)
+    state.set_protection("acme", "strong", "main", strong_protection())
     state.add_repo("acme", "old", archived=True)
     state.add_repo("acme", "copy", fork=True)
 
@@ -36,7 +36,7 @@ async def test_installation_converges_a_mixed_org(bulwark: Embedded) -> None:
 
 async def test_stricter_settings_survive(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
-    strong = dict(STRONG, enforce_admins=False)  # one gap, everything else stricter
+    strong = strong_protection(enforce_admins=False)  # one gap, everything else stricter
     state.add_repo("acme", "strong")
     state.set_protection("acme", "strong", "main", strong)
 
@@ -60,7 +60,7 @@ async def test_stricter_settings_survive(bulwark: Embedded) -> None:
 async def test_second_resync_writes_nothing(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_repo("acme", "weak")
-    state.set_protection("acme", "weak", "main", WEAK)
+    state.set_protection("acme", "weak", "main", weak_protection())
     installation_id = await install(bulwark)
     bulwark.sandbox.requests.clear()
 
@@ -134,7 +134,7 @@ async def test_report_mode_writes_nothing_and_reports(bulwark: Embedded) -> None
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "weak")
-    state.set_protection("acme", "weak", "main", WEAK)
+    state.set_protection("acme", "weak", "main", weak_protection())
     await install(bulwark)
     assert bulwark.sandbox.writes("acme", "weak") == []
     status = bulwark.runtime.statuses.get("acme/weak")

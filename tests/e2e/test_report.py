@@ -15,7 +15,7 @@ from bot.core.render import REPORT_MARKER_PREFIX
 from bot.engine.report import REPORT_LABEL
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 REPORT_MODE = "mode: report\n"
 
@@ -38,7 +38,7 @@ def the_report(sandbox: Sandbox) -> dict[str, Any]:
 
 async def tamper(bulwark: Embedded, repo: str, sender: str = "bob") -> None:
     """Weaken a repository's protection and tell Bulwark, as GitHub would."""
-    bulwark.sandbox.state.set_protection("acme", repo, "main", WEAK)
+    bulwark.sandbox.state.set_protection("acme", repo, "main", weak_protection())
     payload = bulwark.sandbox.payloads.branch_protection_rule(
         "edited", "acme", repo, "main", sender
     )
@@ -55,7 +55,7 @@ def report_mode(sandbox: Sandbox) -> None:
     """An org in report mode with one drifting repository, `api`."""
     sandbox.state.add_file("acme", ".github", ".github/repo-protection.yml", REPORT_MODE)
     sandbox.state.add_repo("acme", "api")
-    sandbox.state.set_protection("acme", "api", "main", WEAK)
+    sandbox.state.set_protection("acme", "api", "main", weak_protection())
 
 
 # ---- create, no-op, edit ---------------------------------------------------------------------
@@ -150,7 +150,7 @@ async def test_closed_when_nothing_drifts_then_reopened(
 
     state.add_file("acme", ".github", ".github/repo-protection.yml", REPORT_MODE)
     bulwark.runtime.policies.forget("acme")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     bulwark.sandbox.requests.clear()
     await resync(bulwark, installation_id)
 
@@ -334,7 +334,7 @@ async def test_an_unwritable_report_warns_and_the_scan_still_works(
     policy = REPORT_MODE + "report:\n  repository: reports\n"
     state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     state.add_pull("acme", "api", number=5, head_sha=state.new_sha(), author="bob")
 
     with caplog.at_level(logging.WARNING):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.cli.embedded import Embedded
-from tests.e2e.conftest import install
+from tests.fixtures import install
 
 BY_RULESET = "enforce_with: ruleset\n"
 

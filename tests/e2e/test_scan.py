@@ -14,8 +14,8 @@ from bot.clock import FakeClock
 from bot.core.models import FindingKind, Outcome
 from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
-from tests.e2e.conftest import WEAK, install
-from tests.test_scan import COMPLIANT, WRITE_METHODS
+from bot.sandbox.app import WRITE_METHODS
+from tests.fixtures import compliant_protection, install, weak_protection
 
 TOKEN = "ghp_scan_token"
 
@@ -30,9 +30,9 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     state.add_personal_token(TOKEN, "alice")
     state.add_repo("acme", "bare")
     state.add_repo("acme", "weak")
-    state.set_protection("acme", "weak", "main", WEAK)
+    state.set_protection("acme", "weak", "main", weak_protection())
     state.add_repo("acme", "fine")
-    state.set_protection("acme", "fine", "main", COMPLIANT)
+    state.set_protection("acme", "fine", "main", compliant_protection())
     state.add_repo("acme", "old", archived=True)
     await sandbox.start()
     yield sandbox
@@ -207,7 +207,7 @@ async def test_the_resync_scans_through_graphql(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     for i in range(5):
         state.add_repo("acme", f"fine-{i}")
-        state.set_protection("acme", f"fine-{i}", "main", COMPLIANT)
+        state.set_protection("acme", f"fine-{i}", "main", compliant_protection())
     state.add_repo("acme", "bare")
     bulwark.sandbox.requests.clear()
 

@@ -1,4 +1,4 @@
-"""A sandbox that misbehaves on purpose, and Bulwark running against it on one fake clock."""
+"""What the fault tests change in the shared sandbox and Bulwark, and their helpers."""
 
 from __future__ import annotations
 
@@ -21,25 +21,16 @@ PEOPLE = ("alice", "bob", "carol")
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    """One clock for the sandbox and Bulwark, so tokens, JWTs and rate limits agree."""
-    return FakeClock()
+def people() -> tuple[str, ...]:
+    """Only the people the fault tests act as."""
+    return PEOPLE
 
 
 @pytest.fixture
-async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
-    """A started sandbox with an org `acme`, its `.github` repository and a few people."""
-    box = Sandbox(clock=clock)
-    box.state.add_org("acme")
-    for login in PEOPLE:
-        box.state.add_user(login)
-    box.state.add_org_owner("acme", "alice")
-    box.state.add_repo("acme", ".github")
-    box.faults.timeout_delay = HANG
-    await box.start()
-    yield box
-    await box.stop()
-    assert box.state.violations == []  # nothing GitHub's description refuses
+def sandbox(sandbox: Sandbox) -> Sandbox:
+    """The shared sandbox, whose injected hangs outlast the client's timeout."""
+    sandbox.faults.timeout_delay = HANG
+    return sandbox
 
 
 @pytest.fixture
@@ -47,16 +38,6 @@ async def bulwark(sandbox: Sandbox, clock: FakeClock) -> AsyncIterator[Embedded]
     """Bulwark running against the sandbox, retrying with no back-off."""
     async with embedded(sandbox, clock=clock, retry=RETRY) as running:
         yield running
-
-
-async def install(bulwark: Embedded, org: str = "acme") -> int:
-    """Install the App on `org` through a signed `installation.created` delivery and settle."""
-    installation_id = bulwark.sandbox.state.install(org)
-    bulwark.installation_id = installation_id
-    payload = bulwark.sandbox.payloads.installation_created(installation_id)
-    assert await bulwark.deliver("installation", payload) == 202
-    await bulwark.settle()
-    return installation_id
 
 
 async def resync(bulwark: Embedded, delivery_id: str) -> None:

@@ -12,17 +12,11 @@ from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER, REPORT_MARKER_PREFIX
 from bot.github.errors import GitHubError
 from bot.sandbox.faults import KINDS, LOST
-from tests.faults.conftest import install, meets_policy, resync
+from tests.faults.conftest import meets_policy, resync
+from tests.fixtures import install, weak_protection
 
 REPOS = int(os.environ.get("BULWARK_FAULTS_REPOS", "200"))
 MAX_ROUNDS = 5
-WEAK = {
-    "required_status_checks": None,
-    "enforce_admins": False,
-    "required_pull_request_reviews": None,
-    "restrictions": None,
-    "allow_force_pushes": True,
-}
 BAD_POLICY = "pull_request_reviews:\n  required_approving_review_count: lots\n"
 
 
@@ -32,7 +26,7 @@ def _seed(bulwark: Embedded) -> list[str]:
     for n, name in enumerate(names):
         state.add_repo("acme", name)
         if n % 3 == 0:
-            state.set_protection("acme", name, "main", WEAK)
+            state.set_protection("acme", name, "main", weak_protection())
     # Two repositories keep drifting (a broken policy file only a person can fix),
     # so the report issue has to exist and stay open.
     for name in names[:2]:
@@ -54,7 +48,7 @@ async def _traffic(bulwark: Embedded, names: list[str]) -> list[str]:
     for _ in range(2):  # GitHub may deliver twice (a redelivery keeps the id, ours does not)
         assert await bulwark.deliver("push", push) == 202
     for name in names[10:16]:
-        state.set_protection("acme", name, "main", WEAK)
+        state.set_protection("acme", name, "main", weak_protection())
         rule = payloads.branch_protection_rule("edited", "acme", name, "main", "carol")
         assert await bulwark.deliver("branch_protection_rule", rule) == 202
     await bulwark.settle()

@@ -11,7 +11,8 @@ from bot.clock import FakeClock
 from bot.core.models import Outcome
 from bot.github.errors import GitHubError
 from bot.sandbox import Sandbox
-from tests.faults.conftest import Midway, install, meets_policy, protection_puts, resync
+from tests.faults.conftest import Midway, meets_policy, protection_puts, resync
+from tests.fixtures import install
 
 REPOS = 12
 

@@ -8,14 +8,8 @@ from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER, REPORT_MARKER_PREFIX
 from bot.sandbox import Sandbox
 from bot.sandbox.faults import LOST
-from tests.faults.conftest import install, resync
-
-WEAK = {
-    "required_status_checks": None,
-    "enforce_admins": False,
-    "required_pull_request_reviews": None,
-    "restrictions": None,
-}
+from tests.faults.conftest import resync
+from tests.fixtures import install, weak_protection
 
 
 def lose_next_post(sandbox: Sandbox, template: str) -> None:
@@ -32,7 +26,7 @@ def drifting(sandbox: Sandbox) -> Sandbox:
     state = sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection(allow_force_pushes=False))
     return sandbox
 
 

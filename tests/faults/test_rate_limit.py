@@ -11,7 +11,8 @@ from bot.clock import FakeClock
 from bot.core.render import REPORT_DELAYED, REPORT_MARKER_PREFIX
 from bot.sandbox import Sandbox
 from bot.sandbox.faults import Faults
-from tests.faults.conftest import install, meets_policy, protection_puts, resync
+from tests.faults.conftest import meets_policy, protection_puts, resync
+from tests.fixtures import install
 
 REPOS = 30
 RESET_IN = 600.0  # within RetryPolicy.max_wait: worth waiting for

@@ -2,21 +2,14 @@ import asyncio
 
 import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.clock import FakeClock
 from bot.github.auth import AppAuth, TokenCache
 
 
-@pytest.fixture(scope="module")
-def pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
+@pytest.fixture
+def pem(rsa_private_key: str) -> str:
+    return rsa_private_key
 
 
 def claims(token: str) -> dict:

@@ -3,24 +3,13 @@
 import jwt as pyjwt
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.clock import FakeClock, isoformat
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 
 
-def pem() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-async def test_installation_gateway_fetches_one_token_and_uses_it(tmp_path):
+async def test_installation_gateway_fetches_one_token_and_uses_it(tmp_path, rsa_private_key):
     clock = FakeClock()
     seen: list[tuple[str, str]] = []
 
@@ -41,7 +30,7 @@ async def test_installation_gateway_fetches_one_token_and_uses_it(tmp_path):
     async with TestServer(app) as server, ClientSession() as session:
         url = str(server.make_url("")).rstrip("/")
         clients = GitHubClients(
-            7, pem(), url, url + "/graphql", 0.0,
+            7, rsa_private_key, url, url + "/graphql", 0.0,
             session=session, clock=clock, retry=RetryPolicy.for_tests(),
         )  # fmt: skip
         gateway = clients.for_installation(99)

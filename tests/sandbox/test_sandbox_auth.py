@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
+from tests.fixtures import rsa_private_key_pem
 
 
 @pytest.fixture
@@ -39,15 +38,6 @@ def app_jwt(sandbox: Sandbox, *, key: str | None = None, iat: float = -30, exp: 
     return jwt.encode(claims, key or sandbox.private_key_pem, algorithm="RS256")
 
 
-def other_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 async def test_valid_jwt_lists_installations(sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
     inst = sandbox.state.install("acme")
     headers = {"Authorization": f"Bearer {app_jwt(sandbox)}"}
@@ -59,7 +49,7 @@ async def test_valid_jwt_lists_installations(sandbox: Sandbox, http: aiohttp.Cli
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda sb: app_jwt(sb, key=other_key()), id="wrong-key"),
+        pytest.param(lambda sb: app_jwt(sb, key=rsa_private_key_pem()), id="wrong-key"),
         pytest.param(lambda sb: app_jwt(sb, iat=-900, exp=-300), id="expired"),
         pytest.param(lambda sb: app_jwt(sb, iat=300, exp=600), id="future-iat"),
         pytest.param(lambda sb: app_jwt(sb, iat=0, exp=900), id="too-long"),

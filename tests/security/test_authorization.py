@@ -15,7 +15,7 @@ import pytest
 
 from bot.cli.embedded import Embedded
 from bot.sandbox.app import WRITE_METHODS
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 ROLES = {"adam": "admin", "mia": "maintain", "will": "write", "tri": "triage", "rita": "read"}
 ALLOWED = {"adam": "admin", "mia": "maintain", "alice": "org owner"}
@@ -35,7 +35,7 @@ async def pull(bulwark: Embedded) -> dict[str, Any]:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", "api")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     for login, role in ROLES.items():
         state.add_collaborator("acme", "api", login, role)
     state.add_user("otto")

@@ -16,7 +16,7 @@ import pytest
 
 from bot.cli.embedded import Embedded
 from bot.sandbox.app import WRITE_METHODS
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 # Legal git ref: no space, ~ ^ : ? * [ \ or "@{"; everything else here is allowed.
 BRANCH = "x/<img_src=x_onerror=alert(1)>@acme/admins|`--><!--#1&lt;**b**"
@@ -55,7 +55,7 @@ async def hostile(bulwark: Embedded) -> list[str]:
     payloads = bulwark.sandbox.payloads
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
     state.add_repo("acme", REPO, branches=(BRANCH,))
-    state.set_protection("acme", REPO, BRANCH, WEAK)
+    state.set_protection("acme", REPO, BRANCH, weak_protection())
     state.add_collaborator("acme", REPO, "adam", "admin")
     number = state.add_pull("acme", REPO, head_sha=state.new_sha(), base=BRANCH, author="bob")
     await install(bulwark)

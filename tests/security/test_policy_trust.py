@@ -8,7 +8,7 @@ tests/e2e/test_pushes_and_pulls.py covers a policy file on a branch at install t
 from __future__ import annotations
 
 from bot.cli.embedded import Embedded
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 POLICY = ".github/repo-protection.yml"
 
@@ -17,7 +17,7 @@ async def test_a_pr_editing_the_policy_changes_nothing_until_merged(bulwark: Emb
     state = bulwark.sandbox.state
     state.add_repo("acme", "api", branches=("main", "weaken"))
     await install(bulwark)
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     state.add_file("acme", "api", POLICY, "mode: report\n", branch="weaken")
     sha = state.add_commit("acme", "api", "weaken", message="report only", author="bob")
     push = bulwark.sandbox.payloads.push("acme", "api", "weaken", [sha], "bob")
@@ -42,7 +42,7 @@ async def test_a_pr_editing_the_policy_changes_nothing_until_merged(bulwark: Emb
 
 async def test_the_org_policy_repository_is_protected_like_any_other(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
-    state.set_protection("acme", ".github", "main", WEAK)
+    state.set_protection("acme", ".github", "main", weak_protection())
     await install(bulwark)
 
     got = state.protection("acme", ".github", "main")

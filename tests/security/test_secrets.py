@@ -10,7 +10,7 @@ import pytest
 
 from bot.cli.embedded import Embedded
 from bot.logs import JsonFormatter
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 
 async def run_every_flow(bulwark: Embedded) -> None:
@@ -21,7 +21,7 @@ async def run_every_flow(bulwark: Embedded) -> None:
     state.add_repo("acme", "api")
     state.add_collaborator("acme", "api", "adam", "admin")
     state.add_collaborator("acme", "api", "rita", "read")
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     await install(bulwark)
 
     state.set_protection("acme", "api", "main", None)

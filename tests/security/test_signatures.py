@@ -16,7 +16,7 @@ from bot.cli.embedded import Embedded
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.webhooks import delivery_headers
 from bot.service import server
-from tests.e2e.conftest import WEAK, install
+from tests.fixtures import install, weak_protection
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ async def org(bulwark: Embedded) -> int:
     state.add_repo("acme", "api")
     state.add_collaborator("acme", "api", "adam", "admin")
     installation_id = await install(bulwark)
-    state.set_protection("acme", "api", "main", WEAK)
+    state.set_protection("acme", "api", "main", weak_protection())
     bulwark.sandbox.requests.clear()
     return installation_id
 

@@ -1,0 +1,95 @@
+"""Builders and helpers shared by tests and benchmarks: protection bodies, a test key, installs.
+
+Protection builders return a fresh PUT-shaped body each call (the sandbox's
+`set_protection` takes the same shape); keyword arguments replace top-level keys.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bot.cli.embedded import Embedded
+
+JSON = dict[str, Any]
+
+
+def compliant_protection(**overrides: Any) -> JSON:
+    """Return a protection body that meets the default policy and no more."""
+    body: JSON = {
+        "required_status_checks": {
+            "strict": False,
+            "checks": [{"context": "CodeQL"}, {"context": "test"}],
+        },
+        "enforce_admins": True,
+        "required_pull_request_reviews": {"required_approving_review_count": 1},
+        "restrictions": None,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+    }
+    return body | overrides
+
+
+def strong_protection(**overrides: Any) -> JSON:
+    """Return a protection body stricter than the default policy in every respect."""
+    body: JSON = {
+        "required_status_checks": {
+            "strict": True,
+            "checks": [
+                {"context": "CodeQL", "app_id": 57789},
+                {"context": "test"},
+                {"context": "lint"},
+            ],
+        },
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 2,
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+        },
+        "restrictions": {"users": ["alice"], "teams": [], "apps": []},
+        "required_linear_history": True,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+        "required_conversation_resolution": True,
+    }
+    return body | overrides
+
+
+def weak_protection(**overrides: Any) -> JSON:
+    """Return a protection body that meets nothing the default policy asks for."""
+    body: JSON = {
+        "required_status_checks": None,
+        "enforce_admins": False,
+        "required_pull_request_reviews": None,
+        "restrictions": None,
+        "allow_force_pushes": True,
+    }
+    return body | overrides
+
+
+@functools.cache
+def rsa_private_key_pem() -> str:
+    """Return a 2048-bit RSA private key in PKCS#1 PEM, generated once per process.
+
+    It is not the sandbox's App key, so a JWT signed with it is one GitHub refuses.
+    """
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+async def install(bulwark: Embedded, org: str = "acme") -> int:
+    """Install the App on `org` through a signed `installation.created` delivery and settle."""
+    installation_id = bulwark.sandbox.state.install(org)
+    bulwark.installation_id = installation_id
+    payload = bulwark.sandbox.payloads.installation_created(installation_id)
+    assert await bulwark.deliver("installation", payload) == 202
+    await bulwark.settle()
+    return installation_id
