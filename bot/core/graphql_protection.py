@@ -33,6 +33,12 @@ def _pattern(pattern: str) -> re.Pattern[str]:
     i = 0
     while i < len(pattern):
         char = pattern[i]
+        if pattern.startswith("**/", i) and (i == 0 or pattern[i - 1] == "/"):
+            # `**/` starting a segment is zero or more whole segments: `qa/**/*` takes
+            # "any number of slashes after qa", qa/foo among them.
+            out.append("(?:.*/)?")
+            i += 3
+            continue
         if pattern.startswith("**", i):
             out.append(".*")
             i += 2

@@ -18,20 +18,21 @@ import jwt
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
-from bot.sandbox import keys, openapi
+from bot.sandbox import keys, openapi, routes_app, routes_graphql, routes_issues, routes_repos
+from bot.sandbox.context import RATE_LIMIT_DOC, SANDBOX, RateLimits, SandboxContext
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
 from bot.sandbox.routes_common import (
     BAD_JSON,
     BODY,
     CALLER,
     COST,
-    STATE,
     ApiError,
     Caller,
     error,
     respond,
 )
 from bot.sandbox.state import JSON, State
+from bot.sandbox.webhooks import Payloads, deliver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -42,10 +43,6 @@ JWT_TEMPLATES = frozenset(
         "/users/{username}/installation",
     }
 )
-RATE_LIMIT_DOC = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-CORE_LIMIT = 5000
-GRAPHQL_LIMIT = 5000
-SANDBOX = web.AppKey("sandbox", object)
 
 
 @dataclass(frozen=True)
@@ -59,34 +56,6 @@ class RequestRecord:
     installation_id: int | None
     body: Any
     time: float
-
-
-class RateLimits:
-    """Hourly budgets per credential and resource, counted by the clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._buckets: dict[tuple[str, str], list[float]] = {}
-
-    def _bucket(self, resource: str, key: str) -> list[float]:
-        now = self._clock.time()
-        bucket = self._buckets.get((resource, key))
-        if bucket is None or now >= bucket[0]:
-            bucket = self._buckets[(resource, key)] = [float(int(now) + 3600), 0.0]
-        return bucket
-
-    def limit(self, resource: str) -> int:
-        """Return the hourly limit of a resource."""
-        return GRAPHQL_LIMIT if resource == "graphql" else CORE_LIMIT
-
-    def status(self, resource: str, key: str) -> tuple[int, int, int]:
-        """Return (used, remaining, reset epoch) for a credential."""
-        reset, used = self._bucket(resource, key)
-        return int(used), max(0, self.limit(resource) - int(used)), int(reset)
-
-    def charge(self, resource: str, key: str, cost: int) -> None:
-        """Spend points of a credential's budget."""
-        self._bucket(resource, key)[1] += cost
 
 
 def _validate(method: str, path: str, query: dict[str, str], body: Any) -> ApiError | None:
@@ -140,11 +109,8 @@ class Sandbox:
         self.app = self._build()
 
     def _build(self) -> web.Application:
-        from bot.sandbox import routes_app, routes_graphql, routes_issues, routes_repos
-
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
-        app[STATE] = self.state
-        app[SANDBOX] = self
+        app[SANDBOX] = SandboxContext(self.state, self.rate_limits, self.faults)
         for module in (routes_app, routes_repos, routes_issues, routes_graphql):
             app.router.add_routes(module.routes)
         return app
@@ -188,17 +154,13 @@ class Sandbox:
         secret: str | None = None,
     ) -> int:
         """Send a signed webhook delivery to `url`; return the HTTP status."""
-        from bot.sandbox.webhooks import deliver
-
         return await deliver(
             url, event, payload, secret=secret or self.webhook_secret, delivery_id=delivery_id
         )
 
     @property
-    def payloads(self) -> Any:
+    def payloads(self) -> Payloads:
         """Return webhook payload builders reading this sandbox's state."""
-        from bot.sandbox.webhooks import Payloads
-
         return Payloads(self.state)
 
     # ---- the request pipeline --------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.clock import isoformat
+from bot.sandbox.context import context_of
 from bot.sandbox.routes_common import (
     COST,
     account_from,
@@ -17,7 +18,14 @@ from bot.sandbox.routes_common import (
     respond,
     state_of,
 )
-from bot.sandbox.shapes import PERMISSIONS, app_json, installation_json, repo_json, user_json
+from bot.sandbox.shapes import (
+    PERMISSIONS,
+    app_json,
+    installation_json,
+    org_json,
+    repo_json,
+    user_json,
+)
 from bot.sandbox.state import Installation
 
 routes = web.RouteTableDef()
@@ -126,16 +134,13 @@ async def installation_repositories(request: web.Request) -> web.Response:
 @routes.get("/rate_limit")
 async def rate_limit(request: web.Request) -> web.Response:
     """Return the caller's rate limits (this request is free)."""
-    from bot.sandbox.app import SANDBOX, Sandbox
-
-    sandbox = request.app[SANDBOX]
-    assert isinstance(sandbox, Sandbox)
+    limits = context_of(request).rate_limits
     key = caller_of(request).rate_key
     request[COST] = 0
     resources = {}
     for resource in ("core", "graphql"):
-        used, remaining, reset = sandbox.rate_limits.status(resource, key)
-        limit = sandbox.rate_limits.limit(resource)
+        used, remaining, reset = limits.status(resource, key)
+        limit = limits.limit(resource)
         resources[resource] = {"limit": limit, "used": used, "remaining": remaining, "reset": reset}
     return respond({"resources": resources, "rate": resources["core"]})
 
@@ -153,8 +158,6 @@ async def get_user(request: web.Request) -> web.Response:
 @routes.get("/orgs/{org}")
 async def get_org(request: web.Request) -> web.Response:
     """Return an organization."""
-    from bot.sandbox.shapes import org_json
-
     state = state_of(request)
     account = account_from(request)
     return respond({**org_json(state, account), "plan": {"name": account.plan}})
@@ -163,8 +166,6 @@ async def get_org(request: web.Request) -> web.Response:
 @routes.get("/orgs/{org}/memberships/{username}")
 async def org_membership(request: web.Request) -> web.Response:
     """Return a user's org membership: admin for owners, member for members, else 404."""
-    from bot.sandbox.shapes import org_json
-
     state = state_of(request)
     account = account_from(request)
     login = request.match_info["username"].lower()

@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from bot.sandbox.context import context_of
 from bot.sandbox.state import JSON, Account, Installation, Repo, State, Token
 
-STATE = web.AppKey("sandbox_state", State)
 BODY = web.RequestKey("sandbox_body", object)
 BAD_JSON = web.RequestKey("sandbox_bad_json", bool)
 COST = web.RequestKey("sandbox_cost", int)
@@ -69,7 +69,7 @@ CALLER = web.RequestKey("sandbox_caller", Caller)
 
 def state_of(request: web.Request) -> State:
     """Return the sandbox state serving a request."""
-    return request.app[STATE]
+    return context_of(request).state
 
 
 def caller_of(request: web.Request) -> Caller:

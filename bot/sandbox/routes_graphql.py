@@ -12,6 +12,7 @@ from aiohttp import web
 from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, parse
 
 from bot.clock import isoformat
+from bot.sandbox.context import context_of
 from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
 from bot.sandbox.routes_common import (
     COST,
@@ -19,6 +20,7 @@ from bot.sandbox.routes_common import (
     body_of,
     caller_of,
     can_see_account,
+    can_see_repo,
     respond,
     state_of,
 )
@@ -227,10 +229,7 @@ def _organization(state: State, caller: Caller, login: str) -> JSON:
 @routes.post("/graphql")
 async def post_graphql(request: web.Request) -> web.Response:
     """Validate and execute a GraphQL query; errors come back with HTTP 200, like GitHub."""
-    from bot.sandbox.app import SANDBOX, Sandbox
-
-    sandbox = request.app[SANDBOX]
-    assert isinstance(sandbox, Sandbox)
+    limits = context_of(request).rate_limits
     state, caller = state_of(request), caller_of(request)
     body = body_of(request)
     query, variables = str(body.get("query", "")), body.get("variables") or {}
@@ -242,10 +241,10 @@ async def post_graphql(request: web.Request) -> web.Response:
         state_of(request).violations.extend(f"POST /graphql: {p}" for p in problems)
         return respond({"errors": [{"message": p} for p in problems]})
     request[COST] = cost
-    used, remaining, reset = sandbox.rate_limits.status("graphql", caller.rate_key)
+    used, remaining, reset = limits.status("graphql", caller.rate_key)
     rate = {
         "cost": cost,
-        "limit": sandbox.rate_limits.limit("graphql"),
+        "limit": limits.limit("graphql"),
         "remaining": max(0, remaining - cost),
         "used": used + cost,
         "resetAt": isoformat(reset),
@@ -277,8 +276,6 @@ def _checked(query: str, variables: str) -> tuple[list[str], int, DocumentNode |
 
 
 def _repository(state: State, caller: Caller, owner: str, name: str) -> JSON:
-    from bot.sandbox.routes_common import can_see_repo
-
     repo = state.find_repo(owner, name)
     if repo is None or not can_see_repo(state, caller, repo):
         raise GraphQLError(f"Could not resolve to a Repository with the name '{owner}/{name}'.")

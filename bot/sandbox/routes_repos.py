@@ -14,6 +14,7 @@ from bot.sandbox.routes_common import (
     body_of,
     branch_from,
     caller_of,
+    check_body_length,
     error,
     invalid,
     not_found,
@@ -449,8 +450,6 @@ async def commit_pulls(request: web.Request) -> web.Response:
 @routes.post("/repos/{owner}/{repo}/commits/{commit_sha}/comments")
 async def create_commit_comment(request: web.Request) -> web.Response:
     """Comment on a commit."""
-    from bot.sandbox.routes_common import check_body_length
-
     state, repo = state_of(request), repo_from(request, write=True)
     body = body_of(request)
     check_body_length(body.get("body"))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.clock import Clock, SystemClock, isoformat
-from bot.core.graphql_protection import pattern_matches
+from bot.sandbox.patterns import ruleset_refs_match, ruleset_repos_match
 
 JSON = dict[str, Any]
 ROLES = ("admin", "maintain", "write", "triage", "read")
@@ -811,23 +811,12 @@ def _render_restrictions(restrictions: JSON, url: str) -> JSON:
 # ---- ruleset conditions ----------------------------------------------------------------
 
 
-def _patterns_match(value: str, include: list[str], exclude: list[str], aliases: JSON) -> bool:
-    def hit(pattern: str) -> bool:
-        if pattern == "~ALL":
-            return True
-        # GitHub matches with File.fnmatch and FNM_PATHNAME: `*` never crosses a `/`.
-        return pattern_matches(aliases.get(pattern, pattern), value)
-
-    return any(hit(p) for p in include) and not any(hit(p) for p in exclude)
-
-
 def _ref_matches(ruleset: JSON, repo: Repo, branch: str) -> bool:
     cond = ruleset.get("conditions", {}).get("ref_name")
     if not cond:
         return False
-    aliases = {"~DEFAULT_BRANCH": f"refs/heads/{repo.default_branch}"}
-    ref = f"refs/heads/{branch}"
-    return _patterns_match(ref, cond.get("include", []), cond.get("exclude", []), aliases)
+    include, exclude = cond.get("include", []), cond.get("exclude", [])
+    return ruleset_refs_match(f"refs/heads/{branch}", include, exclude, repo.default_branch)
 
 
 def _repo_matches(ruleset: JSON, repo: Repo) -> bool:
@@ -838,7 +827,7 @@ def _repo_matches(ruleset: JSON, repo: Repo) -> bool:
     cond = conditions.get("repository_name")
     if not cond:
         return True
-    return _patterns_match(repo.name, cond.get("include", []), cond.get("exclude", []), {})
+    return ruleset_repos_match(repo.name, cond.get("include", []), cond.get("exclude", []))
 
 
 def _applies(ruleset: JSON, repo: Repo) -> bool:

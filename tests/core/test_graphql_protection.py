@@ -62,6 +62,12 @@ def test_rule_without_reviews_or_checks() -> None:
         (["release/*"], "release/1.0", "release/*"),
         (["release/*"], "release/1.0/hotfix", None),  # * stops at /
         (["release/**"], "release/1.0/hotfix", "release/**"),
+        # GitHub: `qa/**/*` takes any number of slashes after qa, one among them.
+        (["releases/**/*"], "releases/v1", "releases/**/*"),
+        (["releases/**/*"], "releases/v1/hotfix/a", "releases/**/*"),
+        (["qa**/**/*"], "qa/foo", "qa**/**/*"),
+        (["**/*"], "main", "**/*"),
+        (["releases/**/*"], "release/v1", None),
         (["*.*.x"], "1.2.x", "*.*.x"),
         (["v?"], "v1", "v?"),
         (["[mn]ain"], "main", "[mn]ain"),

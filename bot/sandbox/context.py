@@ -1,0 +1,60 @@
+"""What the sandbox's routes share with its application: state, rate limits, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.sandbox.faults import Faults
+from bot.sandbox.state import State
+
+RATE_LIMIT_DOC = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+CORE_LIMIT = 5000
+GRAPHQL_LIMIT = 5000
+
+
+class RateLimits:
+    """Hourly budgets per credential and resource, counted by the clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], list[float]] = {}
+
+    def _bucket(self, resource: str, key: str) -> list[float]:
+        now = self._clock.time()
+        bucket = self._buckets.get((resource, key))
+        if bucket is None or now >= bucket[0]:
+            bucket = self._buckets[(resource, key)] = [float(int(now) + 3600), 0.0]
+        return bucket
+
+    def limit(self, resource: str) -> int:
+        """Return the hourly limit of a resource."""
+        return GRAPHQL_LIMIT if resource == "graphql" else CORE_LIMIT
+
+    def status(self, resource: str, key: str) -> tuple[int, int, int]:
+        """Return (used, remaining, reset epoch) for a credential."""
+        reset, used = self._bucket(resource, key)
+        return int(used), max(0, self.limit(resource) - int(used)), int(reset)
+
+    def charge(self, resource: str, key: str, cost: int) -> None:
+        """Spend points of a credential's budget."""
+        self._bucket(resource, key)[1] += cost
+
+
+@dataclass(frozen=True)
+class SandboxContext:
+    """The parts of a running sandbox its routes read and change."""
+
+    state: State
+    rate_limits: RateLimits
+    faults: Faults
+
+
+SANDBOX = web.AppKey("sandbox", SandboxContext)
+
+
+def context_of(request: web.Request) -> SandboxContext:
+    """Return the sandbox serving a request."""
+    return request.app[SANDBOX]
