@@ -52,13 +52,23 @@ def _pattern(pattern: str) -> re.Pattern[str]:
             if end == -1:
                 out.append(re.escape(char))
             else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+                out.append(_char_set(pattern[i + 1 : end]))
                 i = end
         else:
             out.append(re.escape(char))
         i += 1
-    return re.compile("".join(out) + r"\Z")
+    try:
+        return re.compile("".join(out) + r"\Z")
+    except re.error:  # e.g. a reversed range `[z-a]`: a rule GitHub could never apply here
+        return re.compile(r"(?!)")
+
+
+def _char_set(body: str) -> str:
+    """Translate an fnmatch `[set]`: `!` negates, `^` is literal, and no set matches `/`."""
+    negate = body.startswith("!")
+    body = body[1:] if negate else body
+    escaped = body.replace("\\", "\\\\").replace("^", "\\^")
+    return "(?!/)" + ("[^" if negate else "[") + escaped + "]"
 
 
 def pattern_matches(pattern: str, name: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.graphql_protection import classic_from_rule, rule_for_branch
+from bot.core.graphql_protection import classic_from_rule, pattern_matches, rule_for_branch
 from bot.core.protection import StatusCheck
 
 RULE = {
@@ -79,3 +79,19 @@ def test_rule_without_reviews_or_checks() -> None:
 def test_rule_for_branch(patterns: list[str], branch: str, expected: str | None) -> None:
     rule = rule_for_branch([{"pattern": p} for p in patterns], branch)
     assert (rule["pattern"] if rule else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("a[/]b", "a/b", False),  # no set matches `/` (FNM_PATHNAME)
+        ("x[!y]z", "x/z", False),
+        ("[^a-c]x", "^x", True),  # `^` does not complement a set on GitHub: a literal
+        ("[^a-c]x", "dx", False),
+        ("v[12].*", "v1.0", True),
+        ("[z-a]", "z", False),  # a pattern Python's `re` cannot take never matches, never crashes
+        ("[]", "x", False),
+    ],
+)
+def test_character_sets(pattern: str, name: str, expected: bool) -> None:
+    assert pattern_matches(pattern, name) is expected
