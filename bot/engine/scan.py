@@ -22,10 +22,9 @@ from bot.core.policy import (
 from bot.core.protection import BranchProtection, parse_rules
 from bot.engine.policies import ORG_POLICY_REPO, POLICY_PATH, PolicyStore
 from bot.engine.reconcile import REPO_GONE, Reconciler
-from bot.github.errors import NotFound, QueryFailed, RateLimited
+from bot.github.errors import NotFound, QueryFailed
 from bot.github.gateway import Gateway
 
-PAGE_SIZE = 100
 REST_CONCURRENCY = 8
 
 REPOS_QUERY = """
@@ -259,26 +258,23 @@ async def scan_org(
     org_policy = await policies.org(gh, org)
     rest: list[str] = []
     done = total = 0
-    try:
-        async for page in repository_pages(gh, org, with_refs=_has_patterns(org_policy.policy)):
-            result.graphql_pages += 1
-            result.graphql_points += page.cost
-            total = len(wanted) if wanted is not None else page.total
-            for node in page.nodes:
-                if wanted is not None and str(node["name"]).lower() not in wanted:
-                    continue
-                verdict = judge(node, org_policy.policy, org_policy.errors)
-                if verdict.needs_rest or _writes(verdict, apply):
-                    rest.append(str(node["nameWithOwner"]))
-                elif verdict.status is not None:
-                    result.statuses.append(verdict.status)
-                    reconciler.statuses.record(verdict.status)
-                    done += 1
-            if progress is not None:
-                progress(done, max(total, done + len(rest)))
-    except RateLimited:
-        result.delayed = True
-        raise
+    # A RateLimited longer than the client waits propagates: the caller reports the delay.
+    async for page in repository_pages(gh, org, with_refs=_has_patterns(org_policy.policy)):
+        result.graphql_pages += 1
+        result.graphql_points += page.cost
+        total = len(wanted) if wanted is not None else page.total
+        for node in page.nodes:
+            if wanted is not None and str(node["name"]).lower() not in wanted:
+                continue
+            verdict = judge(node, org_policy.policy, org_policy.errors)
+            if verdict.needs_rest or _writes(verdict, apply):
+                rest.append(str(node["nameWithOwner"]))
+            elif verdict.status is not None:
+                result.statuses.append(verdict.status)
+                reconciler.statuses.record(verdict.status)
+                done += 1
+        if progress is not None:
+            progress(done, max(total, done + len(rest)))
     result.rest_repositories = len(rest)
     await _reconcile_rest(gh, reconciler, rest, apply, result, progress, done)
     result.delayed = gh.client.rate_limit_waits > waits  # waited for a reset, then went on
