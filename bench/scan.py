@@ -8,7 +8,7 @@ read-only:
 - the GraphQL scan (`bot.engine.scan.scan_org`, what `bulwark scan` and the periodic
   resync run): requests in total and per repository, GraphQL points (the
   `rateLimit.cost` GitHub reports), wall time;
-- the naive scan: `Reconciler.reconcile(enforce=False)` for every repository
+- the naive scan: `Reconciler.reconcile(write=WriteMode.NEVER)` for every repository
   with 8 at a time (GET repo, the policy file, branches, protection and rules
   for the branch), the same figures. For large orgs it runs on a sample and
   extrapolates, and says so.
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from bot.cli.embedded import sandbox_settings
 from bot.clock import SystemClock
+from bot.core.policy import WriteMode
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
 from bot.engine.scan import scan_org
@@ -127,7 +128,7 @@ async def naive_scan(box: Sandbox, gh: Gateway, names: list[str], total: int) ->
     async def one(name: str) -> None:
         nonlocal drifted
         async with gate:
-            status = await reconciler.reconcile(gh, ORG, name, enforce=False)
+            status = await reconciler.reconcile(gh, ORG, name, write=WriteMode.NEVER)
         drifted += status.outcome.value == "drifted"
 
     started = time.perf_counter()

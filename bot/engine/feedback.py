@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
+from bot.core.policy import WriteMode
 from bot.core.render import (
     DEFAULT_TERMS,
     PR_STATUS_MARKER,
@@ -21,6 +23,15 @@ from bot.github.gateway import Gateway
 CHECK_NAME = "repo-protection"
 
 log = logging.getLogger(__name__)
+
+
+class CommentOutcome(StrEnum):
+    """What became of a pull request's status comment."""
+
+    NONE = "none"  # no drift and no comment: nothing to say
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    EDITED = "edited"
 
 
 @dataclass(frozen=True)
@@ -55,10 +66,10 @@ def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
 
 
 async def evaluate(
-    reconciler: Reconciler, gh: Gateway, owner: str, repo: str, branch: str, *, enforce: bool | None
+    reconciler: Reconciler, gh: Gateway, owner: str, repo: str, branch: str, *, write: WriteMode
 ) -> BranchVerdict:
-    """Reconcile (or only read, `enforce=False`) and judge one branch."""
-    status = await reconciler.reconcile(gh, owner, repo, enforce=enforce)
+    """Reconcile (or only read, `WriteMode.NEVER`) and judge one branch."""
+    status = await reconciler.reconcile(gh, owner, repo, write=write)
     verdict = for_branch(status, branch)
     if status.outcome is Outcome.ERROR:
         return verdict
@@ -111,7 +122,7 @@ async def publish_check(
 
 async def publish_comment(
     gh: Gateway, owner: str, repo: str, number: int, verdict: BranchVerdict, *, login: str
-) -> str:
+) -> CommentOutcome:
     """Keep one status comment on the PR: created on drift, edited in place, marked resolved.
 
     Only a comment by `login` (Bulwark's own bot user) is Bulwark's to edit.
@@ -119,7 +130,7 @@ async def publish_comment(
     comments = await gh.issue_comments(owner, repo, number)
     mine = _own_comment(comments, login)
     if not verdict.findings and mine is None:
-        return "none"
+        return CommentOutcome.NONE
     body = pr_status_comment(
         verdict.status.repo,
         verdict.branch,
@@ -130,11 +141,11 @@ async def publish_comment(
     )
     if mine is None:
         await gh.create_issue_comment(owner, repo, number, body)
-        return "created"
+        return CommentOutcome.CREATED
     if str(mine.get("body") or "") == body:
-        return "unchanged"
+        return CommentOutcome.UNCHANGED
     await gh.update_issue_comment(owner, repo, int(mine["id"]), body)
-    return "edited"
+    return CommentOutcome.EDITED
 
 
 def _own_comment(comments: Sequence[Mapping[str, Any]], login: str) -> Mapping[str, Any] | None:

@@ -12,6 +12,7 @@ from gidgethub.sansio import Event
 
 from bot.clock import Clock
 from bot.core.models import Outcome
+from bot.core.policy import WriteMode
 from bot.engine.limits import CommandLimiter
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import REPO_GONE, Reconciler
@@ -22,7 +23,7 @@ from bot.github.errors import GitHubError, RateLimited, Unavailable
 from bot.github.gateway import Gateway
 from bot.handlers.context import Context, Services
 from bot.logs import log_context
-from bot.service.queue import Job, WorkQueue
+from bot.service.queue import Job, JobKind, WorkQueue
 from bot.store.statuses import StatusStore
 
 REPORT_DEBOUNCE = 60.0
@@ -76,11 +77,11 @@ class Runtime:
         self._app_login: str | None = None
         self._closers: list[Callable[[], Awaitable[object]]] = []
         self._background: set[asyncio.Task[None]] = set()
-        self._jobs: dict[str, Callable[[Job], Awaitable[None]]] = {
-            "delivery": self._delivery,
-            "reconcile": self._reconcile,
-            "resync": self._resync,
-            "report": self._report,
+        self._jobs: dict[JobKind, Callable[[Job], Awaitable[None]]] = {
+            JobKind.DELIVERY: self._delivery,
+            JobKind.RECONCILE: self._reconcile,
+            JobKind.RESYNC: self._resync,
+            JobKind.REPORT: self._report,
         }
 
     async def run(self, job: Job) -> None:
@@ -88,11 +89,7 @@ class Runtime:
         with log_context(
             delivery_id=job.delivery_id, installation=job.installation_id, repo=job.repo
         ):
-            runner = self._jobs.get(job.kind)
-            if runner is None:
-                log.warning("returning: unknown job kind %r", job.kind)
-                return
-            await runner(job)
+            await self._jobs[job.kind](job)
 
     def on_close(self, closer: Callable[[], Awaitable[object]]) -> None:
         """Run `closer` when the runtime closes (the GitHub session, for one)."""
@@ -151,7 +148,7 @@ class Runtime:
         if repo_json is not None and repo_json.get("full_name") == repo:
             payload["repository"] = {k: repo_json.get(k) for k in REPO_FIELDS}
         job = Job(
-            kind="reconcile",
+            kind=JobKind.RECONCILE,
             delivery_id=delivery_id,
             installation_id=installation_id,
             repo=repo,
@@ -166,7 +163,7 @@ class Runtime:
         """Queue a resync of an installation (all its repos, or the ones named)."""
         names = sorted(repos) if repos is not None else None
         job = Job(
-            kind="resync",
+            kind=JobKind.RESYNC,
             delivery_id=delivery_id,
             installation_id=installation_id,
             payload={"repos": names} if names is not None else {},
@@ -186,7 +183,7 @@ class Runtime:
         if wait > 0:
             await self.clock.sleep(wait)
         job = Job(
-            kind="report",
+            kind=JobKind.REPORT,
             delivery_id=f"report-{org.lower()}",
             installation_id=installation_id,
             repo=f"{org}/{REPORT_LOCK}",
@@ -251,7 +248,7 @@ class Runtime:
                     policies=self.policies,
                     reconciler=self.reconciler,
                     only=only,
-                    apply=None,
+                    write=WriteMode.FOLLOW_POLICY,
                 )
             except OrgNotFound:
                 log.info("the installation account is not an org: resyncing through REST")
