@@ -3,7 +3,8 @@
 The org scan reads pages of repository nodes (`engine.scan`); what each node
 says about the repository is decided here, with no I/O: a status, or "only
 REST can answer". A slash command speaks of one branch; `branch_status` narrows
-a repository's status to it.
+a repository's status to it; `for_branch` keeps the findings a pull request's
+check run and comment show about its base branch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from bot.core.findings import empty_repository, policy_invalid
 from bot.core.graphql_protection import classic_from_rule, rule_for_branch
-from bot.core.models import REPAIRABLE, Outcome, RepoStatus
+from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
 from bot.core.plan import plan
 from bot.core.policy import (
     ORG_POLICY_REPO,
@@ -28,6 +29,7 @@ from bot.core.policy import (
     repo_policy,
 )
 from bot.core.protection import BranchProtection, parse_rules
+from bot.core.render import DEFAULT_TERMS, PolicyTerms
 
 
 @dataclass(frozen=True)
@@ -148,3 +150,34 @@ def branch_status(status: RepoStatus, branch: str) -> RepoStatus:
     return replace(
         status, outcome=outcome, findings=findings, fixed_at=fixed_at, branches=(branch,)
     )
+
+
+@dataclass(frozen=True)
+class BranchVerdict:
+    """The base branch's standing: the repo's status and the findings about that branch."""
+
+    status: RepoStatus
+    branch: str
+    findings: tuple[Finding, ...]
+    terms: PolicyTerms = DEFAULT_TERMS
+
+    @property
+    def can_fix(self) -> bool:
+        """Tell whether a protection write could repair what is wrong."""
+        return self.status.outcome is not Outcome.UNSUPPORTED and any(
+            f.kind in REPAIRABLE for f in self.findings
+        )
+
+
+def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
+    """Keep the findings that concern `branch` (or the whole repository)."""
+    if status.branches and branch not in status.branches:
+        return BranchVerdict(status, branch, ())
+    findings = tuple(
+        f
+        for f in status.findings
+        if f.branch in (None, branch)
+        # Once Bulwark repaired the branch, only what a write cannot repair is still open.
+        and (status.outcome is not Outcome.FIXED or f.kind not in REPAIRABLE)
+    )
+    return BranchVerdict(status, branch, findings)

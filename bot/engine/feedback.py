@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
-from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
+from bot.core.judge import BranchVerdict, for_branch
+from bot.core.models import Outcome
 from bot.core.policy import WriteMode
 from bot.core.render import (
-    DEFAULT_TERMS,
     PR_STATUS_MARKER,
     PolicyTerms,
     check_run_output,
@@ -32,37 +32,6 @@ class CommentOutcome(StrEnum):
     CREATED = "created"
     UNCHANGED = "unchanged"
     EDITED = "edited"
-
-
-@dataclass(frozen=True)
-class BranchVerdict:
-    """The base branch's standing: the repo's status and the findings about that branch."""
-
-    status: RepoStatus
-    branch: str
-    findings: tuple[Finding, ...]
-    terms: PolicyTerms = DEFAULT_TERMS
-
-    @property
-    def can_fix(self) -> bool:
-        """Tell whether a protection write could repair what is wrong."""
-        return self.status.outcome is not Outcome.UNSUPPORTED and any(
-            f.kind in REPAIRABLE for f in self.findings
-        )
-
-
-def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
-    """Keep the findings that concern `branch` (or the whole repository)."""
-    if status.branches and branch not in status.branches:
-        return BranchVerdict(status, branch, ())
-    findings = tuple(
-        f
-        for f in status.findings
-        if f.branch in (None, branch)
-        # Once Bulwark repaired the branch, only what a write cannot repair is still open.
-        and (status.outcome is not Outcome.FIXED or f.kind not in REPAIRABLE)
-    )
-    return BranchVerdict(status, branch, findings)
 
 
 async def evaluate(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from bot.core.judge import Verdict, branch_status, goes_to_rest, judge
+from bot.core.judge import Verdict, branch_status, for_branch, goes_to_rest, judge
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode, WriteMode, org_policy
 
@@ -104,3 +105,14 @@ def test_only_drift_that_will_be_written_goes_to_rest(
     verdict = Verdict(RepoStatus("o/r", outcome, mode=mode))
     assert goes_to_rest(verdict, write) is expected
     assert goes_to_rest(Verdict(None, needs_rest=True), write)
+
+
+def test_for_branch_keeps_what_is_still_open_on_the_branch() -> None:
+    drifted = RepoStatus("o/r", Outcome.DRIFTED, (MAIN_GAP, DEV_GAP, REPO_FACT))
+    fixed = RepoStatus("o/r", Outcome.FIXED, (MAIN_GAP, REPO_FACT), fixed_at="t")
+
+    assert for_branch(drifted, "main").findings == (MAIN_GAP, REPO_FACT)
+    assert for_branch(drifted, "main").can_fix
+    assert for_branch(fixed, "main").findings == (REPO_FACT,)
+    assert not for_branch(fixed, "main").can_fix
+    assert for_branch(replace(drifted, branches=("main",)), "dev").findings == ()
