@@ -8,7 +8,7 @@ read-only:
 - the GraphQL scan (`bot.engine.scan.scan_org`, what `bulwark scan` and the periodic
   resync run): requests in total and per repository, GraphQL points (the
   `rateLimit.cost` GitHub reports), wall time;
-- the naive scan: `Reconciler.reconcile(enforce=False)` for every repository
+- the naive scan: `Reconciler.reconcile(write=WriteMode.NEVER)` for every repository
   with 8 at a time (GET repo, the policy file, branches, protection and rules
   for the branch), the same figures. For large orgs it runs on a sample and
   extrapolates, and says so.
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.cli.embedded import sandbox_settings
 from bot.clock import SystemClock
+from bot.core.policy import WriteMode
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
 from bot.engine.scan import scan_org
@@ -113,7 +114,7 @@ async def naive_scan(box: Sandbox, gh: Gateway, names: list[str], total: int) ->
     async def one(name: str) -> None:
         nonlocal drifted
         async with gate:
-            status = await reconciler.reconcile(gh, ORG, name, enforce=False)
+            status = await reconciler.reconcile(gh, ORG, name, write=WriteMode.NEVER)
         drifted += status.outcome.value == "drifted"
 
     started = time.perf_counter()
@@ -141,7 +142,7 @@ async def bench(repos: int, latency: float, sample: int) -> tuple[Figures, Figur
     try:
         async with GitHubClients.open(settings, clock=SystemClock(), retry=retry) as clients:
             gh = clients.for_installation(box.state.install(ORG))
-            await gh.rate_limit()  # mint the token outside the measurement
+            await gh.client.getitem("/rate_limit")  # mint the token outside the measurement
             scan = await graphql_scan(box, gh, repos)
             picked = random.Random(0).sample(names, sample) if sample < repos else names
             naive = await naive_scan(box, gh, picked, repos)

@@ -53,11 +53,6 @@ def log_context(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
-def current_context() -> Mapping[str, Any]:
-    """Return the context fields in force here."""
-    return _context.get()
-
-
 class ContextFilter(logging.Filter):
     """Copy the current context fields onto each record (explicit `extra=` wins)."""
 

@@ -6,8 +6,6 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-DELIVERY_OUTCOMES = ("accepted", "duplicate", "bad_signature", "malformed", "too_large", "ping")
-
 
 class Metrics:
     """Bulwark's counters, gauges and histograms, rendered in Prometheus text format."""

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.metrics import Metrics
-from bot.service.queue import InProcessQueue, Job
+from bot.service.queue import InProcessQueue, Job, JobKind
 
 
 class Gate:
@@ -44,7 +44,7 @@ class Gate:
 
 
 def job(delivery_id: str, repo: str | None = None, dedupe_key: str | None = None) -> Job:
-    return Job(kind="delivery", delivery_id=delivery_id, repo=repo, dedupe_key=dedupe_key)
+    return Job(kind=JobKind.DELIVERY, delivery_id=delivery_id, repo=repo, dedupe_key=dedupe_key)
 
 
 @pytest.fixture
@@ -60,8 +60,10 @@ async def queue(metrics: Metrics) -> AsyncIterator[InProcessQueue]:
 
 
 def test_job_round_trips_through_json() -> None:
-    original = Job("delivery", "d1", 5, "a/b", {"event": "push", "data": {"x": [1]}}, "k")
-    assert Job.from_dict(json.loads(json.dumps(original.to_dict()))) == original
+    original = Job(JobKind.DELIVERY, "d1", 5, "a/b", {"event": "push", "data": {"x": [1]}}, "k")
+    encoded = json.dumps(original.to_dict())
+    assert Job.from_dict(json.loads(encoded)) == original
+    assert '"kind": "delivery"' in encoded  # the Redis encoding of jobs is unchanged
 
 
 async def test_concurrency_is_bounded(queue: InProcessQueue) -> None:

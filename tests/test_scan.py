@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
 from bot.cli.embedded import sandbox_settings
 from bot.clock import FakeClock
 from bot.core.models import Outcome, RepoStatus
-from bot.engine.policies import POLICY_PATH, PolicyStore
+from bot.core.policy import POLICY_PATH, WriteMode
+from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
-from bot.engine.scan import REPOS_QUERY, OrgNotFound, judge, scan_org
+from bot.engine.scan import REPOS_QUERY, OrgNotFound, scan_org
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
@@ -152,7 +152,7 @@ async def test_scan_agrees_with_the_rest_reconcile(
     rest = reconciler(clock)
     expected = []
     for repo in sorted(box.state.account(org).repos.values(), key=lambda r: r.name.lower()):
-        status = await rest.reconcile(gh, org, repo.name, enforce=False)
+        status = await rest.reconcile(gh, org, repo.name, write=WriteMode.NEVER)
         expected.append(status)
 
     assert [summary(s) for s in scanned.statuses] == [summary(s) for s in expected]
@@ -201,7 +201,9 @@ async def test_apply_repairs_and_a_second_scan_is_clean(
 ) -> None:
     gh = gateway(box, clients, "acme")
     fixer = reconciler(clock)
-    first = await scan_org(gh, "acme", policies=PolicyStore(), reconciler=fixer, apply=True)
+    first = await scan_org(
+        gh, "acme", policies=PolicyStore(), reconciler=fixer, write=WriteMode.ALWAYS
+    )
     assert {s.repo for s in first.statuses if s.outcome is Outcome.FIXED} >= {
         "acme/bare",
         "acme/weak",
@@ -228,25 +230,3 @@ async def test_a_user_account_is_not_an_org(
     gh = gateway(box, clients, "solo")
     with pytest.raises(OrgNotFound):
         await scan_org(gh, "solo", policies=PolicyStore(), reconciler=reconciler(clock))
-
-
-def test_judge_sends_rulesets_and_private_repos_without_rules_to_rest() -> None:
-    from bot.core.policy import org_policy
-
-    base: dict[str, Any] = {
-        "name": "r",
-        "nameWithOwner": "o/r",
-        "isArchived": False,
-        "isFork": False,
-        "isPrivate": False,
-        "isEmpty": False,
-        "defaultBranchRef": {"name": "main"},
-        "rulesets": {"totalCount": 0},
-        "branchProtectionRules": {"nodes": []},
-    }
-    policy = org_policy(None)
-    assert judge(base, policy, ()).status is not None
-    assert judge(dict(base, rulesets={"totalCount": 1}), policy, ()).needs_rest
-    assert judge(dict(base, isPrivate=True), policy, ()).needs_rest
-    many = {"totalCount": 101, "nodes": [{"name": "main"}]}
-    assert judge(dict(base, refs=many), policy, ()).needs_rest

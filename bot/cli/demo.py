@@ -139,7 +139,6 @@ SAMPLE_ORG: tuple[SampleRepo, ...] = (
 SLASH_REPO = "web"
 PUSH_REPO = "docs"
 TAMPER_REPO = "infra"
-STRICT_REPO = "auth"
 
 
 def seed(state: State, repos: Sequence[SampleRepo] = SAMPLE_ORG) -> None:

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from bot.clock import Clock, SystemClock, isoformat
 from bot.core.models import Outcome, RepoStatus
+from bot.core.policy import WriteMode
 from bot.core.render import report_body
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
@@ -133,10 +134,10 @@ async def gateway_for(clients: GitHubClients, org: str, token: str | None) -> Ga
 async def _run(gh: Gateway, args: argparse.Namespace, clock: Clock, console: Console) -> ScanResult:
     policies = PolicyStore()
     reconciler = Reconciler(policies, StatusStore(), clock)
-    apply = bool(args.apply)
+    write = WriteMode.ALWAYS if args.apply else WriteMode.NEVER
     if not console.is_terminal:
         return await scan_org(
-            gh, args.org, policies=policies, reconciler=reconciler, apply=apply, only=args.repo
+            gh, args.org, policies=policies, reconciler=reconciler, write=write, only=args.repo
         )
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -146,7 +147,7 @@ async def _run(gh: Gateway, args: argparse.Namespace, clock: Clock, console: Con
             args.org,
             policies=policies,
             reconciler=reconciler,
-            apply=apply,
+            write=write,
             only=args.repo,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )

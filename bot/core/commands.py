@@ -39,7 +39,6 @@ class Verb(StrEnum):
 # Verbs that need the admin or maintain role on the repository (DESIGN.md section 3).
 PRIVILEGED = frozenset({Verb.FIX, Verb.REPORT})
 
-COMMAND_PREFIX = "/protection"
 # An unknown word is echoed back in the help reply; keep it short.
 MAX_WORD_LENGTH = 50
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.core.policy import Mode
+
 
 class FindingKind(StrEnum):
     """The drift vocabulary (DESIGN.md section 2)."""
@@ -74,7 +76,7 @@ class RepoStatus:
     repo: str  # "owner/name"
     outcome: Outcome
     findings: tuple[Finding, ...] = ()
-    mode: str = "enforce"
+    mode: Mode = Mode.ENFORCE
     fixed_at: str | None = None  # ISO 8601 UTC, when Bulwark's write succeeded
     reason: str | None = None  # why excluded / unsupported / error
     branches: tuple[str, ...] = field(default=())  # branches the policy covered

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.core.policy import CheckRequirement, Policy, PolicyError
+from bot.core.findings import drift
+from bot.core.models import Finding, FindingKind
+from bot.core.policy import CheckRequirement, Policy, WriteMode
 from bot.core.protection import (
     Actors,
     BranchProtection,
@@ -95,25 +96,28 @@ def plan(
     policy: Policy,
     protection: BranchProtection,
     *,
+    write: WriteMode = WriteMode.FOLLOW_POLICY,
     enforce_with: str = "classic",
     actor: str | None = None,
     default_branch: str | None = None,
 ) -> Plan:
-    """Find how the branch falls short of the policy and, in enforce mode, the write."""
+    """Find how the branch falls short of the policy and, when `write` allows it, the write."""
+    writes = write.writes(policy.mode)
     found = _find(policy, protection)
     findings = tuple(
-        _finding(policy, protection.branch, kind, detail, actor) for kind, detail in found
+        drift(policy, protection.branch, kind, detail, actor, writes=writes)
+        for kind, detail in found
     )
-    if not findings or policy.mode != "enforce":
+    if not findings or not writes:
         return Plan(protection.branch, findings)
     if enforce_with == "ruleset":
         body = ruleset_body(policy, protection, default_branch=default_branch)
         return Plan(protection.branch, findings, ruleset_write=body)
-    write = _classic_write(policy, protection)
-    signatures = write is not None and bool(
+    classic = _classic_write(policy, protection)
+    signatures = classic is not None and bool(
         protection.classic and protection.classic.required_signatures
     )
-    return Plan(protection.branch, findings, classic_write=write, enable_signatures=signatures)
+    return Plan(protection.branch, findings, classic_write=classic, enable_signatures=signatures)
 
 
 def compliant(policy: Policy, protection: BranchProtection) -> bool:
@@ -341,117 +345,3 @@ def protection_after(protection: BranchProtection, result: Plan) -> BranchProtec
 
 def _ruleset_requirements(body: dict[str, Any]) -> Requirements:
     return parse_rules(body["rules"], {}).requirements
-
-
-# --- sentences -----------------------------------------------------------------
-
-
-def _plural(n: int) -> str:
-    return f"{n} approving review" + ("" if n == 1 else "s")
-
-
-def _what(policy: Policy, branch: str, kind: FindingKind, detail: str | None) -> tuple[str, str]:
-    """Return (what is wrong and which promise it breaks, the action that repairs it)."""
-    n = _plural(policy.required_approving_review_count)
-    if kind is FindingKind.UNPROTECTED:
-        return (
-            f"{branch} has no branch protection, so anyone with write access can push to it "
-            "directly, rewrite its history or delete it.",
-            f"protect {branch} as the policy says ({n}, the required checks, "
-            "for administrators too)",
-        )
-    if kind is FindingKind.REVIEWS_MISSING:
-        return (
-            f"{branch} does not require a pull request review, so code can reach it without "
-            "anyone else approving it.",
-            f"require {n} on {branch}",
-        )
-    if kind is FindingKind.REVIEWS_TOO_FEW:
-        return _reviews_sentence(branch, n, detail)
-    if kind is FindingKind.CHECK_MISSING:
-        return _check_sentence(policy, branch, detail)
-    return _SENTENCES[kind](branch)
-
-
-def _reviews_sentence(branch: str, n: str, detail: str | None) -> tuple[str, str]:
-    if detail == "dismiss_stale_reviews":
-        return (
-            f"{branch} keeps approvals after new commits are pushed, so changes made after the "
-            "review can merge unreviewed.",
-            f"dismiss stale approvals on {branch} when new commits are pushed",
-        )
-    if detail == "require_code_owner_reviews":
-        return (
-            f"{branch} does not require a code owner's review, so changes to owned files can "
-            "merge without their owners approving.",
-            f"require code owner review on {branch}",
-        )
-    return (
-        f"{branch} requires fewer approving reviews than the policy's {n}, so fewer people than "
-        "promised check each change.",
-        f"require {n} on {branch}",
-    )
-
-
-def _check_sentence(policy: Policy, branch: str, detail: str | None) -> tuple[str, str]:
-    if detail is None:
-        return (
-            f"{branch} does not require branches to be up to date before merging, so a change "
-            "can merge without being tested against the latest code.",
-            f"require branches to be up to date before merging into {branch}",
-        )
-    pins = {c.context: c.app_id for c in policy.checks}
-    source = f" from app {pins[detail]}" if pins.get(detail) is not None else ""
-    return (
-        f"{branch} does not require the check {detail!r}{source}, so a change can merge "
-        "without it passing.",
-        f"require the check {detail!r}{source} on {branch}",
-    )
-
-
-_SENTENCES = {
-    FindingKind.ADMINS_NOT_ENFORCED: lambda b: (
-        f"Administrators can bypass the protection of {b}, so the rules can be skipped "
-        "without it being seen.",
-        f"enforce the protection of {b} for administrators too",
-    ),
-    FindingKind.FORCE_PUSH_ALLOWED: lambda b: (
-        f"{b} allows force pushes, so its history can be rewritten and reviewed commits replaced.",
-        f"block force pushes to {b}",
-    ),
-    FindingKind.DELETION_ALLOWED: lambda b: (
-        f"{b} can be deleted, so its history and protection can be lost.",
-        f"block deletion of {b}",
-    ),
-}
-
-
-def _finding(
-    policy: Policy, branch: str, kind: FindingKind, detail: str | None, actor: str | None
-) -> Finding:
-    message, action = _what(policy, branch, kind, detail)
-    if policy.mode == "enforce":
-        remedy = f"Bulwark will {action}."
-    else:
-        remedy = f"Ask an admin to {action}, or run /protection fix."
-    return Finding(kind, message, remedy, branch=branch, detail=detail, actor=actor)
-
-
-def policy_invalid(error: PolicyError) -> Finding:
-    """Turn a refused policy file's error into a `policy_invalid` finding."""
-    return Finding(
-        FindingKind.POLICY_INVALID,
-        str(error),
-        "Fix the file; the org policy applies.",
-        detail=error.file,
-    )
-
-
-def empty_repository(mode: str, repo: str) -> RepoStatus:
-    """Return the status of a repository with no branches yet (nothing to protect)."""
-    empty = Finding(
-        FindingKind.EMPTY_REPOSITORY,
-        "The repository has no branches yet, so there is nothing to protect.",
-        "Bulwark protects it after the first push.",
-    )
-    return RepoStatus(repo, Outcome.UNSUPPORTED, (empty,), mode, reason=empty.message)

@@ -28,11 +28,41 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 import yaml
 
-MODES = ("enforce", "report")
+POLICY_PATH = ".github/repo-protection.yml"
+ORG_POLICY_REPO = ".github"  # the org's repository; its policy file is the org policy
+
+
+class Mode(StrEnum):
+    """What a policy asks of Bulwark about drift: repair it, or only report it."""
+
+    ENFORCE = "enforce"
+    REPORT = "report"
+
+
+class WriteMode(StrEnum):
+    """Whether one reconciliation may write protection; decided once, by whoever asks for it."""
+
+    FOLLOW_POLICY = "follow_policy"  # webhooks and the resync: write when the mode is enforce
+    NEVER = "never"  # only read and plan: a pull request's check, `status`, a read-only scan
+    ALWAYS = "always"  # a person asked for the fix: `/protection fix`, the Fix button, `--apply`
+
+    def writes(self, mode: Mode) -> bool:
+        """Tell whether a repository whose policy is in `mode` gets written."""
+        if self is WriteMode.FOLLOW_POLICY:
+            return mode == Mode.ENFORCE
+        return self is WriteMode.ALWAYS
+
+    def shown_mode(self, mode: Mode) -> Mode:
+        """Return the mode a status reports: a fix a person asked for is enforcement."""
+        return Mode.ENFORCE if self is WriteMode.ALWAYS else mode
+
+
+MODES = tuple(m.value for m in Mode)
 ENFORCE_WITH = ("classic", "ruleset")
 MAX_REVIEWS = 6
 MAX_FILE_CHARS = 64 * 1024  # a policy file is a few lines; anything larger is refused
@@ -60,7 +90,7 @@ class Exclusion:
 class Policy:
     """The effective policy for one repository (or the org)."""
 
-    mode: str = "enforce"
+    mode: Mode = Mode.ENFORCE
     branches: tuple[str, ...] = ("default",)
     required_approving_review_count: int = 1
     dismiss_stale_reviews: bool = False
@@ -408,6 +438,8 @@ def _overlay(base: Policy, doc: Mapping[str, Any]) -> Policy:
     status = _section(doc, "required_status_checks")
     exclude = _section(doc, "exclude")
     changes: dict[str, Any] = {k: doc[k] for k in _TOP_LEVEL if k in doc}
+    if "mode" in changes:
+        changes["mode"] = Mode(changes["mode"])
     changes.update({k: reviews[k] for k in _REVIEW_KEYS if k in reviews})
     if "branches" in doc:
         changes["branches"] = tuple(dict.fromkeys(doc["branches"]))
@@ -490,7 +522,7 @@ def _inherit_pins(policy: Policy, org: Policy) -> Policy:
 def _weakenings(org: Policy, repo: Policy) -> list[tuple[str, str]]:
     """List (key, why) for every way `repo` is weaker than `org`."""
     found: list[tuple[str, str]] = []
-    if org.mode == "enforce" and repo.mode == "report":
+    if org.mode == Mode.ENFORCE and repo.mode == Mode.REPORT:
         found.append(("mode", "may not change enforce to report; only the org policy may"))
     missing = [b for b in org.branches if b not in repo.branches]
     if missing:
@@ -577,7 +609,7 @@ def policy_as_dict(policy: Policy) -> dict[str, Any]:
     if policy.test_check is not None:
         status["test_check"] = policy.test_check
     return {
-        "mode": policy.mode,
+        "mode": policy.mode.value,
         "branches": list(policy.branches),
         "pull_request_reviews": {k: getattr(policy, k) for k in _REVIEW_KEYS},
         "required_status_checks": status,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from bot.core.commands import Verb
 from bot.core.markdown import body_length, clean, code, escape, link, truncate_body
 from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.policy import Mode
 
 PR_STATUS_MARKER = "<!-- bulwark:pr-status -->"
 REPORT_MARKER_PREFIX = "<!-- bulwark:report"
@@ -343,9 +344,9 @@ def _check_failure(
     return CheckOutput(title, truncate_body(summary, CHECK_TEXT_LIMIT), text, "failure", actions)
 
 
-def _next_step(mode: str, branch: str) -> str:
+def _next_step(mode: Mode, branch: str) -> str:
     """Return what Bulwark will do, or what a person can do, for the mode."""
-    return ENFORCE_NEXT.format(branch=name(branch)) if mode == "enforce" else REPORT_NEXT
+    return ENFORCE_NEXT.format(branch=name(branch)) if mode == Mode.ENFORCE else REPORT_NEXT
 
 
 # --- pull request status comment ----------------------------------------------------
@@ -358,7 +359,7 @@ def pr_status_comment(
     *,
     resolved: bool,
     fixed_at: str | None,
-    mode: str,
+    mode: Mode,
 ) -> str:
     """Return the one status comment on a pull request whose base branch drifts (or did)."""
     if resolved:
@@ -607,7 +608,7 @@ def _drifted_entry(status: RepoStatus, read_only: bool = False) -> str:
     lines = _finding_list(status.findings, 4_000, MAX_REPO_FINDINGS_IN_REPORT, max_len=160)
     if read_only:
         action = REPORT_READ_ONLY
-    elif status.mode != "enforce":
+    elif status.mode != Mode.ENFORCE:
         action = REPORT_REPORTED_ONLY
     elif not any(finding.kind in REPAIRABLE for finding in status.findings):
         action = REPORT_NEEDS_PERSON  # policy files, direct pushes: no write can repair these

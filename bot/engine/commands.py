@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core.commands import PRIVILEGED, Command, Verb
-from bot.core.models import REPAIRABLE, Outcome, RepoStatus
+from bot.core.judge import branch_status
+from bot.core.policy import WriteMode
 from bot.core.render import (
     reply_check,
     reply_failure,
@@ -19,7 +20,7 @@ from bot.core.render import (
     reply_report_unavailable,
     reply_status,
 )
-from bot.engine.feedback import BranchVerdict, evaluate
+from bot.engine.feedback import evaluate
 from bot.engine.permissions import permission
 from bot.engine.reconcile import Reconciler
 from bot.engine.report import ReportKeeper
@@ -91,40 +92,24 @@ async def _run(
     gh, reconciler = desk.gh, desk.reconciler
     warning = desk.reports.warnings.get(owner.lower())
     if command.verb is Verb.STATUS:
-        verdict = await evaluate(reconciler, gh, owner, repo, branch, enforce=False)
+        verdict = await evaluate(reconciler, gh, owner, repo, branch, write=WriteMode.NEVER)
         note = reply_report_unavailable(warning) if warning else None
-        status = verdict.status if on_issue else branch_status(verdict)
+        status = verdict.status if on_issue else branch_status(verdict.status, branch)
         return reply_status(status, asker=login, report_note=note)
     if command.verb is Verb.CHECK:
-        verdict = await evaluate(reconciler, gh, owner, repo, branch, enforce=None)
-        return reply_check(branch_status(verdict), asker=login)
+        verdict = await evaluate(reconciler, gh, owner, repo, branch, write=WriteMode.FOLLOW_POLICY)
+        return reply_check(branch_status(verdict.status, branch), asker=login)
     if command.verb is Verb.FIX:
-        verdict = await evaluate(reconciler, gh, owner, repo, branch, enforce=True)
-        return reply_fix(branch_status(verdict), asker=login)
+        verdict = await evaluate(reconciler, gh, owner, repo, branch, write=WriteMode.ALWAYS)
+        return reply_fix(branch_status(verdict.status, branch), asker=login)
     if command.verb is Verb.REPORT:
         result = await desk.reports.update(gh, owner)
         if result.warning:
             return reply_report_unavailable(result.warning)
         if result.url is None:
             return reply_status(
-                (await evaluate(reconciler, gh, owner, repo, branch, enforce=False)).status,
+                (await evaluate(reconciler, gh, owner, repo, branch, write=WriteMode.NEVER)).status,
                 asker=login,
             )
         return reply_report(result.url, asker=login)
     return reply_help(command.word if command.verb is Verb.UNKNOWN else None, asker=login)
-
-
-def branch_status(verdict: BranchVerdict) -> RepoStatus:
-    """Narrow a repository's status to the branch a command speaks of."""
-    status = verdict.status
-    judged = (Outcome.COMPLIANT, Outcome.FIXED, Outcome.DRIFTED)
-    if status.outcome not in judged or (status.branches and verdict.branch not in status.branches):
-        return status  # excluded, unsupported, failed, or a branch the policy does not cover
-    findings = tuple(f for f in status.findings if f.branch in (None, verdict.branch))
-    wrote = status.fixed_at is not None
-    remaining = [f for f in findings if f.kind not in REPAIRABLE] if wrote else list(findings)
-    outcome = Outcome.DRIFTED if remaining else Outcome.FIXED if findings else Outcome.COMPLIANT
-    fixed_at = status.fixed_at if outcome is not Outcome.COMPLIANT else None
-    return replace(
-        status, outcome=outcome, findings=findings, fixed_at=fixed_at, branches=(verdict.branch,)
-    )

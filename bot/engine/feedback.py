@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
-from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
+from bot.core.judge import BranchVerdict, for_branch
+from bot.core.models import Outcome
+from bot.core.policy import WriteMode
 from bot.core.render import (
-    DEFAULT_TERMS,
     PR_STATUS_MARKER,
     PolicyTerms,
     check_run_output,
@@ -23,42 +25,20 @@ CHECK_NAME = "repo-protection"
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class BranchVerdict:
-    """The base branch's standing: the repo's status and the findings about that branch."""
+class CommentOutcome(StrEnum):
+    """What became of a pull request's status comment."""
 
-    status: RepoStatus
-    branch: str
-    findings: tuple[Finding, ...]
-    terms: PolicyTerms = DEFAULT_TERMS
-
-    @property
-    def can_fix(self) -> bool:
-        """Tell whether a protection write could repair what is wrong."""
-        return self.status.outcome is not Outcome.UNSUPPORTED and any(
-            f.kind in REPAIRABLE for f in self.findings
-        )
-
-
-def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
-    """Keep the findings that concern `branch` (or the whole repository)."""
-    if status.branches and branch not in status.branches:
-        return BranchVerdict(status, branch, ())
-    findings = tuple(
-        f
-        for f in status.findings
-        if f.branch in (None, branch)
-        # Once Bulwark repaired the branch, only what a write cannot repair is still open.
-        and (status.outcome is not Outcome.FIXED or f.kind not in REPAIRABLE)
-    )
-    return BranchVerdict(status, branch, findings)
+    NONE = "none"  # no drift and no comment: nothing to say
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    EDITED = "edited"
 
 
 async def evaluate(
-    reconciler: Reconciler, gh: Gateway, owner: str, repo: str, branch: str, *, enforce: bool | None
+    reconciler: Reconciler, gh: Gateway, owner: str, repo: str, branch: str, *, write: WriteMode
 ) -> BranchVerdict:
-    """Reconcile (or only read, `enforce=False`) and judge one branch."""
-    status = await reconciler.reconcile(gh, owner, repo, enforce=enforce)
+    """Reconcile (or only read, `WriteMode.NEVER`) and judge one branch."""
+    status = await reconciler.reconcile(gh, owner, repo, write=write)
     verdict = for_branch(status, branch)
     if status.outcome is Outcome.ERROR:
         return verdict
@@ -111,7 +91,7 @@ async def publish_check(
 
 async def publish_comment(
     gh: Gateway, owner: str, repo: str, number: int, verdict: BranchVerdict, *, login: str
-) -> str:
+) -> CommentOutcome:
     """Keep one status comment on the PR: created on drift, edited in place, marked resolved.
 
     Only a comment by `login` (Bulwark's own bot user) is Bulwark's to edit.
@@ -119,7 +99,7 @@ async def publish_comment(
     comments = await gh.issue_comments(owner, repo, number)
     mine = _own_comment(comments, login)
     if not verdict.findings and mine is None:
-        return "none"
+        return CommentOutcome.NONE
     body = pr_status_comment(
         verdict.status.repo,
         verdict.branch,
@@ -130,11 +110,11 @@ async def publish_comment(
     )
     if mine is None:
         await gh.create_issue_comment(owner, repo, number, body)
-        return "created"
+        return CommentOutcome.CREATED
     if str(mine.get("body") or "") == body:
-        return "unchanged"
+        return CommentOutcome.UNCHANGED
     await gh.update_issue_comment(owner, repo, int(mine["id"]), body)
-    return "edited"
+    return CommentOutcome.EDITED
 
 
 def _own_comment(comments: Sequence[Mapping[str, Any]], login: str) -> Mapping[str, Any] | None:

@@ -11,6 +11,8 @@ from cachetools import LRUCache, TTLCache
 
 from bot.clock import Clock, SystemClock
 from bot.core.policy import (
+    ORG_POLICY_REPO,
+    POLICY_PATH,
     Policy,
     PolicyError,
     load_policy_file,
@@ -18,9 +20,6 @@ from bot.core.policy import (
     repo_policy,
 )
 from bot.github.gateway import Gateway
-
-POLICY_PATH = ".github/repo-protection.yml"
-ORG_POLICY_REPO = ".github"
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.clock import Clock, isoformat
-from bot.core.models import DirectPush, Finding, FindingKind
+from bot.core.findings import (
+    PUSH_COMMIT_UNKNOWN,
+    PUSH_FORCED,
+    PUSH_UNREVIEWED,
+    direct_push,
+    push_not_merged,
+)
+from bot.core.models import DirectPush, Finding
 from bot.core.policy import Policy, protected_branches
 from bot.core.render import COMMIT_COMMENT_MARKER, direct_push_comment
 from bot.github.errors import Invalid
@@ -46,10 +53,10 @@ async def reviewed(gh: Gateway, owner: str, repo: str, sha: str, branch: str) ->
     try:
         found = await gh.commit_pulls(owner, repo, sha)
     except Invalid:  # GitHub does not know the commit (it was force-pushed away)
-        return "GitHub no longer knows the commit, so its review cannot be shown"
+        return PUSH_COMMIT_UNKNOWN
     pulls = [p for p in found if p.get("merged_at") and (p.get("base") or {}).get("ref") == branch]
     if not pulls:
-        return f"it is not part of any pull request merged into {branch}"
+        return push_not_merged(branch)
     for pull in pulls:
         author = (pull.get("user") or {}).get("login")
         reviews = await gh.pull_reviews(owner, repo, int(pull["number"]))
@@ -58,7 +65,7 @@ async def reviewed(gh: Gateway, owner: str, repo: str, sha: str, branch: str) ->
             for r in reviews
         ):
             return None
-    return "its pull request was merged without an approving review by someone else"
+    return PUSH_UNREVIEWED
 
 
 async def check_push(
@@ -81,9 +88,7 @@ async def check_push(
         log.warning("push of %d commits: checked %d and the head", len(commits), MAX_COMMITS - 1)
     head = data.get("after")
     if forced and not found and isinstance(head, str):
-        found.append(
-            _finding(owner, repo, branch, head, pusher, at, True, "the branch was force-pushed")
-        )
+        found.append(_finding(owner, repo, branch, head, pusher, at, True, PUSH_FORCED))
     return found
 
 
@@ -100,15 +105,7 @@ def _finding(
     push = DirectPush(
         repo=f"{owner}/{repo}", branch=branch, sha=sha, pusher=pusher, at=at, forced=forced
     )
-    finding = Finding(
-        FindingKind.DIRECT_PUSH,
-        f"Commit {sha[:7]} reached {branch} without a reviewed pull request: {why}.",
-        "Review the change after the fact, and check who may push to this branch.",
-        branch=branch,
-        detail=sha,
-        actor=pusher,
-    )
-    return push, finding, why
+    return push, direct_push(branch, sha, pusher, why), why
 
 
 async def comment_once(gh: Gateway, owner: str, repo: str, push: DirectPush, why: str) -> None:

@@ -10,9 +10,16 @@ from typing import Any
 from cachetools import LRUCache
 
 from bot.clock import Clock, isoformat
-from bot.core.models import REPAIRABLE, Finding, FindingKind, Outcome, RepoStatus
-from bot.core.plan import RULESET_NAME, Plan, empty_repository, plan, policy_invalid
-from bot.core.policy import Policy, excluded_reason, protected_branches
+from bot.core.findings import (
+    empty_repository,
+    no_permission,
+    not_supported,
+    policy_invalid,
+    unsupported_reason,
+)
+from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
+from bot.core.plan import RULESET_NAME, Plan, plan
+from bot.core.policy import Mode, Policy, WriteMode, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
 from bot.engine.policies import PolicyStore
 from bot.github.errors import (
@@ -33,20 +40,14 @@ REPO_GONE = "the repository no longer exists here"
 log = logging.getLogger(__name__)
 
 
-# Short reasons, grouped and counted in the report; the findings hold the full sentences.
-UNSUPPORTED_REASONS = {
-    FindingKind.NOT_SUPPORTED: "GitHub offers no branch protection for it (plan or visibility)",
-    FindingKind.NO_PERMISSION: "Bulwark may not change its protection",
-}
-
-
 @dataclass(frozen=True)
 class Target:
     """One repository being reconciled: what every branch's read, plan and write share."""
 
     owner: str
     name: str
-    policy: Policy  # its mode says whether this reconciliation writes
+    policy: Policy
+    write: WriteMode
     default_branch: str
     enforce_with: str  # "classic" or "ruleset"
     actor: str | None
@@ -55,6 +56,11 @@ class Target:
     def full(self) -> str:
         """Return `owner/name`."""
         return f"{self.owner}/{self.name}"
+
+    @property
+    def writes(self) -> bool:
+        """Tell whether this reconciliation writes protection."""
+        return self.write.writes(self.policy.mode)
 
 
 @dataclass(frozen=True)
@@ -99,21 +105,17 @@ class Reconciler:
         owner: str,
         name: str,
         *,
-        enforce: bool | None = None,
+        write: WriteMode = WriteMode.FOLLOW_POLICY,
         actor: str | None = None,
         repo_json: Mapping[str, Any] | None = None,
     ) -> RepoStatus:
-        """Reconcile `owner/name`.
-
-        `enforce=None` follows the policy's mode; `True` fixes even in report mode
-        (`/protection fix`); `False` only reads and plans (a pull request's check).
-        """
+        """Reconcile `owner/name`, writing as `write` says (by default, as the policy's mode)."""
         full = f"{owner}/{name}"
-        if enforce:  # a person asked for the fix: try the write again
+        if write is WriteMode.ALWAYS:  # a person asked for the fix: try the write again
             self._stuck.pop(full.lower(), None)
         async with self.locks.lock(full):
             try:
-                status = await self._reconcile(gh, owner, name, enforce, actor, repo_json)
+                status = await self._reconcile(gh, owner, name, write, actor, repo_json)
             except RateLimited:
                 raise  # nothing is wrong with the repository: the whole scan is delayed
             except GitHubError as exc:
@@ -144,7 +146,7 @@ class Reconciler:
         gh: Gateway,
         owner: str,
         name: str,
-        enforce: bool | None,
+        write: WriteMode,
         actor: str | None,
         repo_json: Mapping[str, Any] | None,
     ) -> RepoStatus:
@@ -155,8 +157,7 @@ class Reconciler:
         full = str(repo.get("full_name") or full)
         owner, name = full.split("/", 1)
         policy, errors = await self.policies.for_repo(gh, owner, name)
-        mode = "enforce" if enforce else policy.mode
-        write = enforce if enforce is not None else policy.mode == "enforce"
+        mode = write.shown_mode(policy.mode)
         reason = excluded_reason(
             policy, name=name, archived=bool(repo.get("archived")), fork=bool(repo.get("fork"))
         )
@@ -170,7 +171,8 @@ class Reconciler:
         target = Target(
             owner,
             name,
-            replace(policy, mode="enforce" if write else "report"),
+            policy,
+            write,
             default,
             "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with,
             actor,
@@ -182,7 +184,7 @@ class Reconciler:
         self,
         gh: Gateway,
         target: Target,
-        mode: str,
+        mode: Mode,
         covered: tuple[str, ...],
         invalid: tuple[Finding, ...],
     ) -> RepoStatus:
@@ -195,7 +197,7 @@ class Reconciler:
                 return self._unsupported(target.full, mode, read.unsupported, covered)
             branch_plan = self._plan(target, read.protection)
             findings.extend(branch_plan.findings)
-            if target.policy.mode != "enforce" or branch_plan.empty:
+            if not target.writes or branch_plan.empty:
                 remaining.extend(branch_plan.findings)
                 continue
             stuck = await self._write(gh, target, read.protection, branch_plan)
@@ -211,6 +213,7 @@ class Reconciler:
         return plan(
             target.policy,
             protection,
+            write=target.write,
             enforce_with=enforce_with or target.enforce_with,
             actor=target.actor,
             default_branch=target.default_branch,
@@ -219,7 +222,7 @@ class Reconciler:
     def _status(
         self,
         full: str,
-        mode: str,
+        mode: Mode,
         findings: list[Finding],
         remaining: list[Finding],
         wrote: bool,
@@ -239,7 +242,7 @@ class Reconciler:
     def _unsupported(
         self,
         full: str,
-        mode: str,
+        mode: Mode,
         finding: Finding,
         covered: tuple[str, ...],
         findings: Iterable[Finding] = (),
@@ -250,7 +253,7 @@ class Reconciler:
             Outcome.UNSUPPORTED,
             (finding, *others),
             mode,
-            reason=UNSUPPORTED_REASONS.get(finding.kind, finding.message),
+            reason=unsupported_reason(finding),
             branches=covered,
         )
 
@@ -260,7 +263,7 @@ class Reconciler:
             classic = await gh.branch_protection(owner, name, branch)
             rules = await gh.rules_for_branch(owner, name, branch)
         except NotSupported as exc:
-            return BranchRead(_empty_protection(branch), _not_supported(branch, str(exc)))
+            return BranchRead(_empty_protection(branch), not_supported(branch, str(exc)))
         rulesets = await self._rulesets(gh, owner, name, rules)
         own = next((i for i, r in rulesets.items() if _is_own(r)), None)
         if own is None and target.enforce_with == "ruleset":
@@ -317,9 +320,9 @@ class Reconciler:
             retry = self._plan(target, protection, enforce_with="ruleset")
             return await self._write(gh, target, protection, retry)
         except NotSupported as exc:
-            self._stuck[key] = _not_supported(protection.branch, str(exc))
+            self._stuck[key] = not_supported(protection.branch, str(exc))
         except Forbidden as exc:
-            self._stuck[key] = _no_permission(protection.branch, exc)
+            self._stuck[key] = no_permission(protection.branch, str(exc), archived=exc.archived)
         return self._stuck.get(key)
 
     async def _apply(
@@ -358,28 +361,3 @@ def _is_own(ruleset: Mapping[str, Any]) -> bool:
 
 def _empty_protection(branch: str) -> BranchProtection:
     return BranchProtection(branch, None, parse_rules([], {}))
-
-
-def _not_supported(branch: str, answer: str) -> Finding:
-    return Finding(
-        FindingKind.NOT_SUPPORTED,
-        f"GitHub does not offer branch protection for this repository ({answer}), "
-        "so none of the promises can be enforced on it.",
-        "Make the repository public or move the org to a plan with branch protection; "
-        "Bulwark tries again when the repository changes.",
-        branch=branch,
-    )
-
-
-def _no_permission(branch: str, exc: Forbidden) -> Finding:
-    if exc.archived:
-        message = "The repository is archived and read-only, so its protection cannot change."
-    else:
-        message = f"Bulwark may not change this repository's protection (GitHub answered: {exc})."
-    return Finding(
-        FindingKind.NO_PERMISSION,
-        message,
-        "Grant the App administration permission on this repository; "
-        "Bulwark tries again when the repository changes.",
-        branch=branch,
-    )

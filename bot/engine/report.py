@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, isoformat
@@ -31,11 +32,23 @@ REPORT_TITLE = "Branch protection drift report"
 log = logging.getLogger(__name__)
 
 
+class ReportAction(StrEnum):
+    """What one update did to the org's report issue."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    CLOSED = "closed"  # no drift left
+    REOPENED = "reopened"  # drift is back
+    UNCHANGED = "unchanged"
+    NONE = "none"  # no drift and no issue: nothing to say
+    UNAVAILABLE = "unavailable"  # the report repository is missing or refuses issues
+
+
 @dataclass(frozen=True)
 class ReportResult:
-    """What an update did: created, edited, closed, reopened, unchanged, none, or unavailable."""
+    """What an update did, the issue's address, and the warning when it is unavailable."""
 
-    action: str
+    action: ReportAction
     url: str | None = None
     warning: str | None = None
 
@@ -78,7 +91,7 @@ class ReportKeeper:
                 result = await self._update(gh, org, repo)
             except GitHubError as exc:  # Gone (issues disabled) included
                 result = self._unavailable(org, repo, str(exc))
-            if result.action != "unavailable":
+            if result.action is not ReportAction.UNAVAILABLE:
                 self.warnings.pop(key, None)
             return result
 
@@ -86,7 +99,7 @@ class ReportKeeper:
         warning = f"The drift report cannot be written to {org}/{repo}: {why}."
         log.warning("report unavailable: %s", why, extra={"org": org, "report_repo": repo})
         self.warnings[org.lower()] = warning
-        return ReportResult("unavailable", warning=warning)
+        return ReportResult(ReportAction.UNAVAILABLE, warning=warning)
 
     async def _update(self, gh: Gateway, org: str, repo: str) -> ReportResult:
         if await gh.repo(org, repo) is None:
@@ -102,8 +115,10 @@ class ReportKeeper:
         )
         drift = any(s.outcome is Outcome.DRIFTED for s in state.statuses.values())
         issue = await self._find(gh, org, repo)
+        if issue is None and not drift:
+            return ReportResult(ReportAction.NONE)
         if issue is None:
-            return await self._create(gh, org, repo, body) if drift else ReportResult("none")
+            return await self._create(gh, org, repo, body)
         number = int(issue["number"])
         url = str(issue.get("html_url", ""))
         if drift:
@@ -113,8 +128,8 @@ class ReportKeeper:
             await gh.create_issue_comment(
                 org, repo, number, report_closed_comment(isoformat(self.clock.time()))
             )
-            return ReportResult("closed", url)
-        return ReportResult("unchanged", url)
+            return ReportResult(ReportAction.CLOSED, url)
+        return ReportResult(ReportAction.UNCHANGED, url)
 
     async def _refresh(
         self, gh: Gateway, org: str, repo: str, issue: Mapping[str, Any], body: str
@@ -126,9 +141,10 @@ class ReportKeeper:
             changes["state"] = "open"
         url = str(issue.get("html_url", ""))
         if not changes:
-            return ReportResult("unchanged", url)
+            return ReportResult(ReportAction.UNCHANGED, url)
         await gh.update_issue(org, repo, int(issue["number"]), **changes)
-        return ReportResult("reopened" if "state" in changes else "edited", url)
+        action = ReportAction.REOPENED if "state" in changes else ReportAction.EDITED
+        return ReportResult(action, url)
 
     async def _create(self, gh: Gateway, org: str, repo: str, body: str) -> ReportResult:
         if await gh.label(org, repo, REPORT_LABEL) is None:
@@ -137,7 +153,7 @@ class ReportKeeper:
             )
         issue = await gh.create_issue(org, repo, REPORT_TITLE, body, [REPORT_LABEL])
         log.info("report issue created", extra={"org": org, "number": issue.get("number")})
-        return ReportResult("created", str(issue.get("html_url", "")))
+        return ReportResult(ReportAction.CREATED, str(issue.get("html_url", "")))
 
     async def _find(self, gh: Gateway, org: str, repo: str) -> Mapping[str, Any] | None:
         login = await self.bot_login()

@@ -78,10 +78,6 @@ class Gateway(_Base):
         """List every repository the installation can see."""
         return await self._all("/installation/repositories", key="repositories")
 
-    async def org_repos(self, org: str) -> list[Json]:
-        """List every repository of an org."""
-        return await self._all("/orgs/{org}/repos", org=org)
-
     async def repo(self, owner: str, repo: str) -> Json | None:
         """Return a repository, or None."""
         return cast(Json | None, await self._maybe(_REPO, owner=owner, repo=repo))
@@ -101,11 +97,6 @@ class Gateway(_Base):
         """Replace a branch's classic protection."""
         url_vars: dict[str, Any] = {"owner": owner, "repo": repo, "branch": branch}
         return cast(Json, await self.client.put(_PROTECTION, url_vars, data=body))
-
-    async def required_signatures(self, owner: str, repo: str, branch: str) -> bool:
-        """Tell whether a protected branch requires signed commits."""
-        found = await self._maybe(_SIGNATURES, owner=owner, repo=repo, branch=branch)
-        return bool(found and found.get("enabled"))
 
     async def enable_required_signatures(self, owner: str, repo: str, branch: str) -> None:
         """Require signed commits on a protected branch."""
@@ -155,11 +146,6 @@ class Gateway(_Base):
             url_vars["ref"] = ref
         found = await self._maybe(_REPO + "/contents/{+path}{?ref}", **url_vars)
         return _decode_file(found)
-
-    async def commit(self, owner: str, repo: str, ref: str) -> Json | None:
-        """Return a commit, or None."""
-        url = _REPO + "/commits/{ref}"
-        return cast(Json | None, await self._maybe(url, owner=owner, repo=repo, ref=ref))
 
     async def commit_pulls(self, owner: str, repo: str, sha: str) -> list[Json]:
         """List the pull requests associated with a commit."""
@@ -257,12 +243,6 @@ class Gateway(_Base):
         found = await self._all(url, **url_vars)
         return [issue for issue in found if "pull_request" not in issue]
 
-    async def issue(self, owner: str, repo: str, number: int) -> Json | None:
-        """Return an issue, or None."""
-        url = _REPO + "/issues/{issue_number}"
-        found = await self._maybe(url, owner=owner, repo=repo, issue_number=number)
-        return cast(Json | None, found)
-
     async def create_issue(
         self, owner: str, repo: str, title: str, body: str, labels: list[str]
     ) -> Json:
@@ -311,7 +291,7 @@ class Gateway(_Base):
         url = "/orgs/{org}/memberships/{username}"
         return cast(Json | None, await self._maybe(url, org=org, username=username))
 
-    # GraphQL and limits
+    # GraphQL
 
     async def graphql(self, query: str, **variables: Any) -> Json:
         """Run a GraphQL query; wait out a primary-limit breach like REST does."""
@@ -336,10 +316,6 @@ class Gateway(_Base):
     def _reset_at(self) -> float:
         limit = self.client.rate_limit
         return limit.reset_datetime.timestamp() if limit is not None else 0.0
-
-    async def rate_limit(self) -> Json:
-        """Return the installation's rate-limit status."""
-        return cast(Json, await self._get("/rate_limit"))
 
 
 def _rate_limited(errors: list[Any]) -> bool:

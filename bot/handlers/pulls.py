@@ -10,6 +10,7 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.core.models import Outcome
+from bot.core.policy import WriteMode
 from bot.core.render import fix_refused_note
 from bot.engine.feedback import check_run_body, evaluate, publish_check, publish_comment
 from bot.engine.permissions import permission
@@ -47,7 +48,7 @@ async def pr_changed(event: Event, ctx: Context) -> None:
     pull = event.data.get("pull_request")
     if repo is None or not isinstance(pull, Mapping):
         return
-    await feedback(ctx, repo, pull, enforce=False)
+    await feedback(ctx, repo, pull, write=WriteMode.NEVER)
 
 
 async def feedback(
@@ -55,12 +56,12 @@ async def feedback(
     repo: tuple[str, str],
     pull: Mapping[str, Any],
     *,
-    enforce: bool | None,
+    write: WriteMode,
     note: str | None = None,
 ) -> None:
     """Evaluate the base branch, then publish the check run and the status comment."""
     base = str(pull["base"]["ref"])
-    verdict = await evaluate(ctx.services.reconciler, ctx.gh, *repo, base, enforce=enforce)
+    verdict = await evaluate(ctx.services.reconciler, ctx.gh, *repo, base, write=write)
     if from_fork(pull) and "CodeQL" in verdict.terms.checks:
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note, pull_number=int(pull["number"]))
@@ -91,7 +92,7 @@ async def check_requested(event: Event, ctx: Context) -> None:
         return
     wants_fix = (event.data.get("requested_action") or {}).get("identifier") == FIX_IDENTIFIER
     if not wants_fix:
-        await feedback(ctx, repo, pull, enforce=False)
+        await feedback(ctx, repo, pull, write=WriteMode.NEVER)
         return
     await fix_requested(ctx, repo, pull, login_of(event.data) or "")
 
@@ -112,7 +113,7 @@ async def fix_requested(
     """Fix the base branch if `login` may; otherwise say why nothing was done."""
     who = await permission(ctx.gh, *repo, login)
     if who.allowed:
-        await feedback(ctx, repo, pull, enforce=True)
+        await feedback(ctx, repo, pull, write=WriteMode.ALWAYS)
         return
     note = fix_refused_note(login, "" if who.role == "none" else who.role)
-    await feedback(ctx, repo, pull, enforce=False, note=note)
+    await feedback(ctx, repo, pull, write=WriteMode.NEVER, note=note)

@@ -7,8 +7,7 @@ import logging
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.core.policy import excluded_reason
-from bot.engine.policies import ORG_POLICY_REPO, POLICY_PATH
+from bot.core.policy import ORG_POLICY_REPO, POLICY_PATH, excluded_reason
 from bot.engine.pushes import check_push, comment_once, is_protected, pushed_branch, touched_paths
 from bot.github.errors import GitHubError
 from bot.handlers.context import Context, repo_of

@@ -136,7 +136,12 @@ async def run_job(ctx: dict[str, Any], job: dict[str, Any], token: str) -> None:
 
     fleet: Fleet = ctx["bulwark"]
     try:
-        await fleet.run(Job.from_dict(job), token)
+        decoded = Job.from_dict(job)
+    except ValueError:  # queued by a newer version: this one cannot run it
+        log.warning("returning: unknown job kind %r", job.get("kind"))
+        return
+    try:
+        await fleet.run(decoded, token)
     except LockBusy as exc:
         log.info("%s: the job will be retried", exc)
         raise Retry(defer=RETRY_DELAY) from exc

@@ -19,6 +19,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.clock import Clock, SystemClock
@@ -28,11 +29,20 @@ from bot.metrics import Metrics
 Runner = Callable[["Job"], Awaitable[None]]
 
 
+class JobKind(StrEnum):
+    """What a job does; its value is what the Redis queue and the metrics carry."""
+
+    DELIVERY = "delivery"  # a webhook delivery, run through the handlers
+    RECONCILE = "reconcile"  # one repository
+    RESYNC = "resync"  # an installation's repositories (the org scan)
+    REPORT = "report"  # an org's report issue
+
+
 @dataclass(frozen=True)
 class Job:
-    """One unit of work: a webhook delivery, a repository reconcile, a resync."""
+    """One unit of work: a webhook delivery, a repository reconcile, a resync, a report."""
 
-    kind: str
+    kind: JobKind
     delivery_id: str
     installation_id: int | None = None
     repo: str | None = None
@@ -42,7 +52,7 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (the Redis queue carries this)."""
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "delivery_id": self.delivery_id,
             "installation_id": self.installation_id,
             "repo": self.repo,
@@ -52,9 +62,9 @@ class Job:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Job:
-        """Rebuild a job from `to_dict()` output."""
+        """Rebuild a job from `to_dict()` output; ValueError for a kind this version lacks."""
         return cls(
-            kind=str(data["kind"]),
+            kind=JobKind(str(data["kind"])),
             delivery_id=str(data["delivery_id"]),
             installation_id=data.get("installation_id"),
             repo=data.get("repo"),

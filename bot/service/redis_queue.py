@@ -19,7 +19,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from bot.metrics import Metrics
-from bot.service.queue import Job, Runner
+from bot.service.queue import Job, JobKind, Runner
 
 if TYPE_CHECKING:
     from arq.connections import ArqRedis
@@ -58,7 +58,7 @@ def waiting_key(dedupe_key: str) -> str:
 
 def job_id(job: Job, token: str) -> str:
     """Return the arq job id: the delivery id for deliveries, else key or kind plus token."""
-    if job.kind == "delivery":
+    if job.kind is JobKind.DELIVERY:
         return f"delivery:{job.delivery_id}"
     return f"{job.dedupe_key or job.kind}:{token}"
 
@@ -112,7 +112,7 @@ class RedisQueue:
             return False
         if self._redis is None:
             await self.open()
-        if job.kind == "delivery":
+        if job.kind is JobKind.DELIVERY:
             return await self._put_delivery(job)
         token = uuid.uuid4().hex
         if job.dedupe_key is not None and not await self._hold(job.dedupe_key, token):
@@ -158,7 +158,7 @@ class RedisQueue:
 
     async def started(self, job: Job, token: str) -> bool:
         """Mark a job as started; False when it is a delivery that already ran."""
-        if job.kind == "delivery":
+        if job.kind is JobKind.DELIVERY:
             claim = await self._eval(_CLAIM, 1, delivery_key(job.delivery_id), token, str(self.ttl))
             return bool(claim)
         if job.dedupe_key is not None:
@@ -179,7 +179,7 @@ class RedisQueue:
 
     async def finished(self, job: Job) -> None:
         """Mark a delivery done, so not even a retry of its own job runs it again."""
-        if job.kind == "delivery":
+        if job.kind is JobKind.DELIVERY:
             await self.redis.set(delivery_key(job.delivery_id), "done", xx=True, keepttl=True)
 
     async def ping(self) -> bool:

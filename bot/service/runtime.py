@@ -1,4 +1,7 @@
-"""The worker side: turn queued jobs into handler calls, reconciliations, resyncs and reports."""
+"""The worker side: turn queued jobs into handler calls, reconciliations, resyncs and reports.
+
+The resync itself (queueing every installation, scanning an org) is `service.resync`.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +19,18 @@ from bot.engine.limits import CommandLimiter
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import REPO_GONE, Reconciler
 from bot.engine.report import REPORT_LOCK, ReportKeeper
-from bot.engine.scan import OrgNotFound, scan_org
 from bot.github.clients import GitHubClients
-from bot.github.errors import GitHubError, RateLimited, Unavailable
+from bot.github.errors import Unavailable
 from bot.github.gateway import Gateway
 from bot.handlers.context import Context, Services
 from bot.logs import log_context
-from bot.service.queue import Job, WorkQueue
+from bot.service.queue import Job, JobKind, WorkQueue
+from bot.service.resync import Resync
 from bot.store.statuses import StatusStore
 
 REPORT_DEBOUNCE = 60.0
 # What a reconciliation reads of a repository; webhooks carry it, so jobs can too.
 REPO_FIELDS = ("full_name", "default_branch", "archived", "fork", "private")
-RESYNC_CONCURRENCY = 4
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +56,22 @@ class Runtime:
         self.queue = queue
         self.clock = clock
         self.router = router
-        self.resync_interval = resync_interval
         self.policies = policies
         self.statuses = statuses
         self.reconciler = reconciler
         self.limiter = limiter
         self.reports = ReportKeeper(statuses, policies, clock, self.app_login, reconciler.locks)
         self.report_debounce = report_debounce
+        self.resyncs = Resync(
+            clients=clients,
+            queue=queue,
+            clock=clock,
+            policies=policies,
+            statuses=statuses,
+            reconciler=reconciler,
+            reports=self.reports,
+            interval=resync_interval,
+        )
         self.services = Services(
             reconciler=reconciler,
             reports=self.reports,
@@ -76,11 +87,11 @@ class Runtime:
         self._app_login: str | None = None
         self._closers: list[Callable[[], Awaitable[object]]] = []
         self._background: set[asyncio.Task[None]] = set()
-        self._jobs: dict[str, Callable[[Job], Awaitable[None]]] = {
-            "delivery": self._delivery,
-            "reconcile": self._reconcile,
-            "resync": self._resync,
-            "report": self._report,
+        self._jobs: dict[JobKind, Callable[[Job], Awaitable[None]]] = {
+            JobKind.DELIVERY: self._delivery,
+            JobKind.RECONCILE: self._reconcile,
+            JobKind.RESYNC: self._resync,
+            JobKind.REPORT: self._report,
         }
 
     async def run(self, job: Job) -> None:
@@ -88,11 +99,7 @@ class Runtime:
         with log_context(
             delivery_id=job.delivery_id, installation=job.installation_id, repo=job.repo
         ):
-            runner = self._jobs.get(job.kind)
-            if runner is None:
-                log.warning("returning: unknown job kind %r", job.kind)
-                return
-            await runner(job)
+            await self._jobs[job.kind](job)
 
     def on_close(self, closer: Callable[[], Awaitable[object]]) -> None:
         """Run `closer` when the runtime closes (the GitHub session, for one)."""
@@ -151,7 +158,7 @@ class Runtime:
         if repo_json is not None and repo_json.get("full_name") == repo:
             payload["repository"] = {k: repo_json.get(k) for k in REPO_FIELDS}
         job = Job(
-            kind="reconcile",
+            kind=JobKind.RECONCILE,
             delivery_id=delivery_id,
             installation_id=installation_id,
             repo=repo,
@@ -164,15 +171,7 @@ class Runtime:
         self, installation_id: int, *, delivery_id: str, repos: Iterable[str] | None = None
     ) -> bool:
         """Queue a resync of an installation (all its repos, or the ones named)."""
-        names = sorted(repos) if repos is not None else None
-        job = Job(
-            kind="resync",
-            delivery_id=delivery_id,
-            installation_id=installation_id,
-            payload={"repos": names} if names is not None else {},
-            dedupe_key=None if names is not None else f"resync:{installation_id}",
-        )
-        return await self.queue.put(job)
+        return await self.resyncs.enqueue(installation_id, delivery_id=delivery_id, repos=repos)
 
     def report_soon(self, installation_id: int, org: str) -> None:
         """Schedule an org report update, at most once per debounce interval per org."""
@@ -186,7 +185,7 @@ class Runtime:
         if wait > 0:
             await self.clock.sleep(wait)
         job = Job(
-            kind="report",
+            kind=JobKind.REPORT,
             delivery_id=f"report-{org.lower()}",
             installation_id=installation_id,
             repo=f"{org}/{REPORT_LOCK}",
@@ -238,73 +237,9 @@ class Runtime:
 
     async def _resync(self, job: Job) -> None:
         assert job.installation_id is not None
-        gh = self.gateway(job.installation_id)
         named = job.payload.get("repos")
         only = [str(n) for n in named] if isinstance(named, list) else None
-        org = await self._org_of(job.installation_id)
-        if org is not None:
-            self.policies.forget(org)  # read the org policy afresh for every resync
-            try:
-                result = await scan_org(
-                    gh,
-                    org,
-                    policies=self.policies,
-                    reconciler=self.reconciler,
-                    only=only,
-                    apply=None,
-                )
-            except OrgNotFound:
-                log.info("the installation account is not an org: resyncing through REST")
-            except RateLimited as exc:
-                # Longer than the client may wait: report the scan as delayed; the next
-                # interval scans again.
-                log.warning("resync delayed: the rate limit resets at %.0f", exc.reset_at)
-                self.statuses.set_delayed(org, True)
-                await self.reports.update(gh, org)
-                return
-            else:
-                if only is None:  # a full scan: what it did not see is gone
-                    await self.statuses.refresh(org)  # a shared store: the whole org
-                    self.statuses.keep_only(org, (s.repo for s in result.statuses))
-                self.statuses.set_delayed(org, result.delayed)
-                counts = ", ".join(f"{n} {k}" for k, n in result.counts().items() if n)
-                log.info("resync of %s: %s", org, counts or "no repositories")
-                report = await self.reports.update(gh, org)
-                log.info("report of %s: %s", org, report.action)
-                return
-        await self._resync_rest(gh, only)
-
-    async def _org_of(self, installation_id: int) -> str | None:
-        """Return the login of the org an installation is on, or None for a user account."""
-        installation = await self.clients.for_app().installation(installation_id)
-        account = (installation or {}).get("account") or {}
-        if account.get("type") != "Organization" or not account.get("login"):
-            return None
-        return str(account["login"])
-
-    async def _resync_rest(self, gh: Gateway, only: list[str] | None) -> None:
-        """Reconcile every repository of the installation through REST, one by one."""
-        repos = await gh.installation_repositories()
-        if only is not None:
-            wanted = {n.lower() for n in only}
-            repos = [r for r in repos if str(r.get("full_name", "")).lower() in wanted]
-        await self.reconcile_many(gh, repos)
-        for org in sorted({str(r["full_name"]).split("/")[0] for r in repos}):
-            await self.reports.update(gh, org)
-
-    async def reconcile_many(self, gh: Gateway, repos: list[dict[str, Any]]) -> None:
-        """Reconcile many repositories with bounded concurrency; one failure stops none."""
-        gate = asyncio.Semaphore(RESYNC_CONCURRENCY)
-
-        async def one(repo: dict[str, Any]) -> None:
-            owner, name = str(repo["full_name"]).split("/", 1)
-            async with gate:
-                try:
-                    await self.reconciler.reconcile(gh, owner, name, repo_json=repo)
-                except Exception:
-                    log.exception("reconcile crashed", extra={"repo": repo.get("full_name")})
-
-        await asyncio.gather(*(one(r) for r in repos))
+        await self.resyncs.run(self.gateway(job.installation_id), job.installation_id, only)
 
     async def _report(self, job: Job) -> None:
         assert job.installation_id is not None
@@ -315,28 +250,8 @@ class Runtime:
 
     async def resync_all(self, reason: str = "periodic") -> int:
         """Queue a resync of every installation; return how many were queued."""
-        self.policies.clear()  # a lost push of a policy file is repaired here
-        self.reconciler.retry_refused()  # and a write refused before is tried again
-        # A GitHub failure here propagates: the caller tries again (the next interval in
-        # process; in a fleet, another worker, since the interval's gate is given back).
-        installations = await self.clients.for_app().list_installations()
-        queued = 0
-        for inst in installations:
-            if inst.get("suspended_at"):
-                continue
-            stamp = int(self.clock.time())
-            queued += await self.enqueue_resync(int(inst["id"]), delivery_id=f"{reason}-{stamp}")
-        return queued
+        return await self.resyncs.all(reason)
 
     async def resync_forever(self) -> None:
-        """Resync at start-up, then every `resync_interval` seconds."""
-        reason = "startup"
-        while True:
-            try:
-                await self.resync_all(reason)
-            except GitHubError as exc:  # the next interval tries again
-                log.warning("resync skipped: GitHub answered %s", exc)
-            except Exception:  # never end the loop
-                log.exception("resync failed")
-            reason = "periodic"
-            await self.clock.sleep(self.resync_interval)
+        """Resync at start-up, then every resync interval."""
+        await self.resyncs.forever()

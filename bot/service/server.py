@@ -20,7 +20,7 @@ from multidict import CIMultiDictProxy
 from bot.clock import Clock
 from bot.logs import log_context
 from bot.metrics import Metrics
-from bot.service.queue import Job, Runner, WorkQueue
+from bot.service.queue import Job, JobKind, Runner, WorkQueue
 from bot.settings import Settings
 from bot.store.deliveries import DeliveryMemory
 
@@ -162,7 +162,7 @@ def _job(event: sansio.Event) -> Job:
     installation_id = installation.get("id") if isinstance(installation, dict) else None
     repo = repository.get("full_name") if isinstance(repository, dict) else None
     return Job(
-        kind="delivery",
+        kind=JobKind.DELIVERY,
         delivery_id=event.delivery_id,
         installation_id=installation_id if type(installation_id) is int else None,
         repo=repo if isinstance(repo, str) else None,

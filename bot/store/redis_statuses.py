@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.policy import Mode
 from bot.store.statuses import DIRECT_PUSH_MEMORY, StatusStore
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def decode_status(raw: str | bytes) -> RepoStatus:
         repo=data["repo"],
         outcome=Outcome(data["outcome"]),
         findings=findings,
-        mode=data.get("mode", "enforce"),
+        mode=Mode(data.get("mode", Mode.ENFORCE)),
         fixed_at=data.get("fixed_at"),
         reason=data.get("reason"),
         branches=tuple(data.get("branches", ())),

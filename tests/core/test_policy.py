@@ -11,8 +11,10 @@ from bot.core.policy import (
     DEFAULT_POLICY,
     CheckRequirement,
     Exclusion,
+    Mode,
     Policy,
     PolicyError,
+    WriteMode,
     excluded_reason,
     load_policy_file,
     org_policy,
@@ -526,3 +528,29 @@ def test_a_repo_cannot_rename_its_test_check_onto_another_required_check() -> No
     policy, errors = repo_policy(DEFAULT_POLICY, doc, "r.yml")
     assert policy == DEFAULT_POLICY
     assert [e.line for e in errors] == [2] and "already required" in errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("write", "mode", "writes", "shown"),
+    [
+        (WriteMode.FOLLOW_POLICY, Mode.ENFORCE, True, Mode.ENFORCE),
+        (WriteMode.FOLLOW_POLICY, Mode.REPORT, False, Mode.REPORT),
+        (WriteMode.NEVER, Mode.ENFORCE, False, Mode.ENFORCE),
+        (WriteMode.NEVER, Mode.REPORT, False, Mode.REPORT),
+        (WriteMode.ALWAYS, Mode.ENFORCE, True, Mode.ENFORCE),
+        (WriteMode.ALWAYS, Mode.REPORT, True, Mode.ENFORCE),
+    ],
+)
+def test_write_mode_decides_the_write_and_the_mode_shown(
+    write: WriteMode, mode: Mode, writes: bool, shown: Mode
+) -> None:
+    assert write.writes(mode) is writes
+    assert write.shown_mode(mode) is shown
+
+
+def test_a_policy_file_mode_becomes_the_enum() -> None:
+    doc, errors = load_policy_file("mode: report\n", "f")
+    assert not errors
+    assert org_policy(doc).mode is Mode.REPORT
+    assert policy_as_dict(org_policy(doc))["mode"] == "report"
+    assert type(policy_as_dict(org_policy(doc))["mode"]) is str  # safe for yaml.safe_dump

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_services
 from bot.sandbox.webhooks import delivery_headers
-from bot.service.queue import Job
+from bot.service.queue import Job, JobKind
 from bot.service.redis_queue import RedisQueue, connect
 from bot.settings import Settings
 from tests.redis.conftest import RedisServer
@@ -65,7 +65,7 @@ async def test_a_job_whose_worker_is_killed_completes_on_another(
 ) -> None:
     queue = await RedisQueue(redis_server.url).open()
     redis = queue.redis
-    job = Job(kind="delivery", delivery_id="k1", installation_id=1, repo="acme/api")
+    job = Job(kind=JobKind.DELIVERY, delivery_id="k1", installation_id=1, repo="acme/api")
     assert await queue.put(job)
     processes.start("a", "--hold")
 

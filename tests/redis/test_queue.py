@@ -10,7 +10,7 @@ import pytest
 
 from bot.metrics import Metrics
 from bot.service.fleet import Fleet, Options, Tools, create_worker
-from bot.service.queue import Job
+from bot.service.queue import Job, JobKind
 from bot.service.redis_queue import RedisQueue, connect
 from bot.store.redis_locks import RedisRepoLocks
 from tests.redis.conftest import RedisServer
@@ -20,12 +20,12 @@ pytestmark = pytest.mark.redis
 
 
 def delivery(delivery_id: str, repo: str | None = "acme/api") -> Job:
-    return Job(kind="delivery", delivery_id=delivery_id, installation_id=1, repo=repo,
+    return Job(kind=JobKind.DELIVERY, delivery_id=delivery_id, installation_id=1, repo=repo,
                payload={"event": "push", "data": {}})  # fmt: skip
 
 
 def reconcile(repo: str, delivery_id: str = "r") -> Job:
-    return Job(kind="reconcile", delivery_id=delivery_id, installation_id=1, repo=repo,
+    return Job(kind=JobKind.RECONCILE, delivery_id=delivery_id, installation_id=1, repo=repo,
                dedupe_key=f"reconcile:{repo}:")  # fmt: skip
 
 
