@@ -22,11 +22,13 @@ from bot.github.clients import GitHubClients
 from bot.handlers import router
 from bot.metrics import Metrics
 from bot.service.queue import InProcessQueue, JobService, WorkQueue
+from bot.service.redis_queue import RedisQueue
 from bot.service.runtime import REPORT_DEBOUNCE, Runtime
 from bot.service.server import HEALTH_CHECKS, create_app, forgetting_failures
 from bot.settings import ConfigError, Settings
 from bot.store.deliveries import DeliveryMemory, SharedDeliveryMemory
 from bot.store.locks import RepoLocks
+from bot.store.redis_statuses import RedisStatusStore
 from bot.store.statuses import StatusStore
 
 if TYPE_CHECKING:
@@ -122,8 +124,6 @@ def _web_tier(
 ) -> web.Application:
     """The web tier of a fleet: verify, dedupe and enqueue on Redis; `bulwark worker` runs jobs."""
     require_redis_extra()
-    from bot.service.redis_queue import RedisQueue  # the redis extra is optional
-
     queue = RedisQueue(redis_url, metrics=metrics)
     app = create_app(
         settings, queue=queue, metrics=metrics, clock=clock, seen=SharedDeliveryMemory(clock)
@@ -146,7 +146,6 @@ def _web_tier(
 
 def fleet_setup(settings: Settings) -> Callable[[Tools], Awaitable[Runtime]]:
     """Return how a fleet worker builds its runtime once Redis is connected."""
-    from bot.store.redis_statuses import RedisStatusStore  # the redis extra is optional
 
     async def setup(tools: Tools) -> Runtime:
         statuses = RedisStatusStore(tools.redis)

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
 DEFAULT_API_URL = "https://api.github.com"
 
 
@@ -87,9 +90,6 @@ def _private_key(environ: Mapping[str, str]) -> str:
 
 
 def _check_rsa_key(name: str, pem: str) -> None:
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
     try:
         key = load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):
