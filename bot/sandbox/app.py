@@ -45,6 +45,12 @@ JWT_TEMPLATES = frozenset(
 RATE_LIMIT_DOC = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 CORE_LIMIT = 5000
 GRAPHQL_LIMIT = 5000
+API_V3 = "/api/v3"
+GHES_GRAPHQL = "/api/graphql"
+# The rulesets REST API came to GitHub Enterprise Server in 3.11; before, its routes are 404:
+# https://docs.github.com/en/enterprise-server@3.11/rest/repos/rules
+RULESETS_SINCE = (3, 11)
+GHES_DOCS = "https://docs.github.com/enterprise-server"
 SANDBOX = web.AppKey("sandbox", object)
 
 
@@ -95,15 +101,15 @@ def _validate(method: str, path: str, query: dict[str, str], body: Any) -> ApiEr
     return None if problem is None else ApiError(problem.status, problem.body)
 
 
-def _template(request: web.Request) -> str:
+def _route_template(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else request.path
 
 
-def _repo_key(request: web.Request) -> tuple[str, str] | None:
-    if request.method not in WRITE_METHODS:
+def _repo_key(method: str, path: str) -> tuple[str, str] | None:
+    if method not in WRITE_METHODS:
         return None
-    parts = request.path.split("/")
+    parts = path.split("/")
     if len(parts) > 3 and parts[1] == "repos":
         return parts[2].lower(), parts[3].lower()
     return None
@@ -123,8 +129,21 @@ class Sandbox:
     app_slug = "bulwark"
     bot_login = "bulwark[bot]"
 
-    def __init__(self, *, clock: Clock | None = None, latency: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        latency: float = 0.0,
+        seed: int = 0,
+        enterprise: str | None = None,
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # GitHub Enterprise Server (`enterprise` is its version, e.g. "3.10") serves REST
+        # under /api/v3 and GraphQL at /api/graphql:
+        # https://docs.github.com/en/enterprise-server@3.10/rest/quickstart
+        self.enterprise = enterprise
+        self.api_prefix = API_V3 if enterprise else ""
+        self.graphql_path = GHES_GRAPHQL if enterprise else "/graphql"
         self.state = State(clock=self.clock, seed=seed)
         self.app_id = self.state.app_id = 424242
         self.private_key_pem = keys.private_key_pem()
@@ -146,8 +165,39 @@ class Sandbox:
         app[STATE] = self.state
         app[SANDBOX] = self
         for module in (routes_app, routes_repos, routes_issues, routes_graphql):
-            app.router.add_routes(module.routes)
+            for route in module.routes:
+                assert isinstance(route, web.RouteDef)
+                path = self.api_prefix + route.path
+                if route.path == "/graphql":
+                    path = self.graphql_path
+                app.router.add_route(route.method, path, route.handler, **route.kwargs)
         return app
+
+    @property
+    def api_url(self) -> str:
+        """Return the REST API's root URL (GITHUB_API_URL)."""
+        return self.url + self.api_prefix
+
+    @property
+    def graphql_url(self) -> str:
+        """Return the GraphQL endpoint's URL."""
+        return self.url + self.graphql_path
+
+    def _api_path(self, path: str) -> str:
+        """Return a request path as github.com would spell it (no /api/v3)."""
+        if path == self.graphql_path:
+            return "/graphql"
+        return path.removeprefix(self.api_prefix) if self.api_prefix else path
+
+    def _template(self, request: web.Request) -> str:
+        return self._api_path(_route_template(request))
+
+    def _no_rulesets(self, template: str) -> bool:
+        """Return whether this instance predates the rulesets API (GHES before 3.11)."""
+        if self.enterprise is None or not ("/rulesets" in template or "/rules/" in template):
+            return False
+        major, _, minor = self.enterprise.partition(".")
+        return (int(major), int(minor or 0)) < RULESETS_SINCE
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on a real port; set and return `url`."""
@@ -160,7 +210,7 @@ class Sandbox:
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
         self.url = f"http://{host}:{bound}"
-        self.state.base_url = self.url
+        self.state.base_url = self.api_url
         return self.url
 
     async def stop(self) -> None:
@@ -206,9 +256,10 @@ class Sandbox:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not self.url:
-            self.state.base_url = f"{request.scheme}://{request.host}"
+            self.state.base_url = f"{request.scheme}://{request.host}{self.api_prefix}"
         body = await self._read_body(request)
-        key = _repo_key(request)
+        path = self._api_path(request.path)
+        key = _repo_key(request.method, path)
         self._enter(key)
         status = 0
         try:
@@ -223,7 +274,7 @@ class Sandbox:
             inst = caller.installation_id if isinstance(caller, Caller) else None
             self.requests.append(
                 RequestRecord(
-                    request.method, request.path, _template(request), status, inst, body,
+                    request.method, path, self._template(request), status, inst, body,
                     self.clock.time(),
                 )
             )  # fmt: skip
@@ -251,11 +302,11 @@ class Sandbox:
     async def _respond(
         self, request: web.Request, handler: Handler, body: Any
     ) -> web.StreamResponse:
-        template = _template(request)
+        template = self._template(request)
         fault = self.faults.pick(template, request.method)
         if fault is not None and fault.kind != LOST:
             return await self._fault(request, fault)
-        resource = "graphql" if request.path == "/graphql" else "core"
+        resource = "graphql" if template == "/graphql" else "core"
         rate_key = "anonymous"
         try:
             caller = self._authenticate(request, template)
@@ -263,6 +314,8 @@ class Sandbox:
             rate_key = caller.rate_key
             self._check_primary(resource, rate_key, caller)
             self._check_request(request, body)
+            if self._no_rulesets(template):
+                raise error(404, "Not Found", f"{GHES_DOCS}@{self.enterprise}/rest")
             response = await handler(request)
         except ApiError as exc:
             response = respond(exc.body, exc.status, exc.headers)
@@ -276,12 +329,13 @@ class Sandbox:
     def _check_request(self, request: web.Request, body: Any) -> None:
         if request.get(BAD_JSON):
             raise error(400, "Problems parsing JSON")
-        if request.path == "/graphql":
+        if self._api_path(request.path) == "/graphql":
             return  # checked against the GraphQL schema by its route
-        problem = _validate(request.method, request.raw_path, dict(request.query), body)
+        raw_path = self._api_path(request.raw_path)
+        problem = _validate(request.method, raw_path, dict(request.query), body)
         if problem is not None:
             message = str(problem.body.get("message", "")).replace("\n", " ")
-            self.state.violations.append(f"{request.method} {request.raw_path}: {message}")
+            self.state.violations.append(f"{request.method} {raw_path}: {message}")
             raise problem
 
     def _check_primary(self, resource: str, key: str, caller: Caller) -> None:
