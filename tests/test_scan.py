@@ -20,6 +20,7 @@ from bot.sandbox import Sandbox
 from bot.sandbox.graphql_schema import node_cost, validate_query
 from bot.store.statuses import StatusStore
 from tests.e2e.conftest import STRONG, WEAK
+from tests.manifest import APP_PERMISSIONS
 
 COMPLIANT = {
     "required_status_checks": {
@@ -105,7 +106,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(clock=clock)
+    sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     seed_org(sandbox)
     sandbox.state.add_org("tiny", plan="free")
     sandbox.state.add_repo("tiny", "secret", private=True)

@@ -9,7 +9,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import jwt
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
-from bot.sandbox import keys, openapi
+from bot.sandbox import keys, openapi, permissions
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
 from bot.sandbox.routes_common import (
     BAD_JSON,
@@ -136,6 +136,7 @@ class Sandbox:
         latency: float = 0.0,
         seed: int = 0,
         enterprise: str | None = None,
+        permissions: Mapping[str, str] | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         # GitHub Enterprise Server (`enterprise` is its version, e.g. "3.10") serves REST
@@ -145,6 +146,9 @@ class Sandbox:
         self.api_prefix = API_V3 if enterprise else ""
         self.graphql_path = GHES_GRAPHQL if enterprise else "/graphql"
         self.state = State(clock=self.clock, seed=seed)
+        # The App's registered permissions, granted to each installation; tests pass
+        # app.yml's `default_permissions`, so a manifest that asks too little fails them.
+        self.state.app_permissions = dict(permissions) if permissions is not None else None
         self.app_id = self.state.app_id = 424242
         self.private_key_pem = keys.private_key_pem()
         self.webhook_secret = secrets.token_hex(20)
@@ -313,6 +317,7 @@ class Sandbox:
             request[CALLER] = caller
             rate_key = caller.rate_key
             self._check_primary(resource, rate_key, caller)
+            self._check_permission(request, caller)
             self._check_request(request, body)
             if self._no_rulesets(template):
                 raise error(404, "Not Found", f"{GHES_DOCS}@{self.enterprise}/rest")
@@ -337,6 +342,31 @@ class Sandbox:
             message = str(problem.body.get("message", "")).replace("\n", " ")
             self.state.violations.append(f"{request.method} {raw_path}: {message}")
             raise problem
+
+    def _check_permission(self, request: web.Request, caller: Caller) -> None:
+        """Refuse an installation a route its granted permissions do not cover."""
+        granted = caller.installation.permissions if caller.installation else None
+        if granted is None or request.method not in {"GET", *WRITE_METHODS}:
+            return
+        found = openapi.match(request.method, self._api_path(request.raw_path))
+        if found is None:
+            return  # no such operation: the description check answers 404
+        need = permissions.needs().get(f"{request.method} {found.template}")
+        if need is None:
+            return
+        on_pull = need.by_target and self.state.is_pull_request(
+            found.params.get("owner", ""),
+            found.params.get("repo", ""),
+            found.params.get("issue_number"),
+            found.params.get("comment_id"),
+        )
+        if any(permissions.grants(granted, p, need.access) for p in need.resolved(on_pull)):
+            return
+        # GitHub's answer when an installation lacks the permission a route needs
+        # (https://docs.github.com/en/rest/authentication/permissions-required-for-github-apps);
+        # e.g. a comment on a pull request with only `issues: write`, as public reports show:
+        # https://github.com/android/nowinandroid/issues/1360
+        raise error(403, permissions.MESSAGE, need.docs or DOCS_ROOT)
 
     def _check_primary(self, resource: str, key: str, caller: Caller) -> None:
         reset = self.faults.primary_exhausted()

@@ -75,7 +75,7 @@ async def create_token(request: web.Request) -> web.Response:
         {
             "token": token.token,
             "expires_at": isoformat(token.expires_at),
-            "permissions": dict(PERMISSIONS),
+            "permissions": dict(PERMISSIONS if inst.permissions is None else inst.permissions),
             "repository_selection": "all" if ids is None else "selected",
         },
         201,

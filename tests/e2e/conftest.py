@@ -9,6 +9,7 @@ import pytest
 from bot.cli.embedded import Embedded, embedded
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
+from tests.manifest import APP_PERMISSIONS
 
 STRONG = {
     "required_status_checks": {
@@ -50,7 +51,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
     """A started sandbox with an org `acme` and a few people."""
-    box = Sandbox(clock=clock)
+    box = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     box.state.add_org("acme")
     for login in ("alice", "bob", "carol", "dave", "erin", "frank"):
         box.state.add_user(login)

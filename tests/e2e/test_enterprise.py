@@ -11,12 +11,13 @@ from bot.cli.embedded import embedded
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
 from tests.e2e.conftest import WEAK, install
+from tests.manifest import APP_PERMISSIONS
 
 
 @pytest.fixture
 async def enterprise(clock: FakeClock) -> AsyncIterator[Sandbox]:
     """A GHES 3.10 sandbox: no rulesets API."""
-    box = Sandbox(clock=clock, enterprise="3.10")
+    box = Sandbox(clock=clock, enterprise="3.10", permissions=APP_PERMISSIONS)
     box.state.add_org("acme")
     box.state.add_org_owner("acme", "alice")
     box.state.add_repo("acme", "web")

@@ -15,6 +15,7 @@ from bot.core.models import FindingKind, Outcome
 from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
 from tests.e2e.conftest import WEAK, install
+from tests.manifest import APP_PERMISSIONS
 from tests.test_scan import COMPLIANT, WRITE_METHODS
 
 TOKEN = "ghp_scan_token"
@@ -22,7 +23,7 @@ TOKEN = "ghp_scan_token"
 
 @pytest.fixture
 async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(clock=clock)
+    sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     state = sandbox.state
     state.add_org("acme")
     state.add_user("alice")

@@ -13,6 +13,7 @@ from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
 from bot.sandbox.app import RequestRecord
 from bot.sandbox.faults import Fault, Faults
+from tests.manifest import APP_PERMISSIONS
 
 # The client gives up on a hung request well before the sandbox's injected hang ends.
 RETRY = RetryPolicy(base_delay=0.0, max_delay=0.0, timeout=0.4)
@@ -29,7 +30,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def sandbox(clock: FakeClock) -> AsyncIterator[Sandbox]:
     """A started sandbox with an org `acme`, its `.github` repository and a few people."""
-    box = Sandbox(clock=clock)
+    box = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     box.state.add_org("acme")
     for login in PEOPLE:
         box.state.add_user(login)

@@ -12,11 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
+from tests.manifest import APP_PERMISSIONS
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    sb = Sandbox(clock=FakeClock())
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
     sb.state.add_org("acme")
     sb.state.add_repo("acme", "web")
     sb.state.add_repo("acme", "api")
