@@ -343,7 +343,7 @@ class Gateway(_Base):
             return cast(Json, await self.client.post(self.graphql_url, data=payload))
 
     def _reset_at(self) -> float:
-        limit = self.client.rate_limit
+        limit = self.client.limit_for("graphql")
         return limit.reset_datetime.timestamp() if limit is not None else 0.0
 
     async def rate_limit(self) -> Json:
