@@ -74,10 +74,11 @@ async def embedded(
     retry: RetryPolicy | None = None,
     concurrency: int = 8,
     report_debounce: float | None = None,
+    write_interval: float = 0.0,
 ) -> AsyncIterator[Embedded]:
     """Run Bulwark (server, queue, runtime) against `sandbox`, which must be started."""
     clock = clock or SystemClock()
-    settings = sandbox_settings(sandbox)
+    settings = sandbox_settings(sandbox, write_interval=write_interval)
     metrics = Metrics()
     queue = InProcessQueue(concurrency, metrics=metrics, clock=clock)
     runtime = await build_runtime(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import secrets
 import shutil
 import sys
@@ -20,6 +21,7 @@ from aiohttp import web
 from bot.clock import Clock, SystemClock
 from bot.sandbox import keys, openapi, permissions
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
+from bot.sandbox.limits import SecondaryLimits
 from bot.sandbox.routes_common import (
     BAD_JSON,
     BODY,
@@ -45,6 +47,8 @@ JWT_TEMPLATES = frozenset(
 RATE_LIMIT_DOC = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 CORE_LIMIT = 5000
 GRAPHQL_LIMIT = 5000
+INSTALLATION_CAP = 12500
+PER_REPOSITORY = 50
 API_V3 = "/api/v3"
 GHES_GRAPHQL = "/api/graphql"
 # The rulesets REST API came to GitHub Enterprise Server in 3.11; before, its routes are 404:
@@ -73,6 +77,7 @@ class RateLimits:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._buckets: dict[tuple[str, str], list[float]] = {}
+        self.scaled: dict[str, int] = {}  # credential -> its hourly limit, where not the base
 
     def _bucket(self, resource: str, key: str) -> list[float]:
         now = self._clock.time()
@@ -81,14 +86,23 @@ class RateLimits:
             bucket = self._buckets[(resource, key)] = [float(int(now) + 3600), 0.0]
         return bucket
 
-    def limit(self, resource: str) -> int:
-        """Return the hourly limit of a resource."""
-        return GRAPHQL_LIMIT if resource == "graphql" else CORE_LIMIT
+    def limit(self, resource: str, key: str = "") -> int:
+        """Return a credential's hourly limit of a resource."""
+        return self.scaled.get(key, GRAPHQL_LIMIT if resource == "graphql" else CORE_LIMIT)
 
     def status(self, resource: str, key: str) -> tuple[int, int, int]:
         """Return (used, remaining, reset epoch) for a credential."""
         reset, used = self._bucket(resource, key)
-        return int(used), max(0, self.limit(resource) - int(used)), int(reset)
+        return int(used), max(0, self.limit(resource, key) - int(used)), int(reset)
+
+    def scale(self, key: str, repositories: int) -> None:
+        """Grow an installation's limits with its repositories, as GitHub does.
+
+        5,000 an hour, plus 50 for each repository above 20, at most 12,500; the same for
+        GraphQL points. https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#primary-rate-limit-for-github-app-installations
+        """
+        grown = CORE_LIMIT + PER_REPOSITORY * max(0, repositories - 20)
+        self.scaled.setdefault(key, min(INSTALLATION_CAP, grown))
 
     def charge(self, resource: str, key: str, cost: int) -> None:
         """Spend points of a credential's budget."""
@@ -155,6 +169,7 @@ class Sandbox:
         self.latency = latency
         self.faults = Faults(self.clock)
         self.rate_limits = RateLimits(self.clock)
+        self.secondary = SecondaryLimits(self.clock)
         self.requests: list[RequestRecord] = []
         self.overlapping_writes: list[tuple[str, str]] = []
         self.url = ""
@@ -316,12 +331,15 @@ class Sandbox:
             caller = self._authenticate(request, template)
             request[CALLER] = caller
             rate_key = caller.rate_key
+            if caller.installation is not None and rate_key not in self.rate_limits.scaled:
+                repos = self.state.installation_repos(caller.installation)
+                self.rate_limits.scale(rate_key, len(repos))
             self._check_primary(resource, rate_key, caller)
             self._check_permission(request, caller)
             self._check_request(request, body)
             if self._no_rulesets(template):
                 raise error(404, "Not Found", f"{GHES_DOCS}@{self.enterprise}/rest")
-            response = await handler(request)
+            response = await self._within_secondary(request, handler, template, rate_key)
         except ApiError as exc:
             response = respond(exc.body, exc.status, exc.headers)
         except web.HTTPException as exc:
@@ -342,6 +360,18 @@ class Sandbox:
             message = str(problem.body.get("message", "")).replace("\n", " ")
             self.state.violations.append(f"{request.method} {raw_path}: {message}")
             raise problem
+
+    async def _within_secondary(
+        self, request: web.Request, handler: Handler, template: str, key: str
+    ) -> web.StreamResponse:
+        wait = self.secondary.enter(key, request.method, template, request.get(BODY))
+        if wait is not None:
+            body = {"message": SECONDARY_MESSAGE, "documentation_url": RATE_LIMIT_DOC}
+            raise ApiError(403, body, {"retry-after": str(max(1, math.ceil(wait)))})
+        try:
+            return await handler(request)
+        finally:
+            self.secondary.leave(key)
 
     def _check_permission(self, request: web.Request, caller: Caller) -> None:
         """Refuse an installation a route its granted permissions do not cover."""
@@ -375,7 +405,7 @@ class Sandbox:
             return
         who = f"installation ID {caller.installation_id}" if caller.installation else "user"
         headers = {
-            "x-ratelimit-limit": str(self.rate_limits.limit(resource)),
+            "x-ratelimit-limit": str(self.rate_limits.limit(resource, key)),
             "x-ratelimit-remaining": "0",
             "x-ratelimit-used": str(used),
             "x-ratelimit-reset": str(int(reset) if reset is not None else window_reset),
@@ -407,7 +437,7 @@ class Sandbox:
             used, remaining, reset = self.rate_limits.status(resource, key)
             response.headers.update(
                 {
-                    "x-ratelimit-limit": str(self.rate_limits.limit(resource)),
+                    "x-ratelimit-limit": str(self.rate_limits.limit(resource, key)),
                     "x-ratelimit-remaining": str(remaining),
                     "x-ratelimit-used": str(used),
                     "x-ratelimit-reset": str(reset),

@@ -135,7 +135,7 @@ async def rate_limit(request: web.Request) -> web.Response:
     resources = {}
     for resource in ("core", "graphql"):
         used, remaining, reset = sandbox.rate_limits.status(resource, key)
-        limit = sandbox.rate_limits.limit(resource)
+        limit = sandbox.rate_limits.limit(resource, key)
         resources[resource] = {"limit": limit, "used": used, "remaining": remaining, "reset": reset}
     return respond({"resources": resources, "rate": resources["core"]})
 

@@ -245,7 +245,7 @@ async def post_graphql(request: web.Request) -> web.Response:
     used, remaining, reset = sandbox.rate_limits.status("graphql", caller.rate_key)
     rate = {
         "cost": cost,
-        "limit": sandbox.rate_limits.limit("graphql"),
+        "limit": sandbox.rate_limits.limit("graphql", caller.rate_key),
         "remaining": max(0, remaining - cost),
         "used": used + cost,
         "resetAt": isoformat(reset),
