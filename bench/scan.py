@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.cli.embedded import sandbox_settings
+from bot.cli.manifest import app_permissions
 from bot.clock import SystemClock
 from bot.core.policy import WriteMode
 from bot.engine.policies import PolicyStore
@@ -131,7 +132,7 @@ async def naive_scan(box: Sandbox, gh: Gateway, names: list[str], total: int) ->
 
 
 async def bench(repos: int, latency: float, sample: int) -> tuple[Figures, Figures]:
-    box = Sandbox(latency=latency)
+    box = Sandbox(latency=latency, permissions=app_permissions())
     # The naive scan spends the whole hourly budget of 5,000 requests on 1,000
     # repositories; lift the limit so both scans finish and report what they spend.
     box.rate_limits.limit = lambda resource: 10**9  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ import statistics
 import time
 
 from bot.cli.embedded import Embedded, embedded
+from bot.cli.manifest import app_permissions
 from bot.clock import SystemClock
 from bot.sandbox import Sandbox
 
@@ -54,7 +55,7 @@ async def reconcile_cost(bulwark: Embedded, repo: str) -> tuple[int, int]:
 
 
 async def main(tampers: int, latency: float, repos: int) -> None:
-    sandbox = Sandbox(clock=SystemClock())
+    sandbox = Sandbox(clock=SystemClock(), permissions=app_permissions())
     state = sandbox.state
     state.add_org("acme")
     state.add_repo("acme", ".github")

@@ -7,12 +7,16 @@ Reads GitHub's official REST description (OpenAPI 3.0) and writes, under
   reach through ``$ref``, so the file is self-contained;
 - ``webhooks.json.gz``: the ``x-webhooks`` entries of the events in ``EVENTS``
   with the components they reach;
-- ``schema.graphql.gz``: a copy of GitHub's GraphQL schema.
+- ``schema.graphql.gz``: a copy of GitHub's GraphQL schema;
+- ``permissions.json.gz``: the GitHub App permission each operation in
+  ``OPERATIONS`` needs, from octokit's map generated from GitHub's docs
+  (``app-permissions.json.gz``), completed and corrected by ``DOCUMENTED`` and
+  ``EITHER`` below where that map is silent or names one of two permissions.
 
 Output is deterministic (sorted keys, gzip mtime 0), so regenerating from the
 same source changes nothing. Usage::
 
-    python scripts/trim_spec.py [--source PATH] [--graphql PATH] [--out DIR]
+    python scripts/trim_spec.py [--source PATH] [--graphql PATH] [--permissions PATH] [--out DIR]
 """
 
 from __future__ import annotations
@@ -95,6 +99,69 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/rate_limit"),
 )
 
+# Operations that need no installation permission: the App's own JWT routes, and the
+# installation token's own listing and revocation.
+# https://docs.github.com/en/rest/apps/installations
+NO_PERMISSION = frozenset(
+    {
+        ("GET", "/app"),
+        ("GET", "/app/installations"),
+        ("GET", "/app/installations/{installation_id}"),
+        ("POST", "/app/installations/{installation_id}/access_tokens"),
+        ("GET", "/orgs/{org}/installation"),
+        ("GET", "/repos/{owner}/{repo}/installation"),
+        ("GET", "/installation/repositories"),
+        ("DELETE", "/installation/token"),
+    }
+)
+
+# Operations octokit's map lacks (no rulesets routes, some commit routes), as each
+# operation's "Fine-grained access tokens" section in GitHub's docs states:
+# https://docs.github.com/en/rest/repos/rules, https://docs.github.com/en/rest/orgs/rules,
+# https://docs.github.com/en/rest/commits, https://docs.github.com/en/rest/checks/runs,
+# https://docs.github.com/en/rest/collaborators/collaborators
+_REPO = "/repos/{owner}/{repo}"
+DOCUMENTED: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", _REPO + "/rules/branches/{branch}"): ("metadata", "read"),
+    ("GET", _REPO + "/rulesets"): ("metadata", "read"),
+    ("GET", _REPO + "/rulesets/{ruleset_id}"): ("metadata", "read"),
+    ("POST", _REPO + "/rulesets"): ("administration", "write"),
+    ("PUT", _REPO + "/rulesets/{ruleset_id}"): ("administration", "write"),
+    ("DELETE", _REPO + "/rulesets/{ruleset_id}"): ("administration", "write"),
+    # Listing an org's rulesets needs organization administration *write*.
+    ("GET", "/orgs/{org}/rulesets"): ("organization_administration", "write"),
+    ("GET", "/orgs/{org}/rulesets/{ruleset_id}"): ("organization_administration", "read"),
+    ("GET", _REPO + "/commits/{ref}"): ("contents", "read"),
+    ("GET", _REPO + "/commits/{commit_sha}/pulls"): ("pull_requests", "read"),
+    ("GET", _REPO + "/commits/{commit_sha}/comments"): ("metadata", "read"),
+    ("POST", _REPO + "/commits/{commit_sha}/comments"): ("contents", "write"),
+    ("GET", _REPO + "/commits/{ref}/check-runs"): ("checks", "read"),
+    ("GET", _REPO + "/collaborators/{username}/permission"): ("metadata", "read"),
+}
+
+# Where GitHub accepts either of two permissions (octokit names only one). "target"
+# means: `issues` on an issue, `pull_requests` on a pull request. "If your GitHub App has
+# permissions for issues but not for pull requests, these endpoints will be limited to
+# issues" (https://docs.github.com/en/rest/authentication/permissions-required-for-github-apps):
+# commenting or reacting on a pull request through the issues API needs pull_requests.
+TARGET = "target"
+_ISSUE = "/repos/{owner}/{repo}/issues/{issue_number}"
+_COMMENT = "/repos/{owner}/{repo}/issues/comments/{comment_id}"
+EITHER: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/repos/{owner}/{repo}/issues"): ("issues", "pull_requests"),
+    ("GET", _ISSUE): (TARGET,),
+    ("PATCH", _ISSUE): (TARGET,),
+    ("GET", _ISSUE + "/comments"): (TARGET,),
+    ("POST", _ISSUE + "/comments"): (TARGET,),
+    ("GET", _COMMENT): (TARGET,),
+    ("PATCH", _COMMENT): (TARGET,),
+    ("POST", _COMMENT + "/reactions"): (TARGET,),
+    ("GET", "/repos/{owner}/{repo}/labels/{name}"): ("issues", "pull_requests"),
+    ("POST", "/repos/{owner}/{repo}/labels"): ("issues", "pull_requests"),
+    ("GET", "/repos/{owner}/{repo}/contents/{path}"): ("contents", "single_file"),
+    ("GET", "/repos/{owner}/{repo}/check-runs/{check_run_id}"): ("checks", "contents"),
+}
+
 # Webhook events Bulwark handles, as named in X-GitHub-Event.
 EVENTS = frozenset(
     {
@@ -175,6 +242,33 @@ def trim_webhooks(spec: dict[str, Any]) -> dict[str, Any]:
     return {"x-webhooks": hooks, "components": reachable_components(spec, hooks)}
 
 
+def trim_permissions(
+    source: dict[str, Any], spec: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """Map each kept operation to what it needs: {any_of, access, docs}, or None."""
+    out: dict[str, Any] = {}
+    unknown: list[str] = []
+    for method, template in OPERATIONS:
+        key = f"{method} {template}"
+        if (method, template) in NO_PERMISSION:
+            out[key] = None
+            continue
+        listed = source["paths"].get(template, {}).get(method)
+        documented = DOCUMENTED.get((method, template))
+        if documented is not None:
+            permission, access = documented
+        elif listed is not None:
+            permission, access = listed["permission"], listed["access"]
+        else:
+            unknown.append(key)
+            continue
+        operation = spec["paths"].get(template, {}).get(method.lower(), {})
+        docs = operation.get("externalDocs", {}).get("url", "")
+        any_of = list(EITHER.get((method, template), (permission,)))
+        out[key] = {"any_of": any_of, "access": access, "docs": docs}
+    return out, unknown
+
+
 def write_gzip(path: Path, data: bytes) -> None:
     """Write ``data`` gzip-compressed with a fixed header, for reproducible output."""
     with (
@@ -194,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=SHARED / "api.github.com.json.gz")
     parser.add_argument("--graphql", type=Path, default=SHARED / "schema.graphql.gz")
+    parser.add_argument("--permissions", type=Path, default=SHARED / "app-permissions.json.gz")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     with gzip.open(args.source, "rb") as source:
@@ -204,10 +299,15 @@ def main(argv: list[str] | None = None) -> int:
     write_gzip(args.out / "webhooks.json.gz", dump_json(trim_webhooks(spec)))
     with gzip.open(args.graphql, "rb") as sdl:
         write_gzip(args.out / "schema.graphql.gz", sdl.read())
+    with gzip.open(args.permissions, "rb") as raw:
+        permissions, unknown = trim_permissions(json.load(raw), spec)
+    write_gzip(args.out / "permissions.json.gz", dump_json(permissions))
     print(f"kept {len(OPERATIONS) - len(missing)} operations in {args.out}")
     for operation in missing:
         print(f"not in the description: {operation}", file=sys.stderr)
-    return 0
+    for operation in unknown:
+        print(f"no permission known: {operation}", file=sys.stderr)
+    return 1 if unknown else 0
 
 
 if __name__ == "__main__":

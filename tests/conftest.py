@@ -15,6 +15,7 @@ from bot.cli.embedded import Embedded, embedded
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
 from tests.fixtures import rsa_private_key_pem
+from tests.manifest import APP_PERMISSIONS
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")
 
@@ -50,7 +51,7 @@ def people() -> tuple[str, ...]:
 @pytest.fixture
 async def sandbox(clock: FakeClock, people: tuple[str, ...]) -> AsyncIterator[Sandbox]:
     """A started sandbox with an org `acme`, its `.github` repository and a few people."""
-    box = Sandbox(clock=clock)
+    box = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     box.state.add_org("acme")
     for login in people:
         box.state.add_user(login)

@@ -21,7 +21,7 @@ PERMISSIONS = {
     "checks": "write",
     "contents": "write",
     "issues": "write",
-    "pull_requests": "read",
+    "pull_requests": "write",
     "metadata": "read",
     "members": "read",
     "organization_administration": "read",

@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli.demo import DemoResult, console_for, main, render, run_demo
 from bot.sandbox import Sandbox
+from tests.manifest import APP_PERMISSIONS
 
 ORG = "acme"
 SECTIONS = (
@@ -30,7 +31,7 @@ SECTIONS = (
 @pytest.fixture(scope="module")
 def demo() -> tuple[DemoResult, Sandbox]:
     """Run the demo once for the module and keep its sandbox for inspection."""
-    sandbox = Sandbox()
+    sandbox = Sandbox(permissions=APP_PERMISSIONS)
     result = asyncio.run(run_demo(sandbox=sandbox))
     return result, sandbox
 

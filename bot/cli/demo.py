@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.cli.embedded import Embedded, embedded
+from bot.cli.manifest import app_permissions
 from bot.clock import Clock, SystemClock
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.engine.report import REPORT_LABEL
@@ -451,7 +452,7 @@ async def run_demo(
     """Run the whole story against a fresh sandbox (made here unless given); return the result."""
     started = time.perf_counter()
     clock = clock or SystemClock()
-    sandbox = sandbox or Sandbox(clock=clock)
+    sandbox = sandbox or Sandbox(clock=clock, permissions=app_permissions())
     seed(sandbox.state, repos)
     before = {r.name: describe(sandbox.state, r.name) for r in repos}
     await sandbox.start()

@@ -55,8 +55,8 @@ def sandbox_settings(sandbox: Sandbox, **overrides: Any) -> Settings:
         "app_id": sandbox.app_id,
         "private_key": sandbox.private_key_pem,
         "webhook_secret": sandbox.webhook_secret,
-        "github_api_url": sandbox.url,
-        "github_graphql_url": sandbox.url + "/graphql",
+        "github_api_url": sandbox.api_url,
+        "github_graphql_url": sandbox.graphql_url,
         "host": "127.0.0.1",
         "port": 0,
         "write_interval": 0.0,
@@ -74,10 +74,11 @@ async def embedded(
     retry: RetryPolicy | None = None,
     concurrency: int = 8,
     report_debounce: float | None = None,
+    write_interval: float = 0.0,
 ) -> AsyncIterator[Embedded]:
     """Run Bulwark (server, queue, runtime) against `sandbox`, which must be started."""
     clock = clock or SystemClock()
-    settings = sandbox_settings(sandbox)
+    settings = sandbox_settings(sandbox, write_interval=write_interval)
     metrics = Metrics()
     queue = InProcessQueue(concurrency, metrics=metrics, clock=clock)
     runtime = await build_runtime(

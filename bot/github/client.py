@@ -16,6 +16,7 @@ import aiohttp
 from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 from gidgethub import aiohttp as gh_aiohttp
 from gidgethub.abc import JSON_CONTENT_TYPE
+from gidgethub.sansio import RateLimit
 
 from bot.clock import Clock
 from bot.github.errors import RateLimited, Unavailable, is_secondary_limit, translate
@@ -33,6 +34,12 @@ RESET_MARGIN = 1.0
 
 _retry_safe_post: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "bulwark_retry_safe_post", default=False
+)
+# Which rate-limit budget the request in this context spends: GitHub keeps REST ("core")
+# and GraphQL ("graphql") apart and names it in `x-ratelimit-resource`
+# (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
+_resource: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "bulwark_rate_resource", default="core"
 )
 _random = secrets.SystemRandom()
 _Result = tuple[Any, str | None, int]
@@ -147,6 +154,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         metrics: ClientMetrics | None = None,
         installation_id: int | None = None,
     ) -> None:
+        self._limits: dict[str, RateLimit] = {}
         super().__init__(session, requester, cache=cache, base_url=base_url)
         self._token_provider = token_provider
         self._on_unauthorized = on_unauthorized
@@ -161,6 +169,24 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, installation={self.installation_id})"
+
+    # gidgethub keeps one `rate_limit`, overwritten by every answer; here it is one per
+    # budget, so a REST call never waits for the GraphQL budget to reset, nor the reverse.
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """Return the last known limit of the budget the current request spends."""
+        return self._limits.get(_resource.get())
+
+    @rate_limit.setter
+    def rate_limit(self, limit: RateLimit | None) -> None:
+        if limit is None:
+            self._limits.pop(_resource.get(), None)
+        else:
+            self._limits[_resource.get()] = limit
+
+    def limit_for(self, resource: str) -> RateLimit | None:
+        """Return the last known limit of one budget ("core", "graphql")."""
+        return self._limits.get(resource)
 
     async def sleep(self, seconds: float) -> None:
         """Wait on the injected clock."""
@@ -197,6 +223,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             content_type=content_type,
             extra_headers=extra_headers,
         )
+        budget = _resource.set("graphql" if _is_graphql(url) else "core")
         try:
             async with self._slot(method):
                 if jwt is not None or oauth_token is not None:
@@ -204,6 +231,8 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
                 return await self._authenticated(method, call)
         except HTTPException as exc:
             raise translate(exc) from exc
+        finally:
+            _resource.reset(budget)
 
     def _slot(self, method: str) -> AbstractAsyncContextManager[Any]:
         writes = method in WRITES and not (method == "POST" and _reading_post.get())
@@ -308,6 +337,10 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             extra=self._log_extra(seconds=round(wait, 1), status=int(exception.status_code)),
         )
         await self._clock.sleep(wait)
+
+
+def _is_graphql(url: str) -> bool:
+    return url.split("?", 1)[0].rstrip("/").endswith("/graphql")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

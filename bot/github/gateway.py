@@ -11,7 +11,7 @@ from bot.github.client import GitHubClient, reading_post, retry_safe_post
 from bot.github.errors import Invalid, NotFound, QueryFailed
 
 Json = dict[str, Any]
-_PAGE = "per_page=100"
+_PER_PAGE = 100
 _REPO = "/repos/{owner}/{repo}"
 _PROTECTION = _REPO + "/branches/{branch}/protection"
 _SIGNATURES = _PROTECTION + "/required_signatures"
@@ -31,8 +31,8 @@ class _Base:
             return None
 
     async def _all(self, url: str, *, key: str = "items", **url_vars: Any) -> list[Json]:
-        sep = "&" if "?" in url else "?"
-        pages = self.client.getiter(url + sep + _PAGE, url_vars, iterable_key=key)
+        url_vars["per_page"] = _PER_PAGE
+        pages = self.client.getiter(_paged(url), url_vars, iterable_key=key)
         return [item async for item in pages]
 
 
@@ -105,13 +105,22 @@ class Gateway(_Base):
             await self.client.post(_SIGNATURES, url_vars, data=b"")
 
     async def rules_for_branch(self, owner: str, repo: str, branch: str) -> list[Json]:
-        """List the active ruleset rules that apply to a branch."""
+        """List the active ruleset rules that apply to a branch (none where there is no API)."""
         url = _REPO + "/rules/branches/{branch}"
-        return await self._all(url, owner=owner, repo=repo, branch=branch)
+        return await self._rulesets_api(url, owner=owner, repo=repo, branch=branch)
 
     async def repo_rulesets(self, owner: str, repo: str) -> list[Json]:
-        """List a repository's rulesets (its own and its org's)."""
-        return await self._all(_REPO + "/rulesets", owner=owner, repo=repo)
+        """List a repository's rulesets (its own and its org's; none where there is no API)."""
+        return await self._rulesets_api(_REPO + "/rulesets", owner=owner, repo=repo)
+
+    async def _rulesets_api(self, url: str, **url_vars: Any) -> list[Json]:
+        # GitHub Enterprise Server before 3.11 has no rulesets API and answers 404: there,
+        # nothing can be protected by a ruleset, so "no rulesets" is the truth.
+        # https://docs.github.com/en/enterprise-server@3.11/rest/repos/rules
+        try:
+            return await self._all(url, **url_vars)
+        except NotFound:
+            return []
 
     async def repo_ruleset(self, owner: str, repo: str, ruleset_id: int) -> Json | None:
         """Return one repository ruleset, or None."""
@@ -314,8 +323,15 @@ class Gateway(_Base):
             return cast(Json, await self.client.post(self.graphql_url, data=payload))
 
     def _reset_at(self) -> float:
-        limit = self.client.rate_limit
+        limit = self.client.limit_for("graphql")
         return limit.reset_datetime.timestamp() if limit is not None else 0.0
+
+
+def _paged(url: str) -> str:
+    """Ask for 100 items a page, whatever query the URL (template) already has."""
+    if "{?" in url:  # a URI template query: `{?a}` expands to nothing when `a` is unset
+        return url.replace("{?", "{?per_page,", 1)
+    return url + ("{&per_page}" if "?" in url else "{?per_page}")
 
 
 def _rate_limited(errors: list[Any]) -> bool:

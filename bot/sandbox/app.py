@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,18 @@ import jwt
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
-from bot.sandbox import keys, openapi, routes_app, routes_graphql, routes_issues, routes_repos
+from bot.sandbox import (
+    keys,
+    openapi,
+    permissions,
+    routes_app,
+    routes_graphql,
+    routes_issues,
+    routes_repos,
+)
 from bot.sandbox.context import RATE_LIMIT_DOC, SANDBOX, RateLimits, SandboxContext
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
+from bot.sandbox.limits import SecondaryLimits
 from bot.sandbox.routes_common import (
     BAD_JSON,
     BODY,
@@ -43,6 +53,12 @@ JWT_TEMPLATES = frozenset(
         "/users/{username}/installation",
     }
 )
+API_V3 = "/api/v3"
+GHES_GRAPHQL = "/api/graphql"
+# The rulesets REST API came to GitHub Enterprise Server in 3.11; before, its routes are 404:
+# https://docs.github.com/en/enterprise-server@3.11/rest/repos/rules
+RULESETS_SINCE = (3, 11)
+GHES_DOCS = "https://docs.github.com/enterprise-server"
 
 
 @dataclass(frozen=True)
@@ -64,15 +80,15 @@ def _validate(method: str, path: str, query: dict[str, str], body: Any) -> ApiEr
     return None if problem is None else ApiError(problem.status, problem.body)
 
 
-def _template(request: web.Request) -> str:
+def _route_template(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else request.path
 
 
-def _repo_key(request: web.Request) -> tuple[str, str] | None:
-    if request.method not in WRITE_METHODS:
+def _repo_key(method: str, path: str) -> tuple[str, str] | None:
+    if method not in WRITE_METHODS:
         return None
-    parts = request.path.split("/")
+    parts = path.split("/")
     if len(parts) > 3 and parts[1] == "repos":
         return parts[2].lower(), parts[3].lower()
     return None
@@ -92,15 +108,33 @@ class Sandbox:
     app_slug = "bulwark"
     bot_login = "bulwark[bot]"
 
-    def __init__(self, *, clock: Clock | None = None, latency: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        latency: float = 0.0,
+        seed: int = 0,
+        enterprise: str | None = None,
+        permissions: Mapping[str, str] | None = None,
+    ) -> None:
         self.clock: Clock = clock or SystemClock()
+        # GitHub Enterprise Server (`enterprise` is its version, e.g. "3.10") serves REST
+        # under /api/v3 and GraphQL at /api/graphql:
+        # https://docs.github.com/en/enterprise-server@3.10/rest/quickstart
+        self.enterprise = enterprise
+        self.api_prefix = API_V3 if enterprise else ""
+        self.graphql_path = GHES_GRAPHQL if enterprise else "/graphql"
         self.state = State(clock=self.clock, seed=seed)
+        # The App's registered permissions, granted to each installation; tests pass
+        # app.yml's `default_permissions`, so a manifest that asks too little fails them.
+        self.state.app_permissions = dict(permissions) if permissions is not None else None
         self.app_id = self.state.app_id = 424242
         self.private_key_pem = keys.private_key_pem()
         self.webhook_secret = secrets.token_hex(20)
         self.latency = latency
         self.faults = Faults(self.clock)
         self.rate_limits = RateLimits(self.clock)
+        self.secondary = SecondaryLimits(self.clock)
         self.requests: list[RequestRecord] = []
         self.overlapping_writes: list[tuple[str, str]] = []
         self.url = ""
@@ -112,8 +146,39 @@ class Sandbox:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[SANDBOX] = SandboxContext(self.state, self.rate_limits, self.faults)
         for module in (routes_app, routes_repos, routes_issues, routes_graphql):
-            app.router.add_routes(module.routes)
+            for route in module.routes:
+                assert isinstance(route, web.RouteDef)
+                path = self.api_prefix + route.path
+                if route.path == "/graphql":
+                    path = self.graphql_path
+                app.router.add_route(route.method, path, route.handler, **route.kwargs)
         return app
+
+    @property
+    def api_url(self) -> str:
+        """Return the REST API's root URL (GITHUB_API_URL)."""
+        return self.url + self.api_prefix
+
+    @property
+    def graphql_url(self) -> str:
+        """Return the GraphQL endpoint's URL."""
+        return self.url + self.graphql_path
+
+    def _api_path(self, path: str) -> str:
+        """Return a request path as github.com would spell it (no /api/v3)."""
+        if path == self.graphql_path:
+            return "/graphql"
+        return path.removeprefix(self.api_prefix) if self.api_prefix else path
+
+    def _template(self, request: web.Request) -> str:
+        return self._api_path(_route_template(request))
+
+    def _no_rulesets(self, template: str) -> bool:
+        """Return whether this instance predates the rulesets API (GHES before 3.11)."""
+        if self.enterprise is None or not ("/rulesets" in template or "/rules/" in template):
+            return False
+        major, _, minor = self.enterprise.partition(".")
+        return (int(major), int(minor or 0)) < RULESETS_SINCE
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on a real port; set and return `url`."""
@@ -126,7 +191,7 @@ class Sandbox:
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
         self.url = f"http://{host}:{bound}"
-        self.state.base_url = self.url
+        self.state.base_url = self.api_url
         return self.url
 
     async def stop(self) -> None:
@@ -168,9 +233,10 @@ class Sandbox:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not self.url:
-            self.state.base_url = f"{request.scheme}://{request.host}"
+            self.state.base_url = f"{request.scheme}://{request.host}{self.api_prefix}"
         body = await self._read_body(request)
-        key = _repo_key(request)
+        path = self._api_path(request.path)
+        key = _repo_key(request.method, path)
         self._enter(key)
         status = 0
         try:
@@ -185,7 +251,7 @@ class Sandbox:
             inst = caller.installation_id if isinstance(caller, Caller) else None
             self.requests.append(
                 RequestRecord(
-                    request.method, request.path, _template(request), status, inst, body,
+                    request.method, path, self._template(request), status, inst, body,
                     self.clock.time(),
                 )
             )  # fmt: skip
@@ -213,19 +279,25 @@ class Sandbox:
     async def _respond(
         self, request: web.Request, handler: Handler, body: Any
     ) -> web.StreamResponse:
-        template = _template(request)
+        template = self._template(request)
         fault = self.faults.pick(template, request.method)
         if fault is not None and fault.kind != LOST:
             return await self._fault(request, fault)
-        resource = "graphql" if request.path == "/graphql" else "core"
+        resource = "graphql" if template == "/graphql" else "core"
         rate_key = "anonymous"
         try:
             caller = self._authenticate(request, template)
             request[CALLER] = caller
             rate_key = caller.rate_key
+            if caller.installation is not None and rate_key not in self.rate_limits.scaled:
+                repos = self.state.installation_repos(caller.installation)
+                self.rate_limits.scale(rate_key, len(repos))
             self._check_primary(resource, rate_key, caller)
+            self._check_permission(request, caller)
             self._check_request(request, body)
-            response = await handler(request)
+            if self._no_rulesets(template):
+                raise error(404, "Not Found", f"{GHES_DOCS}@{self.enterprise}/rest")
+            response = await self._within_secondary(request, handler, template, rate_key)
         except ApiError as exc:
             response = respond(exc.body, exc.status, exc.headers)
         except web.HTTPException as exc:
@@ -238,13 +310,51 @@ class Sandbox:
     def _check_request(self, request: web.Request, body: Any) -> None:
         if request.get(BAD_JSON):
             raise error(400, "Problems parsing JSON")
-        if request.path == "/graphql":
+        if self._api_path(request.path) == "/graphql":
             return  # checked against the GraphQL schema by its route
-        problem = _validate(request.method, request.raw_path, dict(request.query), body)
+        raw_path = self._api_path(request.raw_path)
+        problem = _validate(request.method, raw_path, dict(request.query), body)
         if problem is not None:
             message = str(problem.body.get("message", "")).replace("\n", " ")
-            self.state.violations.append(f"{request.method} {request.raw_path}: {message}")
+            self.state.violations.append(f"{request.method} {raw_path}: {message}")
             raise problem
+
+    async def _within_secondary(
+        self, request: web.Request, handler: Handler, template: str, key: str
+    ) -> web.StreamResponse:
+        wait = self.secondary.enter(key, request.method, template, request.get(BODY))
+        if wait is not None:
+            body = {"message": SECONDARY_MESSAGE, "documentation_url": RATE_LIMIT_DOC}
+            raise ApiError(403, body, {"retry-after": str(max(1, math.ceil(wait)))})
+        try:
+            return await handler(request)
+        finally:
+            self.secondary.leave(key)
+
+    def _check_permission(self, request: web.Request, caller: Caller) -> None:
+        """Refuse an installation a route its granted permissions do not cover."""
+        granted = caller.installation.permissions if caller.installation else None
+        if granted is None or request.method not in {"GET", *WRITE_METHODS}:
+            return
+        found = openapi.match(request.method, self._api_path(request.raw_path))
+        if found is None:
+            return  # no such operation: the description check answers 404
+        need = permissions.needs().get(f"{request.method} {found.template}")
+        if need is None:
+            return
+        on_pull = need.by_target and self.state.is_pull_request(
+            found.params.get("owner", ""),
+            found.params.get("repo", ""),
+            found.params.get("issue_number"),
+            found.params.get("comment_id"),
+        )
+        if any(permissions.grants(granted, p, need.access) for p in need.resolved(on_pull)):
+            return
+        # GitHub's answer when an installation lacks the permission a route needs
+        # (https://docs.github.com/en/rest/authentication/permissions-required-for-github-apps);
+        # e.g. a comment on a pull request with only `issues: write`, as public reports show:
+        # https://github.com/android/nowinandroid/issues/1360
+        raise error(403, permissions.MESSAGE, need.docs or DOCS_ROOT)
 
     def _check_primary(self, resource: str, key: str, caller: Caller) -> None:
         reset = self.faults.primary_exhausted()
@@ -253,7 +363,7 @@ class Sandbox:
             return
         who = f"installation ID {caller.installation_id}" if caller.installation else "user"
         headers = {
-            "x-ratelimit-limit": str(self.rate_limits.limit(resource)),
+            "x-ratelimit-limit": str(self.rate_limits.limit(resource, key)),
             "x-ratelimit-remaining": "0",
             "x-ratelimit-used": str(used),
             "x-ratelimit-reset": str(int(reset) if reset is not None else window_reset),
@@ -285,7 +395,7 @@ class Sandbox:
             used, remaining, reset = self.rate_limits.status(resource, key)
             response.headers.update(
                 {
-                    "x-ratelimit-limit": str(self.rate_limits.limit(resource)),
+                    "x-ratelimit-limit": str(self.rate_limits.limit(resource, key)),
                     "x-ratelimit-remaining": str(remaining),
                     "x-ratelimit-used": str(used),
                     "x-ratelimit-reset": str(reset),

@@ -13,6 +13,8 @@ from bot.sandbox.state import State
 RATE_LIMIT_DOC = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 CORE_LIMIT = 5000
 GRAPHQL_LIMIT = 5000
+INSTALLATION_CAP = 12500
+PER_REPOSITORY = 50
 
 
 class RateLimits:
@@ -21,6 +23,7 @@ class RateLimits:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._buckets: dict[tuple[str, str], list[float]] = {}
+        self.scaled: dict[str, int] = {}  # credential -> its hourly limit, where not the base
 
     def _bucket(self, resource: str, key: str) -> list[float]:
         now = self._clock.time()
@@ -29,14 +32,23 @@ class RateLimits:
             bucket = self._buckets[(resource, key)] = [float(int(now) + 3600), 0.0]
         return bucket
 
-    def limit(self, resource: str) -> int:
-        """Return the hourly limit of a resource."""
-        return GRAPHQL_LIMIT if resource == "graphql" else CORE_LIMIT
+    def limit(self, resource: str, key: str = "") -> int:
+        """Return a credential's hourly limit of a resource."""
+        return self.scaled.get(key, GRAPHQL_LIMIT if resource == "graphql" else CORE_LIMIT)
 
     def status(self, resource: str, key: str) -> tuple[int, int, int]:
         """Return (used, remaining, reset epoch) for a credential."""
         reset, used = self._bucket(resource, key)
-        return int(used), max(0, self.limit(resource) - int(used)), int(reset)
+        return int(used), max(0, self.limit(resource, key) - int(used)), int(reset)
+
+    def scale(self, key: str, repositories: int) -> None:
+        """Grow an installation's limits with its repositories, as GitHub does.
+
+        5,000 an hour, plus 50 for each repository above 20, at most 12,500; the same for
+        GraphQL points. https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#primary-rate-limit-for-github-app-installations
+        """
+        grown = CORE_LIMIT + PER_REPOSITORY * max(0, repositories - 20)
+        self.scaled.setdefault(key, min(INSTALLATION_CAP, grown))
 
     def charge(self, resource: str, key: str, cost: int) -> None:
         """Spend points of a credential's budget."""

@@ -83,7 +83,7 @@ async def create_token(request: web.Request) -> web.Response:
         {
             "token": token.token,
             "expires_at": isoformat(token.expires_at),
-            "permissions": dict(PERMISSIONS),
+            "permissions": dict(PERMISSIONS if inst.permissions is None else inst.permissions),
             "repository_selection": "all" if ids is None else "selected",
         },
         201,
@@ -140,7 +140,7 @@ async def rate_limit(request: web.Request) -> web.Response:
     resources = {}
     for resource in ("core", "graphql"):
         used, remaining, reset = limits.status(resource, key)
-        limit = limits.limit(resource)
+        limit = limits.limit(resource, key)
         resources[resource] = {"limit": limit, "used": used, "remaining": remaining, "reset": reset}
     return respond({"resources": resources, "rate": resources["core"]})
 

@@ -244,7 +244,7 @@ async def post_graphql(request: web.Request) -> web.Response:
     used, remaining, reset = limits.status("graphql", caller.rate_key)
     rate = {
         "cost": cost,
-        "limit": limits.limit("graphql"),
+        "limit": limits.limit("graphql", caller.rate_key),
         "remaining": max(0, remaining - cost),
         "used": used + cost,
         "resetAt": isoformat(reset),

@@ -220,7 +220,7 @@ def app_json(state: State) -> JSON:
         "html_url": f"{WEB}/apps/{state.app_slug}",
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
-        "permissions": dict(PERMISSIONS),
+        "permissions": dict(state.app_permissions or PERMISSIONS),
         "events": list(EVENTS),
         "installations_count": len(state.installations),
     }
@@ -243,7 +243,7 @@ def installation_json(state: State, inst: Installation) -> JSON:
         "client_id": f"Iv1.{state.app_id:016x}",
         "target_id": account.id,
         "target_type": account.type,
-        "permissions": dict(PERMISSIONS),
+        "permissions": dict(inst.permissions if inst.permissions is not None else PERMISSIONS),
         "events": list(EVENTS),
         "created_at": isoformat(inst.created_at),
         "updated_at": isoformat(inst.created_at),

@@ -114,6 +114,8 @@ class Installation:
     repository_ids: set[int] | None = None
     suspended: bool = False
     created_at: float = 0.0
+    # None: every permission (a sandbox for people to poke at); else what was granted.
+    permissions: dict[str, str] | None = None
 
 
 @dataclass
@@ -133,6 +135,9 @@ class State:
     def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
         self.clock: Clock = clock or SystemClock()
         self.base_url = "http://sandbox.invalid"
+        # The permissions the App was registered with (its manifest's default_permissions);
+        # None grants every permission.
+        self.app_permissions: dict[str, str] | None = None
         # Requests GitHub's description (or GraphQL schema) does not allow: tests assert none.
         self.violations: list[str] = []
         self.app_id = 1
@@ -619,14 +624,26 @@ class State:
     # ---- installations and tokens ----------------------------------------------------
 
     def install(
-        self, org: str, *, repositories: list[str] | None = None, suspended: bool = False
+        self,
+        org: str,
+        *,
+        repositories: list[str] | None = None,
+        suspended: bool = False,
+        permissions: Mapping[str, str] | None = None,
     ) -> int:
-        """Install the App on an account (all repositories or the named ones); return its id."""
+        """Install the App on an account (all repositories or the named ones); return its id.
+
+        The installation is granted `permissions`, else the App's (`app_permissions`).
+        """
         account = self.account(org)
         ids = None
         if repositories is not None:
             ids = {account.repos[n.lower()].id for n in repositories}
-        inst = Installation(self.new_id(), account.login, ids, suspended, self.clock.time())
+        granted = permissions if permissions is not None else self.app_permissions
+        inst = Installation(
+            self.new_id(), account.login, ids, suspended, self.clock.time(),
+            dict(granted) if granted is not None else None,
+        )  # fmt: skip
         self.installations[inst.id] = inst
         return inst.id
 
@@ -652,6 +669,18 @@ class State:
         token = Token(value, installation_id, self.clock.time() + TOKEN_LIFETIME, repository_ids)
         self.tokens[value] = token
         return token
+
+    def is_pull_request(
+        self, owner: str, repo: str, number: str | None, comment_id: str | None
+    ) -> bool:
+        """Return whether an issue number, or an issue comment's thread, is a pull request."""
+        found = self.find_repo(owner, repo)
+        if found is None:
+            return False
+        if comment_id is not None and comment_id.isdigit():
+            where = self.comment_index.get(int(comment_id))
+            return where is not None and where[1] in found.pulls
+        return number is not None and number.isdigit() and int(number) in found.pulls
 
     def installation_repos(self, inst: Installation) -> list[Repo]:
         """Return the repositories an installation can reach."""

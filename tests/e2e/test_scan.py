@@ -16,13 +16,14 @@ from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
 from tests.fixtures import compliant_protection, install, weak_protection
+from tests.manifest import APP_PERMISSIONS
 
 TOKEN = "ghp_scan_token"
 
 
 @pytest.fixture
 async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(clock=clock)
+    sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     state = sandbox.state
     state.add_org("acme")
     state.add_user("alice")

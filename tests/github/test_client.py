@@ -139,6 +139,20 @@ async def test_exhausted_primary_limit_waits_until_reset_before_next_request():
     assert clock.sleeps == [101.0]
 
 
+async def test_rest_never_waits_for_the_graphql_budget():
+    clock = FakeClock(NOW)
+    spent = reply(200, {"data": {}}, **limit(0, NOW + 600), x_ratelimit_resource="graphql")
+    rest = reply(200, {"n": 1}, **limit(4000, NOW + 3600), x_ratelimit_resource="core")
+    gh = scripted([spent, rest, reply(200, {"data": {}}, x_ratelimit_resource="graphql")], clock)
+    await gh.post("https://api.test/graphql", data={"query": "{ viewer { login } }"})
+    assert await gh.getitem("/repos/o/r") == {"n": 1}
+    assert clock.sleeps == []  # REST went at once
+    assert gh.limit_for("graphql").remaining == 0
+    assert gh.limit_for("core").remaining == 4000
+    await gh.post("https://api.test/graphql", data={"query": "{ viewer { login } }"})
+    assert clock.sleeps == [601.0]  # the next GraphQL call waits for its own reset
+
+
 async def test_primary_limit_403_waits_until_reset_and_retries():
     clock = FakeClock(NOW)
     refused = reply(403, {"message": "API rate limit exceeded"}, **limit(0, NOW + 30))

@@ -136,3 +136,29 @@ async def test_graphql_primary_limit_waits_for_reset_and_retries():
     assert await gw.graphql("query { viewer { login } }") == {"viewer": {"login": "b"}}
     assert clock.sleeps == [41.0]
     assert gw.client.requests[1][1] == "https://api.test/graphql"
+
+
+@pytest.mark.parametrize(
+    ("name", "query"),
+    [(None, "?per_page=100"), ("CodeQL", "?per_page=100&check_name=CodeQL")],
+)
+async def test_paged_urls_have_one_query(name, query):
+    gw = gateway(reply(200, {"total_count": 0, "check_runs": []}))
+    await gw.check_runs_for_ref("o", "r", "main", name)
+    assert gw.client.requests[0][1] == "https://api.test/repos/o/r/commits/main/check-runs" + query
+
+
+async def test_issue_lists_ask_for_full_pages():
+    gw = gateway(reply(200, []))
+    await gw.issues("o", "r", labels=["repo-protection"])
+    url = gw.client.requests[0][1]
+    assert url.count("?") == 1
+    assert "per_page=100" in url
+    assert "labels=repo-protection" in url
+
+
+async def test_no_rulesets_api_means_no_rulesets():
+    # GitHub Enterprise Server before 3.11 answers 404 on every rulesets route.
+    gw = gateway(reply(404, {"message": "Not Found"}), reply(404, {"message": "Not Found"}))
+    assert await gw.rules_for_branch("o", "r", "main") == []
+    assert await gw.repo_rulesets("o", "r") == []

@@ -11,11 +11,12 @@ import pytest
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
 from tests.fixtures import rsa_private_key_pem
+from tests.manifest import APP_PERMISSIONS
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    sb = Sandbox(clock=FakeClock())
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
     sb.state.add_org("acme")
     sb.state.add_repo("acme", "web")
     sb.state.add_repo("acme", "api")

@@ -11,11 +11,12 @@ import pytest
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
 from bot.sandbox.graphql_schema import validate_query
+from tests.manifest import APP_PERMISSIONS
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    sb = Sandbox(clock=FakeClock())
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
     sb.state.add_org("acme")
     sb.state.add_repo("acme", ".github")
     sb.state.add_repo("acme", "quiet", has_issues=False)

@@ -11,11 +11,12 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
+from tests.manifest import APP_PERMISSIONS
 
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    sb = Sandbox(clock=FakeClock())
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
     sb.state.add_org("acme")
     for i in range(45):
         sb.state.add_repo("acme", f"repo-{i:02d}")
@@ -63,18 +64,24 @@ async def test_etag_answers_304_without_counting(http: aiohttp.ClientSession) ->
 async def test_rate_limit_headers_count_down_and_reset(
     sandbox: Sandbox, http: aiohttp.ClientSession
 ) -> None:
+    # 45 repositories: 5,000 an hour plus 50 for each above 20 (GitHub's installation limit).
+    limit = 5000 + 50 * (45 - 20)
     seen = []
     for _ in range(3):
         async with http.get("/repos/acme/repo-01") as response:
             seen.append(int(response.headers["x-ratelimit-remaining"]))
-            assert response.headers["x-ratelimit-limit"] == "5000"
+            assert response.headers["x-ratelimit-limit"] == str(limit)
             assert response.headers["x-ratelimit-resource"] == "core"
             reset = int(response.headers["x-ratelimit-reset"])
-    assert seen == [4999, 4998, 4997]
+    assert seen == [limit - 1, limit - 2, limit - 3]
     assert isinstance(sandbox.clock, FakeClock)
     sandbox.clock.advance(reset - sandbox.clock.time() + 1)
-    async with http.get("/repos/acme/repo-01") as response:
-        assert response.headers["x-ratelimit-remaining"] == "4999"
+    # An hour on, the token has expired too: a fresh one of the same installation.
+    installation = next(iter(sandbox.state.installations))
+    fresh = {"Authorization": f"token {sandbox.state.create_token(installation).token}"}
+    async with http.get("/repos/acme/repo-01", headers=fresh) as response:
+        assert response.status == 200
+        assert response.headers["x-ratelimit-remaining"] == str(limit - 1)
 
 
 async def test_exhausted_primary_limit(sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
@@ -163,3 +170,23 @@ async def test_sequential_writes_do_not_overlap(
         async with http.post("/repos/acme/repo-01/labels", json={"name": "x", "color": "ff0000"}):
             pass
     assert sandbox.overlapping_writes == []
+
+
+async def test_an_installation_limit_grows_with_repositories_up_to_12500() -> None:
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
+    for org, count in (("small", 3), ("huge", 400)):
+        sb.state.add_org(org)
+        for i in range(count):
+            sb.state.add_repo(org, f"r{i}")
+    await sb.start()
+    try:
+        for org, expected in (("small", "5000"), ("huge", "12500")):
+            token = sb.state.create_token(sb.state.install(org)).token
+            headers = {"Authorization": f"token {token}"}
+            async with (
+                aiohttp.ClientSession(sb.url, headers=headers) as http,
+                http.get(f"/repos/{org}/r0") as response,
+            ):
+                assert response.headers["x-ratelimit-limit"] == expected
+    finally:
+        await sb.stop()

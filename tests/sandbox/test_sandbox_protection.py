@@ -10,6 +10,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
+from tests.manifest import APP_PERMISSIONS
 
 PATH = "/repos/acme/web/branches/main/protection"
 BODY: dict[str, Any] = {
@@ -25,7 +26,7 @@ BODY: dict[str, Any] = {
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    sb = Sandbox(clock=FakeClock())
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
     sb.state.add_org("acme")
     sb.state.add_repo("acme", "web", branches=("main", "release/1.0"))
     sb.state.add_org("free", plan="free")

@@ -15,11 +15,12 @@ from gidgethub import sansio
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
 from bot.sandbox.webhook_schemas import validate_webhook
+from tests.manifest import APP_PERMISSIONS
 
 
 @pytest.fixture
 def sandbox() -> Sandbox:
-    sb = Sandbox(clock=FakeClock())
+    sb = Sandbox(clock=FakeClock(), permissions=APP_PERMISSIONS)
     state = sb.state
     state.add_org("acme")
     state.add_repo("acme", "web")

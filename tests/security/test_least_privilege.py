@@ -15,23 +15,29 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.sandbox import permissions as sandbox_permissions
+
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "bot" / "github" / "gateway.py"
 LEVEL = {"read": 1, "write": 2}
 ROOTS = ("/app", "/orgs/", "/repos/", "/installation/", "/rate_limit")
 
-# path template (query part dropped) -> (permission, level) for the methods Bulwark uses;
+# path template (query part dropped) -> (permission, level) for the methods Bulwark uses,
+# or a tuple of them where Bulwark calls the route on issues and on pull requests (the
+# issues API needs `issues` on an issue, `pull_requests` on a pull request);
 # None: authenticated as the App itself (JWT), or needs no permission.
-NEEDS: dict[str, tuple[str, str] | None] = {
+Need = tuple[str, str]
+_ON_ISSUES_AND_PULLS: tuple[Need, ...] = (("issues", "write"), ("pull_requests", "write"))
+NEEDS: dict[str, Need | tuple[Need, ...] | None] = {
     "/app": None,
     "/app/installations": None,
     "/app/installations/{installation_id}": None,
     "/app/installations/{installation_id}/access_tokens": None,
     "/orgs/{org}/installation": None,
-    "/installation/repositories": ("metadata", "read"),
+    "/installation/repositories": None,
     "/repos/{owner}/{repo}": ("metadata", "read"),
-    "/repos/{owner}/{repo}/branches": ("metadata", "read"),
-    "/repos/{owner}/{repo}/branches/{branch}": ("metadata", "read"),
+    "/repos/{owner}/{repo}/branches": ("contents", "read"),
+    "/repos/{owner}/{repo}/branches/{branch}": ("contents", "read"),
     "/repos/{owner}/{repo}/branches/{branch}/protection": ("administration", "write"),
     "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures": (
         "administration",
@@ -49,9 +55,9 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     "/repos/{owner}/{repo}/commits/{ref}/check-runs": ("checks", "read"),
     "/repos/{owner}/{repo}/check-runs": ("checks", "write"),
     "/repos/{owner}/{repo}/check-runs/{check_run_id}": ("checks", "write"),
-    "/repos/{owner}/{repo}/issues/{issue_number}/comments": ("issues", "write"),
-    "/repos/{owner}/{repo}/issues/comments/{comment_id}": ("issues", "write"),
-    "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions": ("issues", "write"),
+    "/repos/{owner}/{repo}/issues/{issue_number}/comments": _ON_ISSUES_AND_PULLS,
+    "/repos/{owner}/{repo}/issues/comments/{comment_id}": _ON_ISSUES_AND_PULLS,
+    "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions": _ON_ISSUES_AND_PULLS,
     "/repos/{owner}/{repo}/issues": ("issues", "write"),
     "/repos/{owner}/{repo}/issues/{issue_number}": ("issues", "write"),
     "/repos/{owner}/{repo}/labels/{name}": ("issues", "read"),
@@ -64,6 +70,14 @@ KNOWN_GAPS: set[str] = set()
 
 # Permissions requested beyond what any gateway call needs (none: keep it so).
 KNOWN_EXCESS: set[str] = set()
+
+
+def needs(path: str) -> tuple[Need, ...]:
+    """Return every (permission, level) a gateway path needs."""
+    need = NEEDS[path]
+    if need is None:
+        return ()
+    return (need,) if isinstance(need[0], str) else need  # type: ignore[return-value]
 
 
 def gateway_paths() -> set[str]:
@@ -110,9 +124,8 @@ def test_every_gateway_path_is_mapped_to_a_permission() -> None:
 def test_every_requested_permission_is_used_at_its_level(requested: dict[str, str]) -> None:
     used: dict[str, int] = {}
     for path in gateway_paths() - KNOWN_GAPS:
-        need = NEEDS[path]
-        if need is not None:
-            used[need[0]] = max(used.get(need[0], 0), LEVEL[need[1]])
+        for permission, level in needs(path):
+            used[permission] = max(used.get(permission, 0), LEVEL[level])
     for permission, level in requested.items():
         if permission in KNOWN_EXCESS:
             continue
@@ -122,22 +135,53 @@ def test_every_requested_permission_is_used_at_its_level(requested: dict[str, st
 
 def test_every_needed_permission_is_requested(requested: dict[str, str]) -> None:
     for path in gateway_paths() - KNOWN_GAPS:
-        need = NEEDS[path]
-        if need is not None:
-            permission, level = need
-            assert LEVEL[requested.get(permission, "none")] >= LEVEL[level], path
+        for permission, level in needs(path):
+            assert LEVEL.get(requested.get(permission, ""), 0) >= LEVEL[level], path
 
 
 def test_known_gaps_are_granted(requested: dict[str, str]) -> None:
     for path in KNOWN_GAPS:
-        permission, level = NEEDS[path] or ("", "read")
-        assert LEVEL.get(requested.get(permission, ""), 0) >= LEVEL[level], path
+        for permission, level in needs(path):
+            assert LEVEL.get(requested.get(permission, ""), 0) >= LEVEL[level], path
 
 
 def test_no_known_excess(requested: dict[str, str]) -> None:
     for permission in KNOWN_EXCESS:
         needed = max(
-            (LEVEL[n[1]] for p in gateway_paths() if (n := NEEDS[p]) and n[0] == permission),
+            (LEVEL[lv] for p in gateway_paths() for pm, lv in needs(p) if pm == permission),
             default=0,
         )
         assert LEVEL[requested[permission]] == needed, permission
+
+
+def test_every_mapped_permission_is_one_github_documents() -> None:
+    """The map above agrees with the sandbox's, generated from GitHub's docs per route."""
+    documented: dict[str, set[str]] = {}
+    for key, need in sandbox_permissions.needs().items():
+        template = key.split(" ", 1)[1]
+        names = set() if need is None else set(need.resolved(True) + need.resolved(False))
+        documented.setdefault(template, set()).update(names)
+    for path in gateway_paths():
+        template = path.replace("{+", "{")
+        assert template in documented, f"{path}: not in bot/sandbox/spec/permissions.json.gz"
+        for permission, _level in needs(path):
+            assert permission in documented[template], f"{path}: GitHub documents no {permission}"
+
+
+def test_every_sandbox_grants_what_app_yml_asks() -> None:
+    """Each sandbox a test, benchmark or the demo starts installs the App with app.yml's grant."""
+    sources = [*ROOT.glob("tests/**/*.py"), *ROOT.glob("bench/*.py"), ROOT / "bot/cli/demo.py"]
+    calls = 0
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "Sandbox"
+            ):
+                calls += 1
+                passed = {k.arg: k.value for k in node.keywords}
+                assert "permissions" in passed, f"{source}:{node.lineno} grants every permission"
+                value = ast.unparse(passed["permissions"])
+                assert value in {"APP_PERMISSIONS", "app_permissions()"}, f"{source}:{node.lineno}"
+    assert calls >= 10
