@@ -93,6 +93,11 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/orgs/{org}/memberships/{username}"),
     ("GET", "/rate_limit"),
+    ("GET", "/app/hook/config"),
+    ("GET", "/app/hook/deliveries"),
+    ("GET", "/app/hook/deliveries/{delivery_id}"),
+    ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
+    ("POST", "/app-manifests/{code}/conversions"),
 )
 
 # Webhook events Bulwark handles, as named in X-GitHub-Event.

@@ -129,6 +129,8 @@ class Sandbox:
         self.app_id = self.state.app_id = 424242
         self.private_key_pem = keys.private_key_pem()
         self.webhook_secret = secrets.token_hex(20)
+        if self.state.hook_config is not None:
+            self.state.hook_config["secret"] = self.webhook_secret
         self.latency = latency
         self.faults = Faults(self.clock)
         self.rate_limits = RateLimits(self.clock)
@@ -140,12 +142,18 @@ class Sandbox:
         self.app = self._build()
 
     def _build(self) -> web.Application:
-        from bot.sandbox import routes_app, routes_graphql, routes_issues, routes_repos
+        from bot.sandbox import (
+            routes_app,
+            routes_graphql,
+            routes_hooks,
+            routes_issues,
+            routes_repos,
+        )
 
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[STATE] = self.state
         app[SANDBOX] = self
-        for module in (routes_app, routes_repos, routes_issues, routes_graphql):
+        for module in (routes_app, routes_repos, routes_issues, routes_graphql, routes_hooks):
             app.router.add_routes(module.routes)
         return app
 
@@ -193,6 +201,12 @@ class Sandbox:
         return await deliver(
             url, event, payload, secret=secret or self.webhook_secret, delivery_id=delivery_id
         )
+
+    async def send_hook(self, event: str, payload: JSON, *, guid: str | None = None) -> Any:
+        """Deliver an event to the App's webhook URL (`state.hook_config`) and log it."""
+        from bot.sandbox.routes_hooks import send_hook
+
+        return await send_hook(self.state, event, payload, self.webhook_secret, guid=guid)
 
     @property
     def payloads(self) -> Any:

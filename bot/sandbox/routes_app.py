@@ -17,7 +17,13 @@ from bot.sandbox.routes_common import (
     respond,
     state_of,
 )
-from bot.sandbox.shapes import PERMISSIONS, app_json, installation_json, repo_json, user_json
+from bot.sandbox.shapes import (
+    app_json,
+    granted_permissions,
+    installation_json,
+    repo_json,
+    user_json,
+)
 from bot.sandbox.state import Installation
 
 routes = web.RouteTableDef()
@@ -75,7 +81,7 @@ async def create_token(request: web.Request) -> web.Response:
         {
             "token": token.token,
             "expires_at": isoformat(token.expires_at),
-            "permissions": dict(PERMISSIONS),
+            "permissions": dict(granted_permissions(state, inst)),
             "repository_selection": "all" if ids is None else "selected",
         },
         201,
