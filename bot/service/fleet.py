@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.service.queue import Job, JobService
+from bot.service.redelivery import INTERVAL as REDELIVERY_INTERVAL
+from bot.service.redelivery import Redeliverer, gated
 from bot.service.redis_queue import FUNCTION, QUEUE_NAME, RedisQueue, connect
 from bot.store.redis_locks import LockBusy, RedisRepoLocks
 
@@ -55,6 +57,7 @@ class Tools:
 
 
 Setup = Callable[[Tools], Awaitable[JobService]]
+Redelivery = Callable[[Tools, JobService], Redeliverer]
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,26 @@ class Fleet:
     """One worker process's side of the fleet: run jobs under locks, gate the resync."""
 
     def __init__(
-        self, tools: Tools, service: JobService, options: Options, name: str | None = None
+        self,
+        tools: Tools,
+        service: JobService,
+        options: Options,
+        name: str | None = None,
+        redeliverer: Redeliverer | None = None,
     ) -> None:
         self.tools = tools
         self.service = service
         self.options = options
         self.name = name or uuid.uuid4().hex
+        self.redeliverer = redeliverer
+
+    async def redeliver(self) -> bool:
+        """Run a redelivery pass when no worker has in this interval; True if this one did."""
+        if self.redeliverer is None:
+            return False
+        return await gated(
+            self.tools.redis, self.name, REDELIVERY_INTERVAL, self.redeliverer.guarded_pass
+        )
 
     async def run(self, job: Job, token: str) -> None:
         """Run a job once (deliveries) under its repository's lock."""
@@ -145,6 +162,12 @@ async def run_job(ctx: dict[str, Any], job: dict[str, Any], token: str) -> None:
         raise Retry(defer=RETRY_DELAY) from exc
 
 
+async def redeliver(ctx: dict[str, Any]) -> None:
+    """arq cron entry point: the fleet-wide redelivery pass."""
+    fleet: Fleet = ctx["bulwark"]
+    await fleet.redeliver()
+
+
 async def resync(ctx: dict[str, Any]) -> None:
     """arq cron entry point: the fleet-wide periodic resync."""
     fleet: Fleet = ctx["bulwark"]
@@ -190,7 +213,13 @@ def _worker_class() -> type[Worker]:
     return FleetWorker
 
 
-async def create_worker(options: Options, setup: Setup, *, handle_signals: bool = True) -> Worker:
+async def create_worker(
+    options: Options,
+    setup: Setup,
+    *,
+    handle_signals: bool = True,
+    redelivery: Redelivery | None = None,
+) -> Worker:
     """Build the arq worker; `setup` builds the job service once Redis is connected."""
     from arq import cron
     from arq.worker import func
@@ -203,7 +232,9 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
         # Wait briefly for a busy repository, then give the job (and its slot) back.
         locks = RedisRepoLocks(redis, timeout=options.job_timeout + LOCK_MARGIN, wait=LOCK_WAIT)
         tools = Tools(queue=queue, locks=locks, redis=redis, metrics=metrics)
-        ctx["bulwark"] = Fleet(tools, await setup(tools), options)
+        service = await setup(tools)
+        redeliverer = redelivery(tools, service) if redelivery is not None else None
+        ctx["bulwark"] = Fleet(tools, service, options, redeliverer=redeliverer)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         fleet: Fleet | None = ctx.get("bulwark")
@@ -217,7 +248,10 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
         # function timeout + 10 s before another worker may retry it.
         functions=[func(run_job, name=FUNCTION, keep_result=0, max_tries=MAX_TRIES)],
         cron_jobs=[
-            cron(resync, name="bulwark-resync", second=set(CRON_SECONDS), run_at_startup=True)
+            cron(resync, name="bulwark-resync", second=set(CRON_SECONDS), run_at_startup=True),
+            cron(
+                redeliver, name="bulwark-redeliver", second=set(CRON_SECONDS), run_at_startup=True
+            ),
         ],
         queue_name=QUEUE_NAME,
         redis_pool=pool,
@@ -262,12 +296,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run(options: Options, setup: Setup) -> int:
+def run(options: Options, setup: Setup, redelivery: Redelivery | None = None) -> int:
     """Run a worker until SIGTERM/SIGINT; return the exit status."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        worker = loop.run_until_complete(create_worker(options, setup))
+        worker = loop.run_until_complete(create_worker(options, setup, redelivery=redelivery))
         log.info(
             "worker started: concurrency=%d job_timeout=%.0fs",
             options.concurrency,
