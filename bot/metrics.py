@@ -44,6 +44,11 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.lock_waits = Counter(
+            "bulwark_lock_waits",
+            "Jobs that found their repository locked by another worker and went back to the queue.",
+            registry=self.registry,
+        )
         self.redeliveries = Counter(
             "bulwark_redeliveries",
             "Redeliveries of failed webhook deliveries asked of GitHub, by outcome.",

@@ -25,5 +25,7 @@ def main(argv: list[str]) -> int:
         concurrency=args.concurrency,
         job_timeout=args.job_timeout,
         resync_interval=settings.resync_interval,
+        http_host=settings.host,
+        http_port=args.port if args.port is not None else settings.port,
     )
     return run(options, fleet_setup(settings), fleet_redelivery)

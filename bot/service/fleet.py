@@ -23,6 +23,8 @@ from bot.service.queue import Job, JobService
 from bot.service.redelivery import INTERVAL as REDELIVERY_INTERVAL
 from bot.service.redelivery import Redeliverer, gated
 from bot.service.redis_queue import FUNCTION, QUEUE_NAME, RedisQueue, connect
+from bot.service.worker_http import serve as serve_http
+from bot.service.worker_http import worker_app
 from bot.store.redis_locks import LockBusy, RedisRepoLocks
 
 if TYPE_CHECKING:
@@ -70,6 +72,8 @@ class Options:
     resync_interval: float = 3600.0
     poll_delay: float = POLL_DELAY
     delivery_ttl: float = 24 * 3600
+    http_host: str = "0.0.0.0"  # noqa: S104 - /healthz and /metrics for the platform
+    http_port: int | None = None  # None: no HTTP endpoint
 
 
 class Fleet:
@@ -152,14 +156,22 @@ async def run_job(ctx: dict[str, Any], job: dict[str, Any], token: str) -> None:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     fleet: Fleet = ctx["bulwark"]
+    queued = Job.from_dict(job)
+    metrics = fleet.tools.metrics
     try:
-        await fleet.run(Job.from_dict(job), token)
+        await fleet.run(queued, token)
     except LockBusy as exc:
         log.info("%s: the job will be retried", exc)
+        metrics.lock_waits.inc()
+        metrics.job(queued.kind, "retried")
         raise Retry(defer=RETRY_DELAY) from exc
     except (RedisConnectionError, RedisTimeoutError) as exc:
         log.warning("Redis failed mid-job (%s): the job will be retried", exc)
+        metrics.job(queued.kind, "retried")
         raise Retry(defer=RETRY_DELAY) from exc
+    except Exception:
+        metrics.job(queued.kind, "failed")
+        raise
 
 
 async def redeliver(ctx: dict[str, Any]) -> None:
@@ -235,12 +247,20 @@ async def create_worker(
         service = await setup(tools)
         redeliverer = redelivery(tools, service) if redelivery is not None else None
         ctx["bulwark"] = Fleet(tools, service, options, redeliverer=redeliverer)
+        if options.http_port is not None:
+            app = worker_app(metrics, queue.ping, queue.refresh_depth)
+            ctx["bulwark_http"], port = await serve_http(app, options.http_host, options.http_port)
+            ctx["bulwark_http_port"] = port
+            log.info("worker health and metrics on %s:%d", options.http_host, port)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         fleet: Fleet | None = ctx.get("bulwark")
         if fleet is not None:
             await fleet.service.close()
             await fleet.tools.queue.close()
+        runner = ctx.get("bulwark_http")
+        if runner is not None:
+            await runner.cleanup()
 
     pool = await connect(options.redis_url)
     worker: Worker = _worker_class()(
@@ -287,6 +307,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="a job running longer is cancelled and retried "
         f"(default {DEFAULT_JOB_TIMEOUT:.0f}; repository locks last this plus {LOCK_MARGIN:.0f})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve /healthz and /metrics on this port (default PORT, else 3000)",
     )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
