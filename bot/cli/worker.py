@@ -26,6 +26,7 @@ def main(argv: list[str]) -> int:
         job_timeout=args.job_timeout,
         resync_interval=settings.resync_interval,
         http_host=settings.host,
-        http_port=args.port if args.port is not None else settings.port,
+        # Opt-in: several workers often share one machine (and its PORT).
+        http_port=args.port,
     )
     return run(options, fleet_setup(settings), fleet_redelivery)

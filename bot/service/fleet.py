@@ -313,7 +313,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=None,
         metavar="N",
-        help="serve /healthz and /metrics on this port (default PORT, else 3000)",
+        help="serve /healthz and /metrics on this port (0: any free port; default: none)",
     )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
