@@ -74,7 +74,8 @@ class AppGateway(_Base):
         """List the App's deliveries since `since` (epoch seconds), newest first, by cursor."""
         found: list[Json] = []
         # GitHub pages deliveries by a `cursor` in the Link header; gidgethub follows it.
-        async for delivery in self.client.getiter("/app/hook/deliveries?" + _PAGE):
+        pages = self.client.getiter("/app/hook/deliveries{?per_page}", {"per_page": 100})
+        async for delivery in pages:
             if _delivered_at(delivery) < since or len(found) >= limit:
                 break
             found.append(delivery)

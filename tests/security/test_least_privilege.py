@@ -29,6 +29,10 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     "/app/installations/{installation_id}/access_tokens": None,
     "/orgs/{org}/installation": None,
     "/rate_limit": None,
+    "/app/hook/config": None,
+    "/app/hook/deliveries": None,
+    "/app/hook/deliveries/{delivery_id}/attempts": None,
+    "/app-manifests/{code}/conversions": None,  # the manifest flow's code is the credential
     "/installation/repositories": ("metadata", "read"),
     "/orgs/{org}/repos": ("metadata", "read"),
     "/repos/{owner}/{repo}": ("metadata", "read"),
