@@ -6,6 +6,7 @@ nothing below this module knows how the others are put together.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,6 +23,8 @@ from bot.github.clients import GitHubClients
 from bot.handlers import router
 from bot.metrics import Metrics
 from bot.service.queue import InProcessQueue, JobService, WorkQueue
+from bot.service.redelivery import INTERVAL as REDELIVERY_INTERVAL
+from bot.service.redelivery import LocalClaims, Redeliverer, RedisClaims
 from bot.service.redis_queue import RedisQueue
 from bot.service.runtime import REPORT_DEBOUNCE, Runtime
 from bot.service.server import HEALTH_CHECKS, create_app, forgetting_failures
@@ -33,6 +36,7 @@ from bot.store.statuses import StatusStore
 
 if TYPE_CHECKING:
     from bot.service.fleet import Tools
+    from bot.service.queue import JobService as _JobService
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ def build_services(
 
     async def jobs(_: web.Application) -> AsyncIterator[None]:
         worker: JobService
+        redelivery: asyncio.Task[None] | None = None
         if runtime is None:
             built = await build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
             # One resync at start-up, then every RESYNC_INTERVAL: nothing lost stays lost.
@@ -109,7 +114,16 @@ def build_services(
         else:
             worker = runtime
         await queue.start(forgetting_failures(worker.run, seen))
+        if runtime is None:
+            # Deliveries GitHub could not make while this process was down: asked again.
+            redeliverer = Redeliverer(
+                built.clients.for_app, LocalClaims(clock), clock, metrics=metrics
+            )
+            redelivery = asyncio.create_task(redeliverer.forever(REDELIVERY_INTERVAL))
         yield
+        if redelivery is not None:
+            redelivery.cancel()
+            await asyncio.gather(redelivery, return_exceptions=True)
         # The server stopped accepting before cleanup runs: finish running jobs.
         log.info("stopping: finishing running jobs (at most %.0f s)", SHUTDOWN_GRACE)
         await queue.close(timeout=SHUTDOWN_GRACE)
@@ -164,3 +178,11 @@ def fleet_setup(settings: Settings) -> Callable[[Tools], Awaitable[Runtime]]:
         return runtime
 
     return setup
+
+
+def fleet_redelivery(tools: Tools, service: _JobService) -> Redeliverer:
+    """Return the fleet's redeliverer: claims per GUID on Redis, one pass per interval."""
+    runtime = cast(Runtime, service)
+    return Redeliverer(
+        runtime.clients.for_app, RedisClaims(tools.redis), runtime.clock, metrics=tools.metrics
+    )

@@ -42,6 +42,22 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.lock_waits = Counter(
+            "bulwark_lock_waits",
+            "Jobs that found their repository locked by another worker and went back to the queue.",
+            registry=self.registry,
+        )
+        self.redeliveries = Counter(
+            "bulwark_redeliveries",
+            "Redeliveries of failed webhook deliveries asked of GitHub, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.lost_deliveries = Gauge(
+            "bulwark_lost_deliveries",
+            "Failed deliveries (no OK attempt) seen by the last redelivery pass.",
+            registry=self.registry,
+        )
         # Labelled children, looked up once: `labels()` costs more than the increment, and
         # these run for every delivery on the acknowledgement path.
         self._children: dict[tuple[object, ...], Any] = {}
@@ -74,6 +90,12 @@ class Metrics:
     def rate_limit(self, installation: int | str, remaining: int) -> None:
         """Record the rate-limit budget GitHub last reported for an installation."""
         self.rate_limit_remaining.labels(installation=str(installation)).set(remaining)
+
+    def redelivery_pass(self, asked: int, refused: int, lost: int) -> None:
+        """Record one redelivery pass."""
+        self.redeliveries.labels(outcome="asked").inc(asked)
+        self.redeliveries.labels(outcome="refused").inc(refused)
+        self.lost_deliveries.set(lost)
 
     def render(self) -> bytes:
         """Return every metric in Prometheus text format."""

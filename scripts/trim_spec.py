@@ -97,14 +97,26 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/orgs/{org}/memberships/{username}"),
     ("GET", "/rate_limit"),
+    ("GET", "/app/hook/config"),
+    ("GET", "/app/hook/deliveries"),
+    ("GET", "/app/hook/deliveries/{delivery_id}"),
+    ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
+    ("POST", "/app-manifests/{code}/conversions"),
 )
 
 # Operations that need no installation permission: the App's own JWT routes, and the
-# installation token's own listing and revocation.
+# installation token's own listing and revocation; the App's webhook and deliveries (JWT:
+# https://docs.github.com/en/rest/apps/webhooks); the manifest flow's conversion, whose
+# one-time code is the credential (https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest).
 # https://docs.github.com/en/rest/apps/installations
 NO_PERMISSION = frozenset(
     {
         ("GET", "/app"),
+        ("GET", "/app/hook/config"),
+        ("GET", "/app/hook/deliveries"),
+        ("GET", "/app/hook/deliveries/{delivery_id}"),
+        ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
+        ("POST", "/app-manifests/{code}/conversions"),
         ("GET", "/app/installations"),
         ("GET", "/app/installations/{installation_id}"),
         ("POST", "/app/installations/{installation_id}/access_tokens"),

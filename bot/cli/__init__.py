@@ -19,6 +19,7 @@ DELEGATES: dict[str, tuple[str, str, str]] = {
     "scan": ("bot.cli.scan", "main", "scan an organization once (--org ORG [--apply])"),
     "check-config": ("bot.cli.check_config", "main", "validate a policy file"),
     "sandbox": ("bot.sandbox", "main", "run the local GitHub sandbox alone"),
+    "doctor": ("bot.cli.doctor", "main", "tell what is wrong with this deployment (read-only)"),
 }
 
 log = logging.getLogger("bot.cli")

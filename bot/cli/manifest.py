@@ -1,18 +1,31 @@
-"""The App's manifest as the project ships it (app.yml), for the demo, benchmarks and tests."""
+"""Find and read the App's manifest: `./app.yml`, else the one Bulwark ships with."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-APP_YML = Path(__file__).resolve().parents[2] / "app.yml"
+from bot.core.manifest import Manifest, ManifestError, parse_manifest
+from bot.settings import ConfigError
 
 
-def app_permissions(path: Path = APP_YML) -> dict[str, str] | None:
-    """Return the manifest's `default_permissions`; None where no app.yml ships alongside."""
-    if not path.is_file():
-        return None
-    manifest: Any = yaml.safe_load(path.read_text())
-    return {str(k): str(v) for k, v in manifest["default_permissions"].items()}
+def load_manifest(path: Path | None = None) -> Manifest:
+    """Read the manifest at `path`, else `./app.yml`, else the packaged copy."""
+    if path is None and Path("app.yml").is_file():
+        path = Path("app.yml")
+    try:
+        if path is None:
+            text = resources.files("bot").joinpath("data/app.yml").read_text(encoding="utf-8")
+        else:
+            text = path.read_text(encoding="utf-8")
+        return parse_manifest(text)
+    except OSError as exc:
+        raise ConfigError("--manifest", f"cannot read {path}: {exc.strerror}") from None
+    except ManifestError as exc:
+        raise ConfigError("--manifest", str(exc)) from None
+
+
+def app_permissions() -> dict[str, str]:
+    """Return the permissions the shipped manifest asks for (the demo's installation gets them)."""
+    text = resources.files("bot").joinpath("data/app.yml").read_text(encoding="utf-8")
+    return dict(parse_manifest(text).permissions)

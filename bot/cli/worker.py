@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.app import fleet_setup, require_redis_extra
+from bot.app import fleet_redelivery, fleet_setup, require_redis_extra
 from bot.logs import configure_logging
 from bot.service.fleet import Options, parse_args, run
 from bot.settings import load_settings
@@ -25,5 +25,8 @@ def main(argv: list[str]) -> int:
         concurrency=args.concurrency,
         job_timeout=args.job_timeout,
         resync_interval=settings.resync_interval,
+        http_host=settings.host,
+        # Opt-in: several workers often share one machine (and its PORT).
+        http_port=args.port,
     )
-    return run(options, fleet_setup(settings))
+    return run(options, fleet_setup(settings), fleet_redelivery)

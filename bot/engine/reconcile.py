@@ -260,7 +260,7 @@ class Reconciler:
     async def _read(self, gh: Gateway, target: Target, branch: str) -> BranchRead:
         owner, name = target.owner, target.name
         try:
-            classic = await gh.branch_protection(owner, name, branch)
+            classic = await _classic(gh, owner, name, branch)
             rules = await gh.rules_for_branch(owner, name, branch)
         except NotSupported as exc:
             return BranchRead(_empty_protection(branch), not_supported(branch, str(exc)))
@@ -361,3 +361,14 @@ def _is_own(ruleset: Mapping[str, Any]) -> bool:
 
 def _empty_protection(branch: str) -> BranchProtection:
     return BranchProtection(branch, None, parse_rules([], {}))
+
+
+async def _classic(gh: Gateway, owner: str, name: str, branch: str) -> dict[str, Any] | None:
+    """Read classic protection; where it is disabled there is none (a write then uses a ruleset).
+
+    GitHub answers GET as it answers PUT there: 404 "Branch protection has been disabled".
+    """
+    try:
+        return await gh.branch_protection(owner, name, branch)
+    except ProtectionDisabled:
+        return None

@@ -64,6 +64,28 @@ class AppGateway(_Base):
         expires_at = datetime.fromisoformat(str(data["expires_at"]).replace("Z", "+00:00"))
         return str(data["token"]), expires_at.timestamp()
 
+    # The App's webhook: its configuration, its recent deliveries, redeliveries
+
+    async def hook_config(self) -> Json | None:
+        """Return the App's webhook configuration (the secret comes masked), or None."""
+        return cast(Json | None, await self._maybe("/app/hook/config"))
+
+    async def hook_deliveries(self, since: float, limit: int = 10_000) -> list[Json]:
+        """List the App's deliveries since `since` (epoch seconds), newest first, by cursor."""
+        found: list[Json] = []
+        # GitHub pages deliveries by a `cursor` in the Link header; gidgethub follows it.
+        pages = self.client.getiter("/app/hook/deliveries{?per_page}", {"per_page": 100})
+        async for delivery in pages:
+            if _delivered_at(delivery) < since or len(found) >= limit:
+                break
+            found.append(delivery)
+        return found
+
+    async def redeliver(self, delivery_id: int) -> None:
+        """Ask GitHub to deliver a delivery again (same GUID)."""
+        url = "/app/hook/deliveries/{delivery_id}/attempts"
+        await self.client.post(url, {"delivery_id": delivery_id}, data=b"")
+
 
 class Gateway(_Base):
     """Calls made for one installation (or one token)."""
@@ -326,12 +348,33 @@ class Gateway(_Base):
         limit = self.client.limit_for("graphql")
         return limit.reset_datetime.timestamp() if limit is not None else 0.0
 
+    async def rate_limit(self) -> Json:
+        """Return the installation's rate-limit status (REST and GraphQL budgets)."""
+        return cast(Json, await self._get("/rate_limit"))
+
 
 def _paged(url: str) -> str:
     """Ask for 100 items a page, whatever query the URL (template) already has."""
     if "{?" in url:  # a URI template query: `{?a}` expands to nothing when `a` is unset
         return url.replace("{?", "{?per_page,", 1)
     return url + ("{&per_page}" if "?" in url else "{?per_page}")
+
+
+def _delivered_at(delivery: Json) -> float:
+    raw = str(delivery.get("delivered_at") or "")
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+class ManifestGateway(_Base):
+    """The one call of GitHub's manifest flow: made with no credentials at all."""
+
+    async def convert(self, code: str) -> Json:
+        """Exchange a manifest flow's code for the new App's id, key and webhook secret."""
+        url = "/app-manifests/{code}/conversions"
+        return cast(Json, await self.client.post(url, {"code": code}, data=b""))
 
 
 def _rate_limited(errors: list[Any]) -> bool:
@@ -349,4 +392,4 @@ def _decode_file(found: Any) -> str | None:
         return None
 
 
-__all__ = ["AppGateway", "Gateway", "Json", "NotFound"]
+__all__ = ["AppGateway", "Gateway", "Json", "ManifestGateway", "NotFound"]

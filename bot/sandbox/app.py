@@ -25,6 +25,7 @@ from bot.sandbox import (
     permissions,
     routes_app,
     routes_graphql,
+    routes_hooks,
     routes_issues,
     routes_repos,
 )
@@ -131,6 +132,8 @@ class Sandbox:
         self.app_id = self.state.app_id = 424242
         self.private_key_pem = keys.private_key_pem()
         self.webhook_secret = secrets.token_hex(20)
+        if self.state.hook_config is not None:
+            self.state.hook_config["secret"] = self.webhook_secret
         self.latency = latency
         self.faults = Faults(self.clock)
         self.rate_limits = RateLimits(self.clock)
@@ -145,7 +148,7 @@ class Sandbox:
     def _build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[SANDBOX] = SandboxContext(self.state, self.rate_limits, self.faults)
-        for module in (routes_app, routes_repos, routes_issues, routes_graphql):
+        for module in (routes_app, routes_repos, routes_issues, routes_graphql, routes_hooks):
             for route in module.routes:
                 assert isinstance(route, web.RouteDef)
                 path = self.api_prefix + route.path
@@ -221,6 +224,12 @@ class Sandbox:
         """Send a signed webhook delivery to `url`; return the HTTP status."""
         return await deliver(
             url, event, payload, secret=secret or self.webhook_secret, delivery_id=delivery_id
+        )
+
+    async def send_hook(self, event: str, payload: JSON, *, guid: str | None = None) -> Any:
+        """Deliver an event to the App's webhook URL (`state.hook_config`) and log it."""
+        return await routes_hooks.send_hook(
+            self.state, event, payload, self.webhook_secret, guid=guid
         )
 
     @property

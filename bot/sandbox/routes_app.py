@@ -19,8 +19,8 @@ from bot.sandbox.routes_common import (
     state_of,
 )
 from bot.sandbox.shapes import (
-    PERMISSIONS,
     app_json,
+    granted_permissions,
     installation_json,
     org_json,
     repo_json,
@@ -83,7 +83,7 @@ async def create_token(request: web.Request) -> web.Response:
         {
             "token": token.token,
             "expires_at": isoformat(token.expires_at),
-            "permissions": dict(PERMISSIONS if inst.permissions is None else inst.permissions),
+            "permissions": dict(granted_permissions(state, inst)),
             "repository_selection": "all" if ids is None else "selected",
         },
         201,

@@ -5,29 +5,17 @@ from __future__ import annotations
 import base64
 
 from bot.clock import isoformat
-from bot.sandbox.state import JSON, LEGACY_PERMISSION, Account, Installation, Repo, State
+from bot.sandbox.state import (
+    JSON,
+    LEGACY_PERMISSION,
+    UNLISTED_APP_PERMISSIONS,
+    Account,
+    Installation,
+    Repo,
+    State,
+)
 
 WEB = "https://github.com"
-PERMISSIONS = {
-    "administration": "write",
-    "checks": "write",
-    "contents": "read",
-    "issues": "write",
-    "metadata": "read",
-    "pull_requests": "write",
-    "members": "read",
-    "organization_administration": "read",
-}
-EVENTS = [
-    "branch_protection_rule",
-    "check_run",
-    "check_suite",
-    "issue_comment",
-    "pull_request",
-    "push",
-    "repository",
-    "repository_ruleset",
-]
 
 
 def node_id(kind: str, ident: int) -> str:
@@ -220,10 +208,17 @@ def app_json(state: State) -> JSON:
         "html_url": f"{WEB}/apps/{state.app_slug}",
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
-        "permissions": dict(state.app_permissions or PERMISSIONS),
-        "events": list(EVENTS),
+        "permissions": dict(state.app_permissions or UNLISTED_APP_PERMISSIONS),
+        "events": list(state.app_events),
         "installations_count": len(state.installations),
     }
+
+
+def granted_permissions(state: State, inst: Installation) -> dict[str, str]:
+    """Return what an installation granted (all the App asks unless planted otherwise)."""
+    if inst.permissions is not None:
+        return inst.permissions
+    return state.app_permissions or UNLISTED_APP_PERMISSIONS
 
 
 def installation_json(state: State, inst: Installation) -> JSON:
@@ -243,8 +238,8 @@ def installation_json(state: State, inst: Installation) -> JSON:
         "client_id": f"Iv1.{state.app_id:016x}",
         "target_id": account.id,
         "target_type": account.type,
-        "permissions": dict(inst.permissions if inst.permissions is not None else PERMISSIONS),
-        "events": list(EVENTS),
+        "permissions": dict(granted_permissions(state, inst)),
+        "events": list(state.app_events if inst.events is None else inst.events),
         "created_at": isoformat(inst.created_at),
         "updated_at": isoformat(inst.created_at),
         "single_file_name": None,

@@ -36,6 +36,29 @@ PROTECTION_FLAGS = (
     "allow_fork_syncing",
 )
 TOKEN_LIFETIME = 3600.0
+# What an App registered without a manifest (the sandbox run by hand) is granted: a
+# generous set; tests and the demo pass the permissions their app.yml asks for.
+UNLISTED_APP_PERMISSIONS = {
+    "administration": "write",
+    "checks": "write",
+    "contents": "write",
+    "issues": "write",
+    "metadata": "read",
+    "pull_requests": "write",
+    "members": "read",
+    "organization_administration": "read",
+}
+APP_EVENTS = [
+    "branch_protection_configuration",
+    "branch_protection_rule",
+    "check_run",
+    "check_suite",
+    "issue_comment",
+    "pull_request",
+    "push",
+    "repository",
+    "repository_ruleset",
+]
 
 
 class NotFoundError(KeyError):
@@ -114,8 +137,10 @@ class Installation:
     repository_ids: set[int] | None = None
     suspended: bool = False
     created_at: float = 0.0
-    # None: every permission (a sandbox for people to poke at); else what was granted.
+    # What this installation granted; None: all the App asks (the owner approved it),
+    # or every permission when the App was registered without a manifest.
     permissions: dict[str, str] | None = None
+    events: list[str] | None = None
 
 
 @dataclass
@@ -157,6 +182,17 @@ class State:
         self._next_id = 1000
         self._sha_counter = 0
         self.bot_user = self.add_user(self.bot_login, bot=True)
+        # The App's registration and its webhook (GET /app, /app/hook/config, deliveries).
+        self.app_events: list[str] = list(APP_EVENTS)
+        self.hook_config: JSON | None = {
+            "url": "https://bulwark.example.com/api/github/webhooks",
+            "content_type": "json",
+            "secret": "",
+            "insecure_ssl": "0",
+        }
+        self.hook_deliveries: list[HookDelivery] = []
+        # Codes GitHub's manifest flow handed out, and the Apps it registered.
+        self.manifest_codes: dict[str, JSON] = {}
 
     # ---- ids -------------------------------------------------------------------------
 
@@ -873,3 +909,21 @@ def git_blob_sha(text: str) -> str:
     """Return git's blob sha of a text."""
     data = text.encode()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()  # noqa: S324
+
+
+@dataclass
+class HookDelivery:
+    """One attempt to deliver a webhook to the App, as GitHub's delivery log keeps it."""
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    installation_id: int | None
+    repository_id: int | None
+    payload: JSON
+    delivered_at: float
+    status_code: int
+    status: str
+    redelivery: bool = False
+    duration: float = 0.0

@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.service.queue import Job, JobService
+from bot.service.redelivery import INTERVAL as REDELIVERY_INTERVAL
+from bot.service.redelivery import Redeliverer, gated
 from bot.service.redis_queue import FUNCTION, QUEUE_NAME, RedisQueue, connect
+from bot.service.worker_http import serve as serve_http
+from bot.service.worker_http import worker_app
 from bot.store.redis_locks import LockBusy, RedisRepoLocks
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ class Tools:
 
 
 Setup = Callable[[Tools], Awaitable[JobService]]
+Redelivery = Callable[[Tools, JobService], Redeliverer]
 
 
 @dataclass(frozen=True)
@@ -67,18 +72,34 @@ class Options:
     resync_interval: float = 3600.0
     poll_delay: float = POLL_DELAY
     delivery_ttl: float = 24 * 3600
+    http_host: str = "0.0.0.0"  # noqa: S104 - /healthz and /metrics for the platform
+    http_port: int | None = None  # None: no HTTP endpoint
 
 
 class Fleet:
     """One worker process's side of the fleet: run jobs under locks, gate the resync."""
 
     def __init__(
-        self, tools: Tools, service: JobService, options: Options, name: str | None = None
+        self,
+        tools: Tools,
+        service: JobService,
+        options: Options,
+        name: str | None = None,
+        redeliverer: Redeliverer | None = None,
     ) -> None:
         self.tools = tools
         self.service = service
         self.options = options
         self.name = name or uuid.uuid4().hex
+        self.redeliverer = redeliverer
+
+    async def redeliver(self) -> bool:
+        """Run a redelivery pass when no worker has in this interval; True if this one did."""
+        if self.redeliverer is None:
+            return False
+        return await gated(
+            self.tools.redis, self.name, REDELIVERY_INTERVAL, self.redeliverer.guarded_pass
+        )
 
     async def run(self, job: Job, token: str) -> None:
         """Run a job once (deliveries) under its repository's lock."""
@@ -135,19 +156,32 @@ async def run_job(ctx: dict[str, Any], job: dict[str, Any], token: str) -> None:
     from redis.exceptions import TimeoutError as RedisTimeoutError
 
     fleet: Fleet = ctx["bulwark"]
+    metrics = fleet.tools.metrics
     try:
-        decoded = Job.from_dict(job)
+        queued = Job.from_dict(job)
     except ValueError:  # queued by a newer version: this one cannot run it
         log.warning("returning: unknown job kind %r", job.get("kind"))
         return
     try:
-        await fleet.run(decoded, token)
+        await fleet.run(queued, token)
     except LockBusy as exc:
         log.info("%s: the job will be retried", exc)
+        metrics.lock_waits.inc()
+        metrics.job(queued.kind, "retried")
         raise Retry(defer=RETRY_DELAY) from exc
     except (RedisConnectionError, RedisTimeoutError) as exc:
         log.warning("Redis failed mid-job (%s): the job will be retried", exc)
+        metrics.job(queued.kind, "retried")
         raise Retry(defer=RETRY_DELAY) from exc
+    except Exception:
+        metrics.job(queued.kind, "failed")
+        raise
+
+
+async def redeliver(ctx: dict[str, Any]) -> None:
+    """arq cron entry point: the fleet-wide redelivery pass."""
+    fleet: Fleet = ctx["bulwark"]
+    await fleet.redeliver()
 
 
 async def resync(ctx: dict[str, Any]) -> None:
@@ -195,7 +229,13 @@ def _worker_class() -> type[Worker]:
     return FleetWorker
 
 
-async def create_worker(options: Options, setup: Setup, *, handle_signals: bool = True) -> Worker:
+async def create_worker(
+    options: Options,
+    setup: Setup,
+    *,
+    handle_signals: bool = True,
+    redelivery: Redelivery | None = None,
+) -> Worker:
     """Build the arq worker; `setup` builds the job service once Redis is connected."""
     from arq import cron
     from arq.worker import func
@@ -208,13 +248,23 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
         # Wait briefly for a busy repository, then give the job (and its slot) back.
         locks = RedisRepoLocks(redis, timeout=options.job_timeout + LOCK_MARGIN, wait=LOCK_WAIT)
         tools = Tools(queue=queue, locks=locks, redis=redis, metrics=metrics)
-        ctx["bulwark"] = Fleet(tools, await setup(tools), options)
+        service = await setup(tools)
+        redeliverer = redelivery(tools, service) if redelivery is not None else None
+        ctx["bulwark"] = Fleet(tools, service, options, redeliverer=redeliverer)
+        if options.http_port is not None:
+            app = worker_app(metrics, queue.ping, queue.refresh_depth)
+            ctx["bulwark_http"], port = await serve_http(app, options.http_host, options.http_port)
+            ctx["bulwark_http_port"] = port
+            log.info("worker health and metrics on %s:%d", options.http_host, port)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         fleet: Fleet | None = ctx.get("bulwark")
         if fleet is not None:
             await fleet.service.close()
             await fleet.tools.queue.close()
+        runner = ctx.get("bulwark_http")
+        if runner is not None:
+            await runner.cleanup()
 
     pool = await connect(options.redis_url)
     worker: Worker = _worker_class()(
@@ -222,7 +272,10 @@ async def create_worker(options: Options, setup: Setup, *, handle_signals: bool 
         # function timeout + 10 s before another worker may retry it.
         functions=[func(run_job, name=FUNCTION, keep_result=0, max_tries=MAX_TRIES)],
         cron_jobs=[
-            cron(resync, name="bulwark-resync", second=set(CRON_SECONDS), run_at_startup=True)
+            cron(resync, name="bulwark-resync", second=set(CRON_SECONDS), run_at_startup=True),
+            cron(
+                redeliver, name="bulwark-redeliver", second=set(CRON_SECONDS), run_at_startup=True
+            ),
         ],
         queue_name=QUEUE_NAME,
         redis_pool=pool,
@@ -259,6 +312,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="a job running longer is cancelled and retried "
         f"(default {DEFAULT_JOB_TIMEOUT:.0f}; repository locks last this plus {LOCK_MARGIN:.0f})",
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve /healthz and /metrics on this port (0: any free port; default: none)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -267,12 +327,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def run(options: Options, setup: Setup) -> int:
+def run(options: Options, setup: Setup, redelivery: Redelivery | None = None) -> int:
     """Run a worker until SIGTERM/SIGINT; return the exit status."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        worker = loop.run_until_complete(create_worker(options, setup))
+        worker = loop.run_until_complete(create_worker(options, setup, redelivery=redelivery))
         log.info(
             "worker started: concurrency=%d job_timeout=%.0fs",
             options.concurrency,

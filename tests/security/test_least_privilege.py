@@ -34,6 +34,11 @@ NEEDS: dict[str, Need | tuple[Need, ...] | None] = {
     "/app/installations/{installation_id}": None,
     "/app/installations/{installation_id}/access_tokens": None,
     "/orgs/{org}/installation": None,
+    "/rate_limit": None,
+    "/app/hook/config": None,
+    "/app/hook/deliveries": None,
+    "/app/hook/deliveries/{delivery_id}/attempts": None,
+    "/app-manifests/{code}/conversions": None,  # the manifest flow's code is the credential
     "/installation/repositories": None,
     "/repos/{owner}/{repo}": ("metadata", "read"),
     "/repos/{owner}/{repo}/branches": ("contents", "read"),
