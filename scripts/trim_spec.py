@@ -93,6 +93,12 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/orgs/{org}/memberships/{username}"),
     ("GET", "/rate_limit"),
+    # `bulwark evidence`: org settings, owners, admins, disclosure and code scanning.
+    ("GET", "/orgs/{org}"),
+    ("GET", "/orgs/{org}/members"),
+    ("GET", "/repos/{owner}/{repo}/collaborators"),
+    ("GET", "/repos/{owner}/{repo}/private-vulnerability-reporting"),
+    ("GET", "/repos/{owner}/{repo}/code-scanning/default-setup"),
 )
 
 # Webhook events Bulwark handles, as named in X-GitHub-Event.

@@ -140,12 +140,18 @@ class Sandbox:
         self.app = self._build()
 
     def _build(self) -> web.Application:
-        from bot.sandbox import routes_app, routes_graphql, routes_issues, routes_repos
+        from bot.sandbox import (
+            routes_app,
+            routes_evidence,
+            routes_graphql,
+            routes_issues,
+            routes_repos,
+        )
 
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[STATE] = self.state
         app[SANDBOX] = self
-        for module in (routes_app, routes_repos, routes_issues, routes_graphql):
+        for module in (routes_app, routes_repos, routes_issues, routes_graphql, routes_evidence):
             app.router.add_routes(module.routes)
         return app
 

@@ -153,11 +153,13 @@ async def get_user(request: web.Request) -> web.Response:
 @routes.get("/orgs/{org}")
 async def get_org(request: web.Request) -> web.Response:
     """Return an organization."""
+    from bot.sandbox.routes_evidence import org_settings
     from bot.sandbox.shapes import org_json
 
     state = state_of(request)
     account = account_from(request)
-    return respond({**org_json(state, account), "plan": {"name": account.plan}})
+    settings = org_settings(state, request, account)
+    return respond({**org_json(state, account), "plan": {"name": account.plan}, **settings})
 
 
 @routes.get("/orgs/{org}/memberships/{username}")

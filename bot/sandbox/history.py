@@ -1,0 +1,145 @@
+"""The sandbox's history: commits over time, merged pull requests, reviews, checks, org settings.
+
+Seeding helpers write into `State`; the GraphQL nodes below read it back the way
+GitHub's schema shapes it (`Ref.target` → `Commit.history`, `associatedPullRequests`,
+`PullRequest.reviews`, `statusCheckRollup`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from bot.clock import isoformat
+from bot.sandbox.state import JSON, Account, Repo, State
+
+WEB = "https://github.com"
+CODEQL_APP_ID = 57789  # github-advanced-security reports the `CodeQL` results check
+ACTIONS_APP_ID = 15368  # GitHub Actions reports workflow jobs such as `test`
+
+
+# ---- seeding ---------------------------------------------------------------------------
+
+
+def commit_at(
+    state: State, owner: str, repo: str, branch: str, *, author: str, at: float, message: str
+) -> str:
+    """Push one commit on top of a branch at time `at` (a direct push); return its sha."""
+    sha = state.add_commit(owner, repo, branch, message=message, author=author)
+    state.repo(owner, repo).commits[sha]["date"] = isoformat(at)
+    return sha
+
+
+def open_pull(
+    state: State, owner: str, repo: str, *, author: str, at: float, base: str = "main", title: str
+) -> int:
+    """Open a pull request whose one commit branches off `base`'s head at time `at`."""
+    r = state.repo(owner, repo)
+    head = state.new_sha()
+    number = state.add_pull(
+        owner, repo, head_sha=head, base=base, author=author, title=title, head_ref=f"pr-{head[:7]}"
+    )
+    r.commits[head]["date"] = isoformat(at)
+    r.pulls[number]["created_at"] = isoformat(at)
+    return number
+
+
+def review_at(
+    state: State, owner: str, repo: str, number: int, *, user: str, at: float, review: str
+) -> JSON:
+    """Submit a review (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED) at time `at`."""
+    found = state.add_review(owner, repo, number, user=user, state=review)
+    found["submitted_at"] = isoformat(at)
+    return found
+
+
+def check_at(
+    state: State, owner: str, repo: str, sha: str, *, name: str, conclusion: str, at: float
+) -> JSON:
+    """Complete a check run on a commit at time `at` (CodeQL by its app, others by Actions)."""
+    app_id = CODEQL_APP_ID if name == "CodeQL" else ACTIONS_APP_ID
+    body = {"name": name, "head_sha": sha, "conclusion": conclusion, "status": "completed"}
+    run = state.add_check_run(owner, repo, body, app_id=app_id)
+    run["started_at"] = run["completed_at"] = isoformat(at)
+    return run
+
+
+def merge_pull(
+    state: State,
+    owner: str,
+    repo: str,
+    number: int,
+    *,
+    by: str,
+    at: float,
+    method: str = "squash",
+) -> str:
+    """Merge a pull request at time `at` (squash: one new commit; merge: a merge commit)."""
+    r = state.repo(owner, repo)
+    pull = r.pulls[number]
+    base_head = r.branches[pull["base"]]
+    message = f"{pull['title']} (#{number})"
+    sha = state.add_commit(owner, repo, pull["base"], message=message, author=pull["author"])
+    if method == "merge":
+        r.commits[sha]["parents"] = [base_head, pull["head_sha"]]
+        r.commits[sha]["message"] = f"Merge pull request #{number}"
+    r.commits[sha]["date"] = isoformat(at)
+    pull.update(merged=True, state="closed", merge_commit_sha=sha)
+    pull.update(merged_at=isoformat(at), merged_by=by)
+    return sha
+
+
+def set_org_settings(
+    state: State, org: str, *, two_factor: bool, owners: Iterable[str] = ()
+) -> Account:
+    """Set whether an org requires two-factor authentication, and add owners."""
+    account = state.account(org)
+    account.two_factor_requirement_enabled = two_factor
+    for login in owners:
+        state.add_org_owner(org, login)
+    return account
+
+
+# ---- reading -----------------------------------------------------------------------------
+
+
+def _when(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def history(repo: Repo, head: str, since: str | None, until: str | None) -> list[str]:
+    """Return the commits reachable from `head` in [since, until], newest first, like git log."""
+    low = _when(since) if since else float("-inf")
+    high = _when(until) if until else float("inf")
+    seen: set[str] = set()
+    pending = [head]
+    while pending:
+        sha = pending.pop()
+        if sha in seen or sha not in repo.commits:
+            continue
+        seen.add(sha)
+        pending.extend(repo.commits[sha]["parents"])
+    found = [s for s in seen if low <= _when(repo.commits[s]["date"]) <= high]
+    return sorted(found, key=lambda s: (_when(repo.commits[s]["date"]), s), reverse=True)
+
+
+def associated_pulls(repo: Repo, sha: str) -> list[JSON]:
+    """Return the merged pull requests that brought a commit in, else open ones holding it.
+
+    "The merged Pull Request that introduced the commit to the repository. If the
+    commit is not present in the default branch, additionally returns open Pull
+    Requests associated with the commit" (GitHub's GraphQL schema, Commit.associatedPullRequests;
+    https://docs.github.com/graphql/reference/objects#commit).
+    """
+    holding = [
+        p
+        for p in repo.pulls.values()
+        if sha in (p["head_sha"], p.get("merge_commit_sha"), *p.get("commits", ()))
+    ]
+    merged = [p for p in holding if p.get("merged")]
+    return merged or [p for p in holding if p["state"] == "open"]
+
+
+def check_runs_on(repo: Repo, sha: str) -> list[JSON]:
+    """Return the check runs reported on a commit, oldest first."""
+    return [run for run in repo.check_runs.values() if run.get("head_sha") == sha]
