@@ -178,3 +178,28 @@ def ref_node(state: State, repo: Repo, qualified: str, page: Pager) -> JSON | No
         "prefix": "refs/heads/",
         "target": commit_node(state, repo, sha, page),
     }
+
+
+def repo_fields(state: State, repo: Repo, page: Pager) -> JSON:
+    """Return the Repository fields history reading adds: `ref` and direct `collaborators`."""
+
+    def collaborators(
+        _: Any, first: int | None = None, after: str | None = None, **__: Any
+    ) -> JSON:
+        people = sorted((login, role) for login, role in repo.collaborators.items() if role)
+        found = page(people, first, after)
+        found["edges"] = [
+            {
+                "cursor": edge["cursor"],
+                "permission": role.upper(),
+                "node": _actor(state, login),
+            }
+            for edge, (login, role) in zip(found["edges"], found["nodes"], strict=True)
+        ]
+        found["nodes"] = [edge["node"] for edge in found["edges"]]
+        return found
+
+    return {
+        "ref": lambda _, qualifiedName, **__: ref_node(state, repo, qualifiedName, page),
+        "collaborators": collaborators,
+    }

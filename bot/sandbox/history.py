@@ -143,3 +143,120 @@ def associated_pulls(repo: Repo, sha: str) -> list[JSON]:
 def check_runs_on(repo: Repo, sha: str) -> list[JSON]:
     """Return the check runs reported on a commit, oldest first."""
     return [run for run in repo.check_runs.values() if run.get("head_sha") == sha]
+
+
+# ---- whole histories ----------------------------------------------------------------------
+
+DAY = 86400.0
+AUTHORS = ("bob", "dave", "frank")
+REVIEWERS = ("carol", "erin")
+COMPLIANT_PROTECTION: JSON = {
+    "required_status_checks": {
+        "strict": False,
+        "checks": [{"context": "CodeQL"}, {"context": "test"}],
+    },
+    "enforce_admins": True,
+    "required_pull_request_reviews": {"required_approving_review_count": 1},
+    "restrictions": None,
+    "allow_force_pushes": False,
+    "allow_deletions": False,
+}
+SECURITY_MD = (
+    "# Security\n\nReport vulnerabilities privately through GitHub's security advisories.\n"
+)
+
+
+def backdate(state: State, owner: str, repo: str, at: float) -> None:
+    """Date every commit a repository has so far at `at` (seeding happens 'now')."""
+    for commit in state.repo(owner, repo).commits.values():
+        commit["date"] = isoformat(at)
+
+
+def reviewed_change(
+    state: State,
+    owner: str,
+    repo: str,
+    *,
+    at: float,
+    index: int = 0,
+    approver: str | None = None,
+    test: str = "success",
+    codeql: bool = True,
+) -> int:
+    """Open, check, approve and squash-merge a pull request at time `at`; return its number."""
+    author = AUTHORS[index % len(AUTHORS)]
+    number = open_pull(state, owner, repo, author=author, at=at - 3600, title=f"Change {index}")
+    head = state.repo(owner, repo).pulls[number]["head_sha"]
+    check_at(state, owner, repo, head, name="test", conclusion=test, at=at - 3000)
+    if codeql:
+        check_at(state, owner, repo, head, name="CodeQL", conclusion="success", at=at - 3000)
+    reviewer = approver or REVIEWERS[index % len(REVIEWERS)]
+    review_at(state, owner, repo, number, user=reviewer, at=at - 600, review="APPROVED")
+    merge_pull(state, owner, repo, number, by=reviewer, at=at)
+    return number
+
+
+def compliant_repo(
+    state: State,
+    owner: str,
+    name: str,
+    *,
+    created: float,
+    codeql: bool = True,
+    private: bool = False,
+) -> Repo:
+    """Create a repository protected as the policy asks, with CodeQL and private reporting."""
+    repo = state.add_repo(owner, name, private=private)
+    backdate(state, owner, name, created)
+    state.set_protection(owner, name, "main", COMPLIANT_PROTECTION)
+    repo.code_scanning_default_setup = "configured" if codeql else "not-configured"
+    repo.private_vulnerability_reporting = True
+    return repo
+
+
+def seed_evidence_org(state: State, org: str, *, now: float, days: int = 90) -> JSON:
+    """Seed an org whose history over `days` keeps every promise but four planted exceptions.
+
+    web: a direct push; api: a self-approved merge; docs: a merge with a failing test;
+    lib: no CodeQL (not configured, and its one pull request merged without an analysis).
+    Return what was planted, for assertions.
+    """
+    if org.lower() not in state.accounts:
+        state.add_org(org)
+    set_org_settings(state, org, two_factor=True, owners=["alice"])
+    for login in (*AUTHORS, *REVIEWERS):
+        state.add_org_member(org, login)
+    start = now - days * DAY
+    if state.find_repo(org, ".github") is None:
+        state.add_repo(org, ".github")
+    backdate(state, org, ".github", start - 30 * DAY)
+    state.set_protection(org, ".github", "main", COMPLIANT_PROTECTION)
+    github = state.repo(org, ".github")
+    github.code_scanning_default_setup, github.private_vulnerability_reporting = "configured", True
+    state.add_file(org, ".github", "SECURITY.md", SECURITY_MD)
+    for name in ("web", "api", "docs"):
+        compliant_repo(state, org, name, created=start - 30 * DAY)
+    compliant_repo(state, org, "lib", created=start - 30 * DAY, codeql=False)
+    for i, name in enumerate(("web", "api", "docs")):
+        for week in range(0, days // 7):
+            reviewed_change(state, org, name, at=start + (week * 7 + 1 + i) * DAY, index=week)
+    planted: JSON = {}
+    planted["direct_push"] = commit_at(
+        state,
+        org,
+        "web",
+        "main",
+        author="dave",
+        at=now - 20 * DAY,
+        message="Hotfix straight to main",
+    )
+    planted["self_approved"] = reviewed_change(
+        state, org, "api", at=now - 15 * DAY, index=1, approver="dave"
+    )
+    planted["failing_test"] = reviewed_change(
+        state, org, "docs", at=now - 10 * DAY, index=2, test="failure"
+    )
+    planted["no_codeql"] = reviewed_change(
+        state, org, "lib", at=now - 5 * DAY, index=3, codeql=False
+    )
+    return planted

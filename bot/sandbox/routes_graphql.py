@@ -12,7 +12,7 @@ from aiohttp import web
 from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, parse
 
 from bot.clock import isoformat
-from bot.sandbox.graphql_history import ref_node
+from bot.sandbox.graphql_history import repo_fields
 from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
 from bot.sandbox.routes_common import (
     COST,
@@ -177,7 +177,7 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         "rulesets": rulesets,
         "refs": refs,
         "object": lambda _, expression=None, **__: _object(state, repo, expression or ""),
-        "ref": lambda _, qualifiedName, **__: ref_node(state, repo, qualifiedName, connection),
+        **repo_fields(state, repo, connection),
     }
 
 

@@ -61,6 +61,15 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     "/repos/{owner}/{repo}/labels": ("issues", "write"),
     "/repos/{owner}/{repo}/collaborators/{username}/permission": ("metadata", "read"),
     "/orgs/{org}/memberships/{username}": ("members", "read"),
+    # `bulwark evidence` (read only). two_factor_requirement_enabled is shown to owners
+    # only, to an App with organization Administration (read):
+    # https://docs.github.com/rest/orgs/orgs#get-an-organization
+    "/orgs/{org}": ("organization_administration", "read"),
+    "/orgs/{org}/members": ("metadata", "read"),
+    # https://docs.github.com/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository
+    "/repos/{owner}/{repo}/private-vulnerability-reporting": ("administration", "read"),
+    # https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
+    "/repos/{owner}/{repo}/code-scanning/default-setup": ("administration", "read"),
 }
 # Gateway paths whose permission app.yml does not grant (none: keep it so).
 KNOWN_GAPS: set[str] = set()
