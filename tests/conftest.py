@@ -8,6 +8,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings
 
 from bot.clock import FakeClock
+from tests.browser import chromium
+
+__all__ = ["chromium"]  # a fixture for every test: a real headless browser
 
 
 def pytest_configure(config: pytest.Config) -> None:

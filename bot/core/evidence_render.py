@@ -189,7 +189,7 @@ border-radius:8px;padding:14px;break-inside:avoid}
 border-radius:10px;background:#eef1f4}
 .met .badge{background:#dafbe1;color:#1a7f37}.not_met .badge{background:#ffebe9;color:#d1242f}
 .partial .badge{background:#fff8c5;color:#7d4e00}
-dl{display:grid;grid-template-columns:auto auto;gap:2px 10px;margin:8px 0 0;font-size:13px}
+dl{display:grid;grid-template-columns:minmax(0,1fr) auto;gap:2px 10px;margin:8px 0 0;font-size:13px}
 dt{color:#59636e}dd{margin:0;font-weight:600;text-align:right;overflow-wrap:anywhere}
 details{margin-top:8px;font-size:13px}ul{padding-left:18px;margin:4px 0}
 a{color:#0969da}
