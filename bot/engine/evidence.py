@@ -199,7 +199,7 @@ async def gather_evidence(
     units = [Unit(s.repo, b) for s in in_scope for b in s.branches]
     await read_history(gh, units, since, until, cost, progress)
     repos = await _repo_facts(gh, in_scope, units, org_policy, since, until, cost)
-    org_facts = await _org_facts(gh, org, cost)
+    org_facts = await _org_facts(gh, org, cost, org_policy.max_org_owners)
     return Evidence(
         org, since, until, repos, org_facts, judge(org_facts, repos), excluded, unsupported, cost
     )
@@ -453,7 +453,7 @@ async def _private_reporting(gh: Gateway, owner: str, name: str, cost: Cost) -> 
         return Unknown(f"private vulnerability reporting could not be read: {exc}")
 
 
-async def _org_facts(gh: Gateway, org: str, cost: Cost) -> OrgFacts:
+async def _org_facts(gh: Gateway, org: str, cost: Cost, max_owners: int) -> OrgFacts:
     cost.rest_requests += 2 + len(SECURITY_FILES[:2])
     two_factor: bool | Unknown
     try:
@@ -468,7 +468,7 @@ async def _org_facts(gh: Gateway, org: str, cost: Cost) -> OrgFacts:
     except GitHubError as exc:
         owners = Unknown(f"the org's owners could not be read: {exc}")
     policy = await _org_security_policy(gh, org)
-    return OrgFacts(org, two_factor, owners, security_policy=policy)
+    return OrgFacts(org, two_factor, owners, security_policy=policy, max_owners=max_owners)
 
 
 async def _org_security_policy(gh: Gateway, org: str) -> bool:

@@ -20,6 +20,7 @@ from bot.core.evidence import (
     overall,
     weekly,
 )
+from bot.core.policy import load_policy_file, org_policy
 
 MERGED = "2026-11-10T12:00:00Z"
 BEFORE = "2026-11-10T11:00:00Z"
@@ -249,3 +250,19 @@ def test_weekly_counts_changes_and_exceptions() -> None:
     weeks = weekly(repos, "2026-11-01T00:00:00Z", "2026-11-20T00:00:00Z", judge(ORG, repos))
     assert [w.start for w in weeks] == ["2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16"]
     assert [(w.changes, w.exceptions) for w in weeks] == [(0, 0), (0, 0), (2, 1), (0, 0)]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "errors"),
+    [
+        ("mode: enforce\n", 5, 0),
+        ("evidence:\n  max_org_owners: 3\n", 3, 0),
+        ("evidence:\n  max_org_owners: 0\n", 5, 1),
+        ("evidence:\n  max_org_owners: many\n", 5, 1),
+        ("evidence:\n  owners: 3\n", 5, 1),
+    ],
+)
+def test_policy_sets_the_owner_limit(text: str, limit: int, errors: int) -> None:
+    doc, found = load_policy_file(text, "repo-protection.yml")
+    assert len(found) == errors
+    assert org_policy(None if found else doc).max_org_owners == limit

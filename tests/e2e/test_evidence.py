@@ -175,3 +175,30 @@ async def test_an_unknown_org_is_an_error(
     code = await run(["--org", "nobody"], environ=environ, out=out, err=err, clock=clock)
     assert code == 2
     assert "no organization 'nobody'" in err.getvalue()
+
+
+async def test_the_owner_limit_comes_from_the_org_policy(
+    sandbox: Sandbox, clock: FakeClock, planted: dict[str, Any]
+) -> None:
+    sandbox.state.add_org_owner("acme", "zed")
+    policy = "evidence:\n  max_org_owners: 1\n"
+    sandbox.state.add_file("acme", ".github", ".github/repo-protection.yml", policy)
+    _, out, _ = await evidence(sandbox, clock, "--format", "json", "--repo", ".github")
+    few = next(p for p in json.loads(out)["promises"] if p["id"] == "few_admins")
+    assert few["status"] == "not_met"
+    assert kinds(few) == {("acme", "too_many_owners")}
+    assert few["figures"]["owners"] == ["alice", "zed"]
+
+
+async def test_two_factor_is_unknown_to_a_non_owner_and_says_what_would_tell(
+    sandbox: Sandbox, clock: FakeClock, planted: dict[str, Any]
+) -> None:
+    sandbox.state.add_personal_token("ghp_member", "bob")
+    out, err = io.StringIO(), io.StringIO()
+    environ = {"GITHUB_TOKEN": "ghp_member", "GITHUB_API_URL": sandbox.url}
+    argv = ["--org", "acme", "--format", "json", "--repo", ".github"]
+    code = await run(argv, environ=environ, out=out, err=err, clock=clock)
+    mfa = next(p for p in json.loads(out.getvalue())["promises"] if p["id"] == "mfa_required")
+    assert code == 1
+    assert mfa["status"] == "unknown"
+    assert "organization Administration permission (read)" in mfa["unknown"][0]["reason"]
