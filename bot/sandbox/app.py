@@ -20,6 +20,7 @@ from aiohttp import web
 from bot.clock import Clock, SystemClock
 from bot.sandbox import keys, openapi
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
+from bot.sandbox.history import seed_history
 from bot.sandbox.routes_common import (
     BAD_JSON,
     BODY,
@@ -444,6 +445,11 @@ def seed_sample(state: State) -> int:
             "restrictions": None,
         },
     )
+    # 90 days of history for `bulwark evidence`, with one exception to each of four promises.
+    seed_history(
+        state, "acme", now=state.clock.time(), busy=("web", "api", "docs"),
+        direct_push="web", self_approved="api", failing_test="docs", no_codeql="docs",
+    )  # fmt: skip
     return state.install("acme")
 
 
@@ -482,6 +488,10 @@ def _banner(sandbox: Sandbox, url: str, key_path: Path, installation: int) -> li
         "",
         "Scan its org as an org owner would:",
         f"  GITHUB_TOKEN={SAMPLE_TOKEN} GITHUB_API_URL={url} {_command()} scan --org acme",
+        "",
+        "Prove its promises over the last 90 days (a trust page):",
+        f"  GITHUB_TOKEN={SAMPLE_TOKEN} GITHUB_API_URL={url} {_command()} evidence --org acme "
+        "--format html --out trust.html",
     ]
 
 

@@ -214,6 +214,58 @@ def compliant_repo(
     return repo
 
 
+def seed_history(
+    state: State,
+    org: str,
+    *,
+    now: float,
+    busy: Iterable[str],
+    direct_push: str,
+    self_approved: str,
+    failing_test: str,
+    no_codeql: str,
+    days: int = 90,
+) -> JSON:
+    """Give an org's existing repositories `days` of history that keeps every promise but four.
+
+    Every public repository gets CodeQL default setup (but `no_codeql`) and private
+    vulnerability reporting; the org requires two-factor authentication and its
+    `.github` holds a SECURITY.md. Each `busy` repository receives one reviewed,
+    checked pull request a week. Planted: a direct push on `direct_push`, a merge
+    approved only by its author on `self_approved`, a merge with a failing test on
+    `failing_test`, and on `no_codeql` a merge without CodeQL. Return what was planted.
+    """
+    start = now - days * DAY
+    account = set_org_settings(state, org, two_factor=True)
+    for login in (*AUTHORS, *REVIEWERS):
+        state.add_org_member(org, login)
+    for repo in account.repos.values():
+        backdate(state, org, repo.name, start - 30 * DAY)
+        repo.private_vulnerability_reporting = not repo.private
+        configured = repo.name.lower() != no_codeql.lower() and not repo.private
+        repo.code_scanning_default_setup = "configured" if configured else "not-configured"
+    if state.find_repo(org, ".github") is not None:
+        state.add_file(org, ".github", "SECURITY.md", SECURITY_MD)
+    for i, name in enumerate(busy):
+        for week in range(days // 7):
+            reviewed_change(state, org, name, at=start + (week * 7 + 1 + i % 6) * DAY, index=week)
+    return {
+        "direct_push": commit_at(
+            state, org, direct_push, "main", author="dave", at=now - 20 * DAY,
+            message="Hotfix straight to main",
+        ),
+        "self_approved": reviewed_change(
+            state, org, self_approved, at=now - 15 * DAY, index=1, approver="dave"
+        ),
+        "failing_test": reviewed_change(
+            state, org, failing_test, at=now - 10 * DAY, index=2, test="failure"
+        ),
+        "no_codeql": reviewed_change(
+            state, org, no_codeql, at=now - 5 * DAY, index=3, codeql=False
+        ),
+    }  # fmt: skip
+
+
 def seed_evidence_org(state: State, org: str, *, now: float, days: int = 90) -> JSON:
     """Seed an org whose history over `days` keeps every promise but four planted exceptions.
 
@@ -224,39 +276,13 @@ def seed_evidence_org(state: State, org: str, *, now: float, days: int = 90) -> 
     if org.lower() not in state.accounts:
         state.add_org(org)
     set_org_settings(state, org, two_factor=True, owners=["alice"])
-    for login in (*AUTHORS, *REVIEWERS):
-        state.add_org_member(org, login)
-    start = now - days * DAY
     if state.find_repo(org, ".github") is None:
         state.add_repo(org, ".github")
-    backdate(state, org, ".github", start - 30 * DAY)
-    state.set_protection(org, ".github", "main", COMPLIANT_PROTECTION)
-    github = state.repo(org, ".github")
-    github.code_scanning_default_setup, github.private_vulnerability_reporting = "configured", True
-    state.add_file(org, ".github", "SECURITY.md", SECURITY_MD)
-    for name in ("web", "api", "docs"):
-        compliant_repo(state, org, name, created=start - 30 * DAY)
-    compliant_repo(state, org, "lib", created=start - 30 * DAY, codeql=False)
-    for i, name in enumerate(("web", "api", "docs")):
-        for week in range(0, days // 7):
-            reviewed_change(state, org, name, at=start + (week * 7 + 1 + i) * DAY, index=week)
-    planted: JSON = {}
-    planted["direct_push"] = commit_at(
-        state,
-        org,
-        "web",
-        "main",
-        author="dave",
-        at=now - 20 * DAY,
-        message="Hotfix straight to main",
-    )
-    planted["self_approved"] = reviewed_change(
-        state, org, "api", at=now - 15 * DAY, index=1, approver="dave"
-    )
-    planted["failing_test"] = reviewed_change(
-        state, org, "docs", at=now - 10 * DAY, index=2, test="failure"
-    )
-    planted["no_codeql"] = reviewed_change(
-        state, org, "lib", at=now - 5 * DAY, index=3, codeql=False
-    )
-    return planted
+    for name in (".github", "web", "api", "docs", "lib"):
+        if state.find_repo(org, name) is None:
+            state.add_repo(org, name)
+        state.set_protection(org, name, "main", COMPLIANT_PROTECTION)
+    return seed_history(
+        state, org, now=now, days=days, busy=("web", "api", "docs"),
+        direct_push="web", self_approved="api", failing_test="docs", no_codeql="lib",
+    )  # fmt: skip
