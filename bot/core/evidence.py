@@ -26,6 +26,9 @@ class Status(StrEnum):
     UNKNOWN = "unknown"  # could not be read at all
 
 
+ICONS = {Status.MET: "✅", Status.NOT_MET: "❌", Status.PARTIAL: "🟡", Status.UNKNOWN: "❔"}
+
+
 class PromiseId(StrEnum):
     """The promises, in the order they are shown."""
 

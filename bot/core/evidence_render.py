@@ -8,17 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.evidence import Exception_, PromiseResult, Status, Week, overall
+from bot.core.evidence import ICONS, Exception_, PromiseResult, Status, Week, overall
 from bot.core.markdown import escape, link, table
 
 JSON_VERSION = 1
 MAX_LISTED = 200  # exceptions listed per promise in Markdown and HTML; JSON lists all
-ICONS = {
-    Status.MET: "✅",
-    Status.NOT_MET: "❌",
-    Status.PARTIAL: "🟡",
-    Status.UNKNOWN: "❔",
-}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from bot.core.render import (
     report_body,
     report_closed_comment,
 )
-from bot.engine.policies import PolicyStore
+from bot.core.report_promises import OrgSettings, promises_table
+from bot.engine.policies import ORG_POLICY_REPO, PolicyStore
 from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
 from bot.store.locks import RepoLocks
@@ -93,12 +94,14 @@ class ReportKeeper:
             return self._unavailable(org, repo, "the repository does not exist")
         await self.statuses.refresh(org)
         state = self.statuses.org(org)
+        statuses = sorted(state.statuses.values(), key=lambda s: s.repo.lower())
         body = report_body(
-            sorted(state.statuses.values(), key=lambda s: s.repo.lower()),
+            statuses,
             org=org,
             computed_at=isoformat(self.clock.time()),
             direct_pushes=list(state.direct_pushes),
             delayed=state.delayed,
+            promises=promises_table(statuses, await self._settings(gh, org), org),
         )
         drift = any(s.outcome is Outcome.DRIFTED for s in state.statuses.values())
         issue = await self._find(gh, org, repo)
@@ -115,6 +118,18 @@ class ReportKeeper:
             )
             return ReportResult("closed", url)
         return ReportResult("unchanged", url)
+
+    async def _settings(self, gh: Gateway, org: str) -> OrgSettings:
+        """Read the org settings the Promises table shows; None for what GitHub would not say."""
+        limit = (await self.policies.org(gh, org)).policy.max_org_owners
+        try:
+            found = await gh.org(org)
+            two_factor = (found or {}).get("two_factor_requirement_enabled")
+            owners: int | None = len(await gh.org_owners(org))
+            policy = await gh.file_text(org, ORG_POLICY_REPO, "SECURITY.md") is not None
+        except GitHubError:
+            return OrgSettings(max_owners=limit)
+        return OrgSettings(two_factor, owners, limit, policy)
 
     async def _refresh(
         self, gh: Gateway, org: str, repo: str, issue: Mapping[str, Any], body: str
