@@ -102,6 +102,12 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/app/hook/deliveries/{delivery_id}"),
     ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
     ("POST", "/app-manifests/{code}/conversions"),
+    # `bulwark evidence`: org settings, owners, admins, disclosure and code scanning.
+    ("GET", "/orgs/{org}"),
+    ("GET", "/orgs/{org}/members"),
+    ("GET", "/repos/{owner}/{repo}/collaborators"),
+    ("GET", "/repos/{owner}/{repo}/private-vulnerability-reporting"),
+    ("GET", "/repos/{owner}/{repo}/code-scanning/default-setup"),
 )
 
 # Operations that need no installation permission: the App's own JWT routes, and the
@@ -149,6 +155,10 @@ DOCUMENTED: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", _REPO + "/commits/{commit_sha}/comments"): ("contents", "write"),
     ("GET", _REPO + "/commits/{ref}/check-runs"): ("checks", "read"),
     ("GET", _REPO + "/collaborators/{username}/permission"): ("metadata", "read"),
+    # https://docs.github.com/en/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository
+    ("GET", _REPO + "/private-vulnerability-reporting"): ("administration", "read"),
+    # https://docs.github.com/en/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
+    ("GET", _REPO + "/code-scanning/default-setup"): ("administration", "read"),
 }
 
 # Where GitHub accepts either of two permissions (octokit names only one). "target"

@@ -14,8 +14,11 @@ from hypothesis import settings
 from bot.cli.embedded import Embedded, embedded
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
+from tests.browser import chromium
 from tests.fixtures import rsa_private_key_pem
 from tests.manifest import APP_PERMISSIONS
+
+__all__ = ["chromium"]  # a fixture for every test: a real headless browser
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")
 

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ SECTIONS = (
     "A direct push",
     "A tamper",
     "The org report issue",
+    "Evidence over the last 90 days",
     "repositories,",
 )
 
@@ -146,6 +148,24 @@ def test_the_report_issue_is_printed_as_on_github(
     assert report.body.startswith("<!-- bulwark:report sha256=")
     assert report.body in printed  # the markdown as-is, not re-wrapped
     assert f"{report.repo}#{report.number} (open): {report.title}" in printed
+
+
+def test_the_evidence_finds_the_planted_history_and_the_live_push(
+    demo: tuple[DemoResult, Sandbox], printed: str
+) -> None:
+    result = demo[0]
+    statuses = {row["id"]: row["status"] for row in result.evidence}
+    not_met = {k for k, v in statuses.items() if v == "not_met"}
+    assert not_met == {
+        "changes_via_pull_request", "independent_review", "codeql_every_change",
+        "failing_tests_block_merge", "no_admin_bypass",
+    }  # fmt: skip
+    summaries = {row["id"]: row["summary"] for row in result.evidence}
+    # The planted direct push 20 days ago, and the one the demo makes on docs.
+    assert summaries["changes_via_pull_request"].startswith("51 of 53 ")
+    page = Path(result.evidence_page)
+    assert page.read_text().count('class="exception"') == 2 + 1 + 2 + 1 + 3
+    assert f"Trust page: {page}" in printed
 
 
 def test_every_section_is_printed_in_order(printed: str) -> None:

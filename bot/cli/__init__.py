@@ -18,6 +18,7 @@ DELEGATES: dict[str, tuple[str, str, str]] = {
     "demo": ("bot.cli.demo", "main", "run the app end to end against the local sandbox"),
     "scan": ("bot.cli.scan", "main", "scan an organization once (--org ORG [--apply])"),
     "check-config": ("bot.cli.check_config", "main", "validate a policy file"),
+    "evidence": ("bot.cli.evidence", "main", "prove each SDLC promise over a period (--org ORG)"),
     "sandbox": ("bot.sandbox", "main", "run the local GitHub sandbox alone"),
     "doctor": ("bot.cli.doctor", "main", "tell what is wrong with this deployment (read-only)"),
 }

@@ -12,9 +12,11 @@ import asyncio
 import json
 import logging
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -23,13 +25,18 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli.embedded import Embedded, embedded
+from bot.cli.embedded import Embedded, embedded, sandbox_settings
 from bot.cli.manifest import app_permissions
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, isoformat
+from bot.core.evidence_render import EvidenceReport, render_html
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
+from bot.engine.evidence import gather_evidence, report_of
 from bot.engine.report import REPORT_LABEL
+from bot.github.client import RetryPolicy
+from bot.github.clients import GitHubClients
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
+from bot.sandbox.history import DAY, seed_history
 from bot.sandbox.state import JSON, State
 
 ORG = "acme"
@@ -140,6 +147,15 @@ SAMPLE_ORG: tuple[SampleRepo, ...] = (
 SLASH_REPO = "web"
 PUSH_REPO = "docs"
 TAMPER_REPO = "infra"
+# 90 days of history before the installation, with one exception to each of four promises.
+BUSY = ("web", "api", "docs", "infra")
+HISTORY = {
+    "direct_push": "web",
+    "self_approved": "api",
+    "failing_test": "docs",
+    "no_codeql": "payments",
+}
+EVIDENCE_DAYS = 90
 
 
 def seed(state: State, repos: Sequence[SampleRepo] = SAMPLE_ORG) -> None:
@@ -157,6 +173,13 @@ def seed(state: State, repos: Sequence[SampleRepo] = SAMPLE_ORG) -> None:
             state.add_ruleset(ORG, repo.name, repo.ruleset)
         if repo.policy_file is not None:
             state.add_file(ORG, repo.name, POLICY_PATH, repo.policy_file)
+    names = {r.name for r in repos}
+    if {*HISTORY.values(), *BUSY} <= names:
+        seed_history(
+            state, ORG, now=state.clock.time(), busy=BUSY, direct_push=HISTORY["direct_push"],
+            self_approved=HISTORY["self_approved"], failing_test=HISTORY["failing_test"],
+            no_codeql=HISTORY["no_codeql"],
+        )  # fmt: skip
 
 
 # --- describing protection in words --------------------------------------------------------
@@ -273,6 +296,9 @@ class DemoResult:
     writes: int = 0
     requests: int = 0
     seconds: float = 0.0
+    evidence: list[dict[str, str]] = field(default_factory=list)
+    evidence_status: str = ""
+    evidence_page: str = ""
 
     def row(self, name: str) -> RepoRow:
         """Return the row of one repository."""
@@ -463,9 +489,17 @@ async def run_demo(
             pull, exchange = await slash_commands(bulwark)
             events = [await direct_push(bulwark), await tamper(bulwark)]
             report = report_issue(sandbox.state)
+        proof = await evidence(sandbox, clock)
     finally:
         await sandbox.stop()
+    page = write_page(proof)
     return DemoResult(
+        evidence=[
+            {"id": r.id.value, "status": r.status.value, "summary": r.summary}
+            for r in proof.results
+        ],
+        evidence_status=proof.status.value,
+        evidence_page=str(page),
         rows=rows,
         pull=pull,
         exchange=exchange,
@@ -476,6 +510,26 @@ async def run_demo(
         requests=len(sandbox.requests),
         seconds=time.perf_counter() - started,
     )
+
+
+async def evidence(sandbox: Sandbox, clock: Clock) -> EvidenceReport:
+    """Prove the promises over the last 90 days from the sandbox's record, as `bulwark evidence`."""
+    now = clock.time()
+    since, until = isoformat(now - EVIDENCE_DAYS * DAY), isoformat(now)
+    settings = sandbox_settings(sandbox)
+    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy()) as clients:
+        installation = sandbox.state.installation_for(ORG)
+        assert installation is not None
+        gh = clients.for_installation(installation.id)
+        found = await gather_evidence(gh, ORG, since=since, until=until, clock=clock)
+    return report_of(found, isoformat(clock.time()))
+
+
+def write_page(report: EvidenceReport) -> Path:
+    """Write the trust page into a fresh temporary directory; return its path."""
+    page = Path(tempfile.mkdtemp(prefix="bulwark-evidence-")) / "trust.html"
+    page.write_text(render_html(report), encoding="utf-8")
+    return page
 
 
 # --- printing -------------------------------------------------------------------------------
@@ -573,6 +627,18 @@ def print_report(console: Console, report: ReportIssue | None) -> None:
     console.print(report.body, soft_wrap=True)
 
 
+def print_evidence(console: Console, result: DemoResult) -> None:
+    """Print the evidence summary over the period and where the trust page is."""
+    _section(console, f"Evidence over the last {EVIDENCE_DAYS} days (bulwark evidence)")
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("promise", "status", "in short"):
+        table.add_column(column)
+    for row in result.evidence:
+        table.add_row(row["id"], row["status"], row["summary"])
+    console.print(table)
+    console.print(f"Overall: {result.evidence_status}. Trust page: {result.evidence_page}")
+
+
 def _plain(markdown: str) -> str:
     """Drop the hidden HTML markers from a comment; the rest is shown as written."""
     return "\n".join(ln for ln in markdown.splitlines() if not ln.startswith("<!--")).strip()
@@ -595,6 +661,7 @@ def render(result: DemoResult, console: Console) -> None:
     print_exchange(console, result.pull, result.exchange)
     print_events(console, result.events)
     print_report(console, result.report)
+    print_evidence(console, result)
     console.print()
     console.print(figures(result))
 

@@ -109,6 +109,7 @@ class Policy:
     report_repository: str = ".github"
     enforce_with: str = "classic"
     test_check: str | None = None
+    max_org_owners: int = 5  # `bulwark evidence`: the few_admins promise's limit
 
 
 DEFAULT_POLICY = Policy()
@@ -236,6 +237,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "exclude",
         "report",
         "enforce_with",
+        "evidence",
     ),
     "pull_request_reviews": (
         "required_approving_review_count",
@@ -245,6 +247,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "required_status_checks": ("strict", "checks", "test_check"),
     "exclude": ("archived", "forks", "repositories"),
     "report": ("repository",),
+    "evidence": ("max_org_owners",),
 }
 
 _BOOLEANS = frozenset(
@@ -400,6 +403,11 @@ _LEAVES: dict[str, Any] = {
     "required_status_checks.test_check": _Checker.name,
     "exclude.repositories": _Checker.repositories,
     "report.repository": _Checker.name,
+    "evidence.max_org_owners": lambda c, p, v: (
+        v
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 1
+        else c.fail(p, "an integer of 1 or more", v)
+    ),
 }
 
 
@@ -461,6 +469,8 @@ def _overlay(base: Policy, doc: Mapping[str, Any]) -> Policy:
         )
     if "repository" in _section(doc, "report"):
         changes["report_repository"] = doc["report"]["repository"]
+    if "max_org_owners" in _section(doc, "evidence"):
+        changes["max_org_owners"] = doc["evidence"]["max_org_owners"]
     merged = replace(base, **changes)
     return replace(merged, checks=_rename_test(merged.checks, merged.test_check))
 
@@ -625,6 +635,7 @@ def policy_as_dict(policy: Policy) -> dict[str, Any]:
         },
         "report": {"repository": policy.report_repository},
         "enforce_with": policy.enforce_with,
+        "evidence": {"max_org_owners": policy.max_org_owners},
     }
 
 

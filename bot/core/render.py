@@ -540,9 +540,16 @@ def report_body(
     delayed: bool = False,
     errors: Sequence[str] = (),
     read_only: bool = False,
+    promises: str = "",
 ) -> str:
-    """Return the org report issue body, always under 60,000 characters."""
+    """Return the org report issue body, always under 60,000 characters.
+
+    `promises` is the Promises table, shown first under the title (a few hundred characters).
+    """
     head = _report_head(statuses, org=org, computed_at=computed_at, delayed=delayed)
+    if promises:
+        title, _, after = head.partition("\n")
+        head = f"{title}\n\n{promises}\n{after}"
     tail = _report_tail(statuses, direct_pushes, errors)
     budget = REPORT_LIMIT - body_length(head) - 200
     reserve = sum(min(_section_size(section), cap) for section, cap in tail)

@@ -10,13 +10,14 @@ from typing import Any
 
 from bot.clock import Clock, isoformat
 from bot.core.models import Outcome
-from bot.core.policy import DEFAULT_POLICY
+from bot.core.policy import DEFAULT_POLICY, ORG_POLICY_REPO
 from bot.core.render import (
     REPORT_MARKER_PREFIX,
     parse_report_marker,
     report_body,
     report_closed_comment,
 )
+from bot.core.report_promises import OrgSettings, promises_table
 from bot.engine.policies import PolicyStore
 from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
@@ -106,12 +107,14 @@ class ReportKeeper:
             return self._unavailable(org, repo, "the repository does not exist")
         await self.statuses.refresh(org)
         state = self.statuses.org(org)
+        statuses = sorted(state.statuses.values(), key=lambda s: s.repo.lower())
         body = report_body(
-            sorted(state.statuses.values(), key=lambda s: s.repo.lower()),
+            statuses,
             org=org,
             computed_at=isoformat(self.clock.time()),
             direct_pushes=list(state.direct_pushes),
             delayed=state.delayed,
+            promises=promises_table(statuses, await self._settings(gh, org), org),
         )
         drift = any(s.outcome is Outcome.DRIFTED for s in state.statuses.values())
         issue = await self._find(gh, org, repo)
@@ -130,6 +133,18 @@ class ReportKeeper:
             )
             return ReportResult(ReportAction.CLOSED, url)
         return ReportResult(ReportAction.UNCHANGED, url)
+
+    async def _settings(self, gh: Gateway, org: str) -> OrgSettings:
+        """Read the org settings the Promises table shows; None for what GitHub would not say."""
+        limit = (await self.policies.org(gh, org)).policy.max_org_owners
+        try:
+            found = await gh.org(org)
+            two_factor = (found or {}).get("two_factor_requirement_enabled")
+            owners: int | None = len(await gh.org_owners(org))
+            policy = await gh.file_text(org, ORG_POLICY_REPO, "SECURITY.md") is not None
+        except GitHubError:
+            return OrgSettings(max_owners=limit)
+        return OrgSettings(two_factor, owners, limit, policy)
 
     async def _refresh(
         self, gh: Gateway, org: str, repo: str, issue: Mapping[str, Any], body: str

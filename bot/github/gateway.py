@@ -352,6 +352,41 @@ class Gateway(_Base):
         """Return the installation's rate-limit status (REST and GraphQL budgets)."""
         return cast(Json, await self._get("/rate_limit"))
 
+    # Evidence: history and settings, read only
+
+    async def graphql_partial(self, query: str, **variables: Any) -> tuple[Json, list[Any]]:
+        """Run a GraphQL query; return its data and field errors (a partial answer is kept)."""
+        payload = {"query": query, "variables": variables}
+        attempt = 0
+        while True:
+            attempt += 1
+            answer = await self._graphql_once(query, payload)
+            errors = list(answer.get("errors") or [])
+            if not _rate_limited(errors):
+                return cast(Json, answer.get("data") or {}), errors
+            if attempt >= self.client.retry.attempts:
+                raise QueryFailed(errors)
+            await self.client.wait_for_reset(self._reset_at())
+
+    async def org(self, org: str) -> Json | None:
+        """Return an organization (owners-only fields are null to anyone else), or None."""
+        return cast(Json | None, await self._maybe("/orgs/{org}", org=org))
+
+    async def org_owners(self, org: str) -> list[Json]:
+        """List the org's owners (members with the admin role)."""
+        return await self._all("/orgs/{org}/members{?role}", org=org, role="admin")
+
+    async def private_vulnerability_reporting(self, owner: str, repo: str) -> bool:
+        """Tell whether private vulnerability reporting is on for a repository."""
+        url = _REPO + "/private-vulnerability-reporting"
+        found = await self._get(url, owner=owner, repo=repo)
+        return bool(found.get("enabled"))
+
+    async def code_scanning_default_setup(self, owner: str, repo: str) -> Json | None:
+        """Return a repository's CodeQL default setup, or None."""
+        url = _REPO + "/code-scanning/default-setup"
+        return cast(Json | None, await self._maybe(url, owner=owner, repo=repo))
+
 
 def _paged(url: str) -> str:
     """Ask for 100 items a page, whatever query the URL (template) already has."""

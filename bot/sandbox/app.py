@@ -24,6 +24,7 @@ from bot.sandbox import (
     openapi,
     permissions,
     routes_app,
+    routes_evidence,
     routes_graphql,
     routes_hooks,
     routes_issues,
@@ -31,6 +32,7 @@ from bot.sandbox import (
 )
 from bot.sandbox.context import RATE_LIMIT_DOC, SANDBOX, RateLimits, SandboxContext
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
+from bot.sandbox.history import seed_history
 from bot.sandbox.limits import SecondaryLimits
 from bot.sandbox.routes_common import (
     BAD_JSON,
@@ -148,7 +150,14 @@ class Sandbox:
     def _build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[SANDBOX] = SandboxContext(self.state, self.rate_limits, self.faults)
-        for module in (routes_app, routes_repos, routes_issues, routes_graphql, routes_hooks):
+        for module in (
+            routes_app,
+            routes_repos,
+            routes_issues,
+            routes_graphql,
+            routes_hooks,
+            routes_evidence,
+        ):
             for route in module.routes:
                 assert isinstance(route, web.RouteDef)
                 path = self.api_prefix + route.path
@@ -519,6 +528,11 @@ def seed_sample(state: State) -> int:
             "restrictions": None,
         },
     )
+    # 90 days of history for `bulwark evidence`, with one exception to each of four promises.
+    seed_history(
+        state, "acme", now=state.clock.time(), busy=("web", "api", "docs"),
+        direct_push="web", self_approved="api", failing_test="docs", no_codeql="docs",
+    )  # fmt: skip
     return state.install("acme")
 
 
@@ -557,6 +571,10 @@ def _banner(sandbox: Sandbox, url: str, key_path: Path, installation: int) -> li
         "",
         "Scan its org as an org owner would:",
         f"  GITHUB_TOKEN={SAMPLE_TOKEN} GITHUB_API_URL={url} {_command()} scan --org acme",
+        "",
+        "Prove its promises over the last 90 days (a trust page):",
+        f"  GITHUB_TOKEN={SAMPLE_TOKEN} GITHUB_API_URL={url} {_command()} evidence --org acme "
+        "--format html --out trust.html",
     ]
 
 

@@ -18,6 +18,7 @@ from bot.sandbox.routes_common import (
     respond,
     state_of,
 )
+from bot.sandbox.routes_evidence import org_settings
 from bot.sandbox.shapes import (
     app_json,
     granted_permissions,
@@ -160,7 +161,8 @@ async def get_org(request: web.Request) -> web.Response:
     """Return an organization."""
     state = state_of(request)
     account = account_from(request)
-    return respond({**org_json(state, account), "plan": {"name": account.plan}})
+    settings = org_settings(state, request, account)
+    return respond({**org_json(state, account), "plan": {"name": account.plan}, **settings})
 
 
 @routes.get("/orgs/{org}/memberships/{username}")

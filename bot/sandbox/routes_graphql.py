@@ -13,6 +13,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, parse
 
 from bot.clock import isoformat
 from bot.sandbox.context import context_of
+from bot.sandbox.graphql_history import repo_fields
 from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
 from bot.sandbox.routes_common import (
     COST,
@@ -178,6 +179,7 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         "rulesets": rulesets,
         "refs": refs,
         "object": lambda _, expression=None, **__: _object(state, repo, expression or ""),
+        **repo_fields(state, repo, connection),
     }
 
 

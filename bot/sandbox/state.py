@@ -86,6 +86,7 @@ class Account:
     members: set[str] = field(default_factory=set)
     repos: dict[str, Repo] = field(default_factory=dict)
     rulesets: dict[int, JSON] = field(default_factory=dict)
+    two_factor_requirement_enabled: bool = False
 
 
 @dataclass
@@ -116,6 +117,8 @@ class Repo:
     check_runs: dict[int, JSON] = field(default_factory=dict)
     labels: dict[str, JSON] = field(default_factory=dict)
     next_number: int = 1
+    private_vulnerability_reporting: bool = False
+    code_scanning_default_setup: str = "not-configured"
 
     @property
     def full_name(self) -> str:

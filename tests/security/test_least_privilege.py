@@ -69,6 +69,16 @@ NEEDS: dict[str, Need | tuple[Need, ...] | None] = {
     "/repos/{owner}/{repo}/labels": ("issues", "write"),
     "/repos/{owner}/{repo}/collaborators/{username}/permission": ("metadata", "read"),
     "/orgs/{org}/memberships/{username}": ("members", "read"),
+    # `bulwark evidence` (read only). The route needs metadata; its
+    # two_factor_requirement_enabled field is shown to owners only, and to an App with
+    # organization Administration (read), which app.yml asks for the org rulesets anyway:
+    # https://docs.github.com/rest/orgs/orgs#get-an-organization
+    "/orgs/{org}": ("metadata", "read"),
+    "/orgs/{org}/members": ("metadata", "read"),
+    # https://docs.github.com/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository
+    "/repos/{owner}/{repo}/private-vulnerability-reporting": ("administration", "read"),
+    # https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
+    "/repos/{owner}/{repo}/code-scanning/default-setup": ("administration", "read"),
 }
 # Gateway paths whose permission app.yml does not grant (none: keep it so).
 KNOWN_GAPS: set[str] = set()
