@@ -69,6 +69,8 @@ class BranchRead:
 
     protection: BranchProtection
     unsupported: Finding | None = None
+    # Classic protection is disabled for the repository: only a ruleset can protect it.
+    ruleset_only: bool = False
 
 
 class Reconciler:
@@ -195,6 +197,8 @@ class Reconciler:
             read = await self._read(gh, target, branch)
             if read.unsupported is not None:
                 return self._unsupported(target.full, mode, read.unsupported, covered)
+            if read.ruleset_only:
+                target = replace(target, enforce_with="ruleset")
             branch_plan = self._plan(target, read.protection)
             findings.extend(branch_plan.findings)
             if not target.writes or branch_plan.empty:
@@ -260,13 +264,13 @@ class Reconciler:
     async def _read(self, gh: Gateway, target: Target, branch: str) -> BranchRead:
         owner, name = target.owner, target.name
         try:
-            classic = await gh.branch_protection(owner, name, branch)
+            classic, disabled = await self._classic(gh, target, branch)
             rules = await gh.rules_for_branch(owner, name, branch)
         except NotSupported as exc:
             return BranchRead(_empty_protection(branch), not_supported(branch, str(exc)))
         rulesets = await self._rulesets(gh, owner, name, rules)
         own = next((i for i, r in rulesets.items() if _is_own(r)), None)
-        if own is None and target.enforce_with == "ruleset":
+        if own is None and (disabled or target.enforce_with == "ruleset"):
             own = await self._own_ruleset_id(gh, owner, name)
             found = None if own is None else await gh.repo_ruleset(owner, name, own)
             if own is not None and found is not None:
@@ -275,7 +279,18 @@ class Reconciler:
         protection = BranchProtection(
             branch, parse_classic(classic), parse_rules(rules, rulesets), bulwark_ruleset_id=own
         )
-        return BranchRead(protection)
+        return BranchRead(protection, ruleset_only=disabled)
+
+    async def _classic(
+        self, gh: Gateway, target: Target, branch: str
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """Read classic protection; (None, True) where the repository has it disabled."""
+        try:
+            return await gh.branch_protection(target.owner, target.name, branch), False
+        except ProtectionDisabled:
+            # GitHub answers the GET too: no classic protection here, only rulesets.
+            self._ruleset_only[target.full.lower()] = True
+            return None, True
 
     async def _rulesets(
         self, gh: Gateway, owner: str, name: str, rules: list[dict[str, Any]]

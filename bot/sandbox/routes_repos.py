@@ -44,6 +44,7 @@ routes = web.RouteTableDef()
 PROTECTION = "/repos/{owner}/{repo}/branches/{branch:.+}/protection"
 NOT_PROTECTED_DOC = "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"
 UPGRADE = "Upgrade to GitHub Pro or make this repository public to enable this feature."
+DISABLED = "Branch protection has been disabled on this repository"
 PROTECTION_KEYS = (
     "required_status_checks",
     "enforce_admins",
@@ -57,9 +58,19 @@ def _check_plan(state: State, repo: Repo) -> None:
         raise error(403, UPGRADE, "https://docs.github.com/rest/branches/branch-protection")
 
 
+def _check_enabled(repo: Repo) -> None:
+    # Where classic protection is disabled for a repository, GitHub answers every
+    # protection route, the GET included, with this 404 (public reports of the live API;
+    # the description lists only "Branch not protected"): only rulesets can protect it.
+    # https://docs.github.com/rest/branches/branch-protection#get-branch-protection
+    if repo.protection_disabled:
+        raise error(404, DISABLED, NOT_PROTECTED_DOC)
+
+
 def _protected_repo(request: web.Request, *, write: bool = False) -> tuple[Repo, str]:
     repo = repo_from(request, write=write)
     _check_plan(state_of(request), repo)
+    _check_enabled(repo)
     return repo, branch_from(request, repo)
 
 
@@ -169,11 +180,7 @@ async def get_protection(request: web.Request) -> web.Response:
 async def put_protection(request: web.Request) -> web.Response:
     """Replace a branch's protection (required signatures are kept)."""
     state = state_of(request)
-    repo = repo_from(request, write=True)
-    _check_plan(state, repo)
-    if repo.protection_disabled:
-        raise error(404, "Branch protection has been disabled on this repository")
-    branch = branch_from(request, repo)
+    repo, branch = _protected_repo(request, write=True)
     body = request.get(BODY)
     _check_protection_body(body)
     assert isinstance(body, dict)

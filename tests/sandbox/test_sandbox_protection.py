@@ -166,6 +166,19 @@ async def test_protection_disabled(sandbox: Sandbox, http: aiohttp.ClientSession
     )
 
 
+@pytest.mark.parametrize("suffix", ["", "/enforce_admins", "/required_status_checks"])
+async def test_protection_disabled_answers_the_get_too(
+    sandbox: Sandbox, http: aiohttp.ClientSession, suffix: str
+) -> None:
+    sandbox.state.add_repo("acme", "locked", protection_disabled=True)
+    path = "/repos/acme/locked/branches/main/protection" + suffix
+    status, body = await call(http, "GET", path)
+    assert (status, body["message"]) == (
+        404,
+        "Branch protection has been disabled on this repository",
+    )
+
+
 async def test_enforce_admins_sub_resource(sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
     sandbox.state.set_protection("acme", "web", "main", {**BODY, "enforce_admins": False})
     assert (await call(http, "POST", PATH + "/enforce_admins"))[1]["enabled"] is True
