@@ -36,9 +36,13 @@ def drift(
     actor: str | None,
     *,
     writes: bool,
+    enforce_with: str = "classic",
 ) -> Finding:
     """Return the finding for one gap; `writes` says whether Bulwark repairs it now."""
-    message, action = _what(policy, branch, kind, detail)
+    if kind is FindingKind.BYPASS_UNKNOWN:
+        message, action = _bypass_unknown(branch, detail, enforce_with)
+    else:
+        message, action = _what(policy, branch, kind, detail)
     if writes:
         remedy = f"Bulwark will {action}."
     else:
@@ -71,6 +75,24 @@ def _what(policy: Policy, branch: str, kind: FindingKind, detail: str | None) ->
     if kind is FindingKind.CHECK_MISSING:
         return _check_sentence(policy, branch, detail)
     return _SENTENCES[kind](branch)
+
+
+def _bypass_unknown(branch: str, detail: str | None, enforce_with: str) -> tuple[str, str]:
+    which = f"org ruleset {detail}" if detail else "an org ruleset"
+    # GitHub shows a ruleset's bypass_actors only to callers with write access to it.
+    message = (
+        f"Who may bypass {which} on {branch} is hidden from Bulwark (GitHub shows it only "
+        "with organization_administration: write), so it cannot prove admins are bound."
+    )
+    if enforce_with == "ruleset":
+        return message, (
+            f"require the policy on {branch} in Bulwark's own ruleset, which nobody may "
+            "bypass, so admins are bound whatever that list says"
+        )
+    return message, (
+        f"add classic protection including administrators on {branch}, which binds them "
+        "whatever that list says"
+    )
 
 
 def _reviews_sentence(branch: str, n: str, detail: str | None) -> tuple[str, str]:

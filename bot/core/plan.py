@@ -105,7 +105,9 @@ def plan(
     writes = write.writes(policy.mode)
     found = _find(policy, protection)
     findings = tuple(
-        drift(policy, protection.branch, kind, detail, actor, writes=writes)
+        drift(
+            policy, protection.branch, kind, detail, actor, writes=writes, enforce_with=enforce_with
+        )
         for kind, detail in found
     )
     if not findings or not writes:
@@ -129,10 +131,24 @@ def _find(policy: Policy, protection: BranchProtection) -> list[Gap]:
     if protection.classic is None and not protection.rulesets.any:
         return [(FindingKind.UNPROTECTED, None)]
     found = gaps(policy, protection.requirements)
-    bypassable = set(gaps(policy, protection.binding_requirements)) - set(found)
-    if policy.enforce_admins and bypassable:
-        found.append((FindingKind.ADMINS_NOT_ENFORCED, None))
+    if policy.enforce_admins:
+        found += _admin_gaps(policy, protection, found)
     return found
+
+
+def _admin_gaps(policy: Policy, protection: BranchProtection, found: list[Gap]) -> list[Gap]:
+    """Say whether administrators can skip what the branch requires, or cannot be shown not to.
+
+    A requirement that binds admins only if a hidden bypass list is empty is
+    `bypass_unknown`, never a false `admins_not_enforced`.
+    """
+    met = set(found)
+    if set(gaps(policy, protection.maybe_binding_requirements)) - met:
+        return [(FindingKind.ADMINS_NOT_ENFORCED, None)]
+    if set(gaps(policy, protection.binding_requirements)) - met:
+        hidden = ",".join(str(i) for i in protection.rulesets.unknown_ids)
+        return [(FindingKind.BYPASS_UNKNOWN, hidden or None)]
+    return []
 
 
 # --- the classic write ---------------------------------------------------------

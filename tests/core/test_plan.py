@@ -380,7 +380,8 @@ def test_evaluate_ruleset_does_not_count() -> None:
     [
         ("always", [(K.ADMINS_NOT_ENFORCED, None)]),
         ("exempt", [(K.ADMINS_NOT_ENFORCED, None)]),
-        ("pull_request", []),
+        # May merge a pull request without its approval and checks: admins are not bound.
+        ("pull_request", [(K.ADMINS_NOT_ENFORCED, None)]),
         (None, []),
     ],
 )
@@ -389,9 +390,66 @@ def test_bypass_actors(bypass: str | None, expected: list[tuple[FindingKind, str
     assert kinds(DEFAULT_POLICY, branch(None, found)) == expected
 
 
-def test_unreadable_ruleset_does_not_bind_admins() -> None:
+def test_unreadable_ruleset_leaves_the_bypass_unknown() -> None:
     found = parse_rules(FULL_RULES, {})
-    assert kinds(DEFAULT_POLICY, branch(None, found)) == [(K.ADMINS_NOT_ENFORCED, None)]
+    assert kinds(DEFAULT_POLICY, branch(None, found)) == [(K.BYPASS_UNKNOWN, "1")]
+
+
+HIDDEN = {"id": 1, "enforcement": "active"}  # an org ruleset read without write access to it
+ONLY_DELETION = [rule("deletion")]
+
+
+@pytest.mark.parametrize(
+    ("policy", "classic", "rules", "expected"),
+    [
+        (DEFAULT_POLICY, None, FULL_RULES, [(K.BYPASS_UNKNOWN, "1")]),
+        # Classic protection that includes admins binds them whatever the hidden list says.
+        (DEFAULT_POLICY, GOOD, FULL_RULES, []),
+        (
+            DEFAULT_POLICY,
+            replace(GOOD, enforce_admins=False),
+            FULL_RULES,
+            [(K.BYPASS_UNKNOWN, "1")],
+        ),
+        # Only part of what the policy asks could bind admins: they can provably skip the rest.
+        (
+            DEFAULT_POLICY,
+            replace(GOOD, enforce_admins=False),
+            ONLY_DELETION,
+            [(K.ADMINS_NOT_ENFORCED, None)],
+        ),
+        (replace(DEFAULT_POLICY, enforce_admins=False), None, FULL_RULES, []),
+    ],
+)
+def test_a_hidden_bypass_list_is_unknown_not_bypassable(
+    policy: Policy,
+    classic: ClassicProtection | None,
+    rules: list[dict[str, Any]],
+    expected: list[tuple[FindingKind, str | None]],
+) -> None:
+    found = parse_rules(rules, {1: HIDDEN})
+    assert kinds(policy, branch(classic, found)) == expected
+
+
+@pytest.mark.parametrize(("enforce_with", "says"), [("classic", "classic"), ("ruleset", "own")])
+def test_bypass_unknown_says_what_would_let_bulwark_see_and_what_binds_admins(
+    enforce_with: str, says: str
+) -> None:
+    found = parse_rules(FULL_RULES, {1: HIDDEN})
+    [finding] = plan(REPORT, branch(None, found), enforce_with=enforce_with).findings
+    assert "organization_administration: write" in finding.message
+    assert says in finding.remedy and "/protection fix" in finding.remedy
+
+
+@pytest.mark.parametrize("enforce_with", ["classic", "ruleset"])
+def test_the_write_for_a_hidden_bypass_list_binds_admins(enforce_with: str) -> None:
+    protection = branch(None, parse_rules(FULL_RULES, {1: HIDDEN}))
+    result = plan(DEFAULT_POLICY, protection, enforce_with=enforce_with, default_branch="main")
+    if enforce_with == "classic":
+        assert result.classic_write is not None
+        assert result.classic_write["enforce_admins"] is True
+        assert result.classic_write["required_pull_request_reviews"] is not None
+    assert compliant(DEFAULT_POLICY, protection_after(protection, result))
 
 
 def test_bypassable_ruleset_is_backed_by_classic_protection() -> None:
