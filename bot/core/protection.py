@@ -136,6 +136,9 @@ class RulesetProtection:
     # Per ruleset with a visible bypass list: the part of its requirements that binds admins.
     bound_by: tuple[tuple[int, Requirements], ...] = ()
     unknown_ids: tuple[int, ...] = ()
+    # Each readable ruleset as GitHub returned it (its `rules` filled in from the
+    # branch's rules when the answer had none): a rewrite carries all of it through.
+    raw: tuple[tuple[int, Mapping[str, Any]], ...] = ()
 
     @property
     def unknown(self) -> Requirements:
@@ -155,6 +158,10 @@ class RulesetProtection:
     def declared_of(self, ruleset_id: int | None) -> Requirements | None:
         """Return what a ruleset declares, applied to this branch or not."""
         return dict(self.declared).get(ruleset_id) if ruleset_id is not None else None
+
+    def raw_of(self, ruleset_id: int | None) -> Mapping[str, Any] | None:
+        """Return a readable ruleset as GitHub returned it, or None."""
+        return dict(self.raw).get(ruleset_id) if ruleset_id is not None else None
 
     def include_of(self, ruleset_id: int | None) -> tuple[str, ...]:
         """Return one ruleset's `conditions.ref_name.include`."""
@@ -365,7 +372,25 @@ def parse_rules(
         ),
         bound_by=tuple(bound_by.items()),
         unknown_ids=unknown,
+        raw=tuple((i, _with_rules(r, i, rules)) for i, r in rulesets.items()),
     )
+
+
+_RULE_SOURCE = ("ruleset_source_type", "ruleset_source", "ruleset_id")
+
+
+def _with_rules(
+    ruleset: Mapping[str, Any], ruleset_id: int, rules: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any]:
+    """Return the ruleset with its `rules`; from the branch's rules when it came without."""
+    if "rules" in ruleset:
+        return ruleset
+    own = [
+        {k: v for k, v in rule.items() if k not in _RULE_SOURCE}
+        for rule in rules
+        if rule.get("ruleset_id") == ruleset_id
+    ]
+    return {**ruleset, "rules": own}
 
 
 def replace_ruleset(
@@ -390,6 +415,7 @@ def replace_ruleset(
         declared=rulesets.declared,
         bound_by=tuple(bound_by.items()),
         unknown_ids=tuple(i for i in rulesets.unknown_ids if i != ruleset_id),
+        raw=rulesets.raw,
     )
 
 

@@ -211,14 +211,12 @@ class Reconciler:
             remaining.extend(f for f in branch_plan.findings if f.kind not in REPAIRABLE)
         return self._status(target.full, mode, findings, remaining, wrote, covered)
 
-    def _plan(
-        self, target: Target, protection: BranchProtection, enforce_with: str | None = None
-    ) -> Plan:
+    def _plan(self, target: Target, protection: BranchProtection) -> Plan:
         return plan(
             target.policy,
             protection,
             write=target.write,
-            enforce_with=enforce_with or target.enforce_with,
+            enforce_with=target.enforce_with,
             actor=target.actor,
             default_branch=target.default_branch,
         )
@@ -329,11 +327,12 @@ class Reconciler:
         try:
             await self._apply(gh, target, protection, branch_plan)
         except ProtectionDisabled:
+            # Disabled since the read: read again for Bulwark's ruleset, which the write keeps.
             self._ruleset_only[key] = True
-            own = await self._own_ruleset_id(gh, target.owner, target.name)
-            protection = replace(protection, bulwark_ruleset_id=own)
-            retry = self._plan(target, protection, enforce_with="ruleset")
-            return await self._write(gh, target, protection, retry)
+            by_ruleset = replace(target, enforce_with="ruleset")
+            read = await self._read(gh, by_ruleset, protection.branch)
+            retry = self._plan(by_ruleset, read.protection)
+            return await self._write(gh, by_ruleset, read.protection, retry)
         except NotSupported as exc:
             self._stuck[key] = not_supported(protection.branch, str(exc))
         except Forbidden as exc:

@@ -558,3 +558,137 @@ def test_planning_again_after_the_write_finds_nothing(
     assert second.empty
     if protection.classic is not None and protection.classic.required_signatures and after.classic:
         assert after.classic.required_signatures
+
+
+ADMIN_RULES = [
+    {"type": "required_signatures"},
+    {
+        "type": "pull_request",
+        "parameters": {
+            "required_approving_review_count": 0,
+            "dismiss_stale_reviews_on_push": True,
+            "require_code_owner_review": False,
+            "require_last_push_approval": True,
+            "required_review_thread_resolution": True,
+            "allowed_merge_methods": ["squash"],
+        },
+    },
+    {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": True,
+            "do_not_enforce_on_create": True,
+            "required_status_checks": [{"context": "lint", "integration_id": 9}],
+        },
+    },
+    {"type": "required_linear_history"},
+]
+ACTORS = [{"actor_id": 5, "actor_type": "Team", "bypass_mode": "pull_request"}]
+
+
+def own_ruleset(rules: list[dict[str, Any]], **extra: Any) -> BranchProtection:
+    """Bulwark's ruleset (id 7) as an admin left it, read from GitHub."""
+    body = {
+        "id": 7,
+        "name": RULESET_NAME,
+        "enforcement": "active",
+        "bypass_actors": ACTORS,
+        "conditions": {"ref_name": {"include": ["refs/heads/release/*"], "exclude": []}},
+        "rules": rules,
+    } | extra
+    branch_rules = [r | {"ruleset_id": 7} for r in rules]
+    return BranchProtection(
+        "main", None, parse_rules(branch_rules, {7: body}), bulwark_ruleset_id=7
+    )
+
+
+def own_body(policy: Policy, protection: BranchProtection) -> dict[str, Any]:
+    body = plan(policy, protection, enforce_with="ruleset", default_branch="main").ruleset_write
+    assert body is not None
+    return body
+
+
+def test_a_rewrite_of_bulwarks_ruleset_keeps_every_rule_and_parameter() -> None:
+    body = own_body(DEFAULT_POLICY, own_ruleset(ADMIN_RULES))
+    rules = {r["type"]: r.get("parameters") for r in body["rules"]}
+    assert list(rules) == [
+        "required_signatures",
+        "pull_request",
+        "required_status_checks",
+        "required_linear_history",
+        "non_fast_forward",
+        "deletion",
+    ]
+    assert rules["pull_request"] == {
+        "required_approving_review_count": 1,  # raised to the policy
+        "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": False,
+        "require_last_push_approval": True,
+        "required_review_thread_resolution": True,
+        "allowed_merge_methods": ["squash"],
+    }
+    assert rules["required_status_checks"] == {
+        "strict_required_status_checks_policy": True,
+        "do_not_enforce_on_create": True,
+        "required_status_checks": [
+            {"context": "lint", "integration_id": 9},
+            {"context": "CodeQL"},
+            {"context": "test"},
+        ],
+    }
+    assert body["conditions"]["ref_name"]["include"] == ["refs/heads/release/*", "~DEFAULT_BRANCH"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "actors"),
+    [
+        (DEFAULT_POLICY, []),  # the policy binds admins: nobody may skip its rules
+        (replace(DEFAULT_POLICY, enforce_admins=False), ACTORS),
+    ],
+)
+def test_bulwarks_ruleset_keeps_its_bypass_list_unless_admins_must_be_bound(
+    policy: Policy, actors: list[dict[str, Any]]
+) -> None:
+    assert own_body(policy, own_ruleset([]))["bypass_actors"] == actors
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        (
+            {"ref_name": {"include": ["refs/heads/a"], "exclude": ["~DEFAULT_BRANCH", "b"]}},
+            {"ref_name": {"include": ["refs/heads/a", "~DEFAULT_BRANCH"], "exclude": ["b"]}},
+        ),
+        ({}, {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}}),
+    ],
+)
+def test_bulwarks_ruleset_covers_the_branch_and_keeps_its_other_conditions(
+    conditions: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    body = own_body(DEFAULT_POLICY, own_ruleset([], conditions=conditions))
+    assert body["conditions"] == expected
+
+
+def test_a_stricter_ruleset_is_not_lowered_and_a_pinned_check_replaces_another_apps() -> None:
+    rules = [
+        {
+            "type": "pull_request",
+            "parameters": {"required_approving_review_count": 3, "require_code_owner_review": True},
+        },
+        {
+            "type": "required_status_checks",
+            "parameters": {
+                "strict_required_status_checks_policy": False,
+                "required_status_checks": [{"context": "CodeQL", "integration_id": 1}],
+            },
+        },
+    ]
+    policy = replace(DEFAULT_POLICY, checks=(CheckRequirement("CodeQL", 57789),), strict=True)
+    body = own_body(policy, own_ruleset(rules))
+    params = {r["type"]: r.get("parameters") for r in body["rules"]}
+    assert params["pull_request"]["required_approving_review_count"] == 3
+    assert params["pull_request"]["require_code_owner_review"] is True
+    assert params["required_status_checks"] == {
+        "strict_required_status_checks_policy": True,
+        "required_status_checks": [{"context": "CodeQL", "integration_id": 57789}],
+    }

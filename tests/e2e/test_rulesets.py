@@ -145,3 +145,33 @@ async def test_classic_protection_binds_admins_past_a_hidden_org_bypass_list(
     await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
     await bulwark.settle()
     assert bulwark.sandbox.writes("acme", "api") == []  # admins are bound: nothing to prove
+
+
+async def test_what_an_admin_adds_to_bulwarks_ruleset_survives_a_rewrite(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", BY_RULESET)
+    state.add_repo("acme", "api")
+    installation_id = await install(bulwark)
+    [own] = _own(bulwark, "api")
+    stored = state.repo("acme", "api").rulesets[own["id"]]
+
+    # An admin requires signed commits and resolved threads in Bulwark's ruleset ...
+    stored["rules"].append({"type": "required_signatures"})
+    [pull_request] = [r for r in stored["rules"] if r["type"] == "pull_request"]
+    pull_request["parameters"]["required_review_thread_resolution"] = True
+    # ... and later someone lowers the approvals it asks for: drift Bulwark repairs.
+    pull_request["parameters"]["required_approving_review_count"] = 0
+    bulwark.sandbox.requests.clear()
+    await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")
+    await bulwark.settle()
+
+    assert [w.method for w in bulwark.sandbox.writes("acme", "api")] == ["PUT"]
+    [own] = _own(bulwark, "api")
+    types = [r["type"] for r in own["rules"]]
+    assert "required_signatures" in types
+    [params] = [r["parameters"] for r in own["rules"] if r["type"] == "pull_request"]
+    assert params["required_review_thread_resolution"] is True
+    assert params["required_approving_review_count"] == 1
+    assert bulwark.sandbox.state.violations == []
