@@ -9,6 +9,7 @@ and the comment tell about each kind of drift.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode, Policy, PolicyError
@@ -197,6 +198,19 @@ def no_permission(branch: str, answer: str, *, archived: bool) -> Finding:
         "Grant the App administration permission on this repository; "
         "Bulwark tries again when the repository changes.",
         branch=branch,
+    )
+
+
+def held_back(finding: Finding, settings: tuple[str, ...]) -> Finding:
+    """Say why Bulwark left a gap open: the only write that repairs it would drop settings."""
+    which = "; ".join(settings)
+    return replace(
+        finding,
+        remedy=(
+            f"Bulwark did not write: the protection of {finding.branch} has {which}, which "
+            "GitHub's REST API cannot carry, so rewriting it would drop them. Repair this in "
+            "the branch protection settings, or move the rule to a ruleset."
+        ),
     )
 
 

@@ -271,6 +271,74 @@ def classic_body(
     }
 
 
+# --- the narrower writes ------------------------------------------------------
+# Where the branch has settings the PUT body cannot carry, the sub-endpoints change
+# one part and leave the rest alone:
+# https://docs.github.com/rest/branches/branch-protection#set-admin-branch-protection
+# https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection
+# https://docs.github.com/rest/branches/branch-protection#update-status-check-protection
+
+
+@dataclass(frozen=True)
+class PartialWrite:
+    """The sub-endpoint writes that make classic protection what a PUT body would."""
+
+    enforce_admins: bool = False
+    reviews: dict[str, Any] | None = None  # PATCH …/required_pull_request_reviews
+    status_checks: dict[str, Any] | None = None  # PATCH …/required_status_checks
+
+
+_SUB_ENDPOINT_PARTS = ("enforce_admins", "required_pull_request_reviews", "required_status_checks")
+
+
+def partial_write(current: ClassicProtection, body: dict[str, Any]) -> PartialWrite | None:
+    """Return the sub-endpoint writes that reach `body` from `current`, or None if none can."""
+    wanted = parse_classic(body)
+    assert wanted is not None
+    others = {f: getattr(wanted, f) for f in _OTHER_FIELDS}
+    if others != {f: getattr(current, f) for f in _OTHER_FIELDS}:
+        return None  # e.g. force pushes or deletions: only the PUT sets them
+    reviews, checks = wanted.required_pull_request_reviews, wanted.required_status_checks
+    have_reviews, have_checks = (
+        current.required_pull_request_reviews,
+        current.required_status_checks,
+    )
+    if (reviews is None) != (have_reviews is None) or (checks is None) != (have_checks is None):
+        return None  # turning a part on or off takes the PUT
+    return PartialWrite(
+        enforce_admins=wanted.enforce_admins and not current.enforce_admins,
+        reviews=None if reviews == have_reviews else _review_patch(body),
+        status_checks=None
+        if _any_source(checks) == _any_source(have_checks)
+        else body["required_status_checks"],
+    )
+
+
+def _any_source(checks: StatusChecks | None) -> StatusChecks | None:
+    """Read the PUT body's `app_id: -1` ("any source") as GET shows it (no app)."""
+    if checks is None:
+        return None
+    found = tuple(replace(c, app_id=None) if c.app_id == ANY_APP else c for c in checks.checks)
+    return replace(checks, checks=found)
+
+
+_OTHER_FIELDS = tuple(
+    f
+    for f in ClassicProtection.__dataclass_fields__
+    if f not in (*_SUB_ENDPOINT_PARTS, "required_signatures")
+)
+
+
+def _review_patch(body: dict[str, Any]) -> dict[str, Any]:
+    reviews = body["required_pull_request_reviews"]
+    keys = (
+        "required_approving_review_count",
+        "dismiss_stale_reviews",
+        "require_code_owner_reviews",
+    )
+    return {key: reviews[key] for key in keys}
+
+
 # --- the ruleset write ---------------------------------------------------------
 # A PUT …/rulesets/{id} replaces `rules`, `conditions` and `bypass_actors` whole:
 # https://docs.github.com/rest/repos/rules#update-a-repository-ruleset

@@ -98,6 +98,16 @@ def _rule_node(state: State, repo: Repo, branch: str, stored: JSON) -> JSON:
         "restrictsReviewDismissals": bool(reviews.get("dismissal_restrictions")),
         "blocksCreations": stored["block_creations"],
         "isLinearHistoryRequired": stored["required_linear_history"],
+        "requiresDeployments": bool(stored.get("required_deployment_environments")),
+        "requiredDeploymentEnvironments": list(stored.get("required_deployment_environments", [])),
+        "bypassForcePushAllowances": lambda _, first=None, after=None, **__: connection(
+            [
+                {"__typename": "BypassForcePushAllowance", "id": f"BFPA_{login}"}
+                for login in stored.get("force_push_bypass", [])
+            ],
+            first,
+            after,
+        ),
     }
 
 
@@ -152,6 +162,21 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         ]
         return connection(found, first, after)
 
+    def ref(_: Any, qualifiedName: str = "", **__: Any) -> JSON | None:
+        name = qualifiedName.removeprefix("refs/heads/")
+        if name not in repo.branches:
+            return None
+        stored = repo.protections.get(name)
+        return {
+            "__typename": "Ref",
+            "name": name,
+            "prefix": "refs/heads/",
+            "target": {"__typename": "Commit", "oid": repo.branches[name]},
+            "branchProtectionRule": None
+            if stored is None
+            else _rule_node(state, repo, name, stored),
+        }
+
     return {
         "__typename": "Repository",
         "id": f"R_{repo.id}",
@@ -177,6 +202,7 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         "branchProtectionRules": rules,
         "rulesets": rulesets,
         "refs": refs,
+        "ref": ref,
         "object": lambda _, expression=None, **__: _object(state, repo, expression or ""),
     }
 

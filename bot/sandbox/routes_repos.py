@@ -37,6 +37,8 @@ from bot.sandbox.state import (
     b64,
     git_blob_sha,
     normalize_protection,
+    patch_reviews,
+    patch_status_checks,
     reporters,
 )
 
@@ -166,6 +168,42 @@ async def get_status_checks(request: web.Request) -> web.Response:
     if "required_status_checks" not in rendered:
         raise error(404, "Required status checks not enabled")
     return respond(rendered["required_status_checks"])
+
+
+@routes.patch(PROTECTION + "/required_status_checks")
+async def update_status_checks(request: web.Request) -> web.Response:
+    """Change the required checks alone; every other setting of the protection stays.
+
+    https://docs.github.com/rest/branches/branch-protection#update-status-check-protection
+    """
+    repo, branch = _protected_repo(request, write=True)
+    stored = _stored(repo, branch)
+    if not stored["required_status_checks"]:
+        raise error(404, "Required status checks not enabled")
+    body = body_of(request)
+    if "checks" in body and "contexts" in body:
+        raise invalid('Invalid request.\n\nMore than one subschema in "oneOf" matched.')
+    patch_status_checks(stored, body, reporters(repo))
+    rendered = state_of(request).protection(repo.owner, repo.name, branch) or {}
+    return respond(rendered["required_status_checks"])
+
+
+@routes.patch(PROTECTION + "/required_pull_request_reviews")
+async def update_reviews(request: web.Request) -> web.Response:
+    """Change the review requirement alone; every other setting of the protection stays.
+
+    https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection
+    The description lists only 200 and 422; where reviews are off, the sandbox answers
+    404 "Pull request reviews not enabled" as GitHub's GET of this resource does
+    (Bulwark calls it only where reviews are on).
+    """
+    repo, branch = _protected_repo(request, write=True)
+    stored = _stored(repo, branch)
+    if not stored["required_pull_request_reviews"]:
+        raise error(404, "Pull request reviews not enabled")
+    patch_reviews(stored, body_of(request))
+    rendered = state_of(request).protection(repo.owner, repo.name, branch) or {}
+    return respond(rendered["required_pull_request_reviews"])
 
 
 @routes.get(PROTECTION)

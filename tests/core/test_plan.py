@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from bot.core.models import FindingKind
-from bot.core.plan import RULESET_NAME, compliant, plan, protection_after
+from bot.core.plan import (
+    RULESET_NAME,
+    PartialWrite,
+    compliant,
+    partial_write,
+    plan,
+    protection_after,
+)
 from bot.core.policy import DEFAULT_POLICY, CheckRequirement, Policy
 from bot.core.protection import (
     Actors,
@@ -692,3 +699,45 @@ def test_a_stricter_ruleset_is_not_lowered_and_a_pinned_check_replaces_another_a
         "strict_required_status_checks_policy": True,
         "required_status_checks": [{"context": "CodeQL", "integration_id": 57789}],
     }
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (replace(GOOD, enforce_admins=False), PartialWrite(enforce_admins=True)),
+        (
+            replace(GOOD, required_pull_request_reviews=PullRequestReviews(0, True)),
+            PartialWrite(
+                reviews={
+                    "required_approving_review_count": 1,
+                    "dismiss_stale_reviews": True,
+                    "require_code_owner_reviews": False,
+                }
+            ),
+        ),
+        (
+            replace(GOOD, required_status_checks=StatusChecks(True, (StatusCheck("lint"),))),
+            PartialWrite(
+                status_checks={
+                    "strict": True,
+                    "checks": [
+                        {"context": "lint", "app_id": -1},
+                        {"context": "CodeQL"},
+                        {"context": "test"},
+                    ],
+                }
+            ),
+        ),
+        # Only the PUT turns a part on, or blocks force pushes and deletions.
+        (replace(GOOD, required_pull_request_reviews=None), None),
+        (replace(GOOD, required_status_checks=None), None),
+        (replace(GOOD, allow_force_pushes=True), None),
+        (replace(GOOD, allow_deletions=True, enforce_admins=False), None),
+    ],
+)
+def test_partial_write_reaches_the_put_body_through_sub_endpoints(
+    current: ClassicProtection, expected: PartialWrite | None
+) -> None:
+    result = plan(DEFAULT_POLICY, branch(current))
+    assert result.classic_write is not None
+    assert partial_write(current, result.classic_write) == expected
