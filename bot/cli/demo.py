@@ -316,6 +316,7 @@ REPAIRS = {
     FindingKind.REVIEWS_MISSING: "required a review",
     FindingKind.REVIEWS_TOO_FEW: "raised the reviews required",
     FindingKind.ADMINS_NOT_ENFORCED: "enforced it on admins",
+    FindingKind.BYPASS_UNKNOWN: "bound admins with classic protection",
     FindingKind.FORCE_PUSH_ALLOWED: "blocked force pushes",
     FindingKind.DELETION_ALLOWED: "blocked deletion",
 }

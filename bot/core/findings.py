@@ -9,6 +9,7 @@ and the comment tell about each kind of drift.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode, Policy, PolicyError
@@ -36,9 +37,13 @@ def drift(
     actor: str | None,
     *,
     writes: bool,
+    enforce_with: str = "classic",
 ) -> Finding:
     """Return the finding for one gap; `writes` says whether Bulwark repairs it now."""
-    message, action = _what(policy, branch, kind, detail)
+    if kind is FindingKind.BYPASS_UNKNOWN:
+        message, action = _bypass_unknown(branch, detail, enforce_with)
+    else:
+        message, action = _what(policy, branch, kind, detail)
     if writes:
         remedy = f"Bulwark will {action}."
     else:
@@ -71,6 +76,24 @@ def _what(policy: Policy, branch: str, kind: FindingKind, detail: str | None) ->
     if kind is FindingKind.CHECK_MISSING:
         return _check_sentence(policy, branch, detail)
     return _SENTENCES[kind](branch)
+
+
+def _bypass_unknown(branch: str, detail: str | None, enforce_with: str) -> tuple[str, str]:
+    which = f"org ruleset {detail}" if detail else "an org ruleset"
+    # GitHub shows a ruleset's bypass_actors only to callers with write access to it.
+    message = (
+        f"Who may bypass {which} on {branch} is hidden from Bulwark (GitHub shows it only "
+        "with organization_administration: write), so it cannot prove admins are bound."
+    )
+    if enforce_with == "ruleset":
+        return message, (
+            f"require the policy on {branch} in Bulwark's own ruleset, which nobody may "
+            "bypass, so admins are bound whatever that list says"
+        )
+    return message, (
+        f"add classic protection including administrators on {branch}, which binds them "
+        "whatever that list says"
+    )
 
 
 def _reviews_sentence(branch: str, n: str, detail: str | None) -> tuple[str, str]:
@@ -175,6 +198,19 @@ def no_permission(branch: str, answer: str, *, archived: bool) -> Finding:
         "Grant the App administration permission on this repository; "
         "Bulwark tries again when the repository changes.",
         branch=branch,
+    )
+
+
+def held_back(finding: Finding, settings: tuple[str, ...]) -> Finding:
+    """Say why Bulwark left a gap open: the only write that repairs it would drop settings."""
+    which = "; ".join(settings)
+    return replace(
+        finding,
+        remedy=(
+            f"Bulwark did not write: the protection of {finding.branch} has {which}, which "
+            "GitHub's REST API cannot carry, so rewriting it would drop them. Repair this in "
+            "the branch protection settings, or move the rule to a ruleset."
+        ),
     )
 
 

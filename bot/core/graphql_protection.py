@@ -125,3 +125,30 @@ def classic_from_rule(node: Mapping[str, Any]) -> ClassicProtection:
         lock_branch=bool(node.get("lockBranch")),
         required_signatures=bool(node.get("requiresCommitSignatures")),
     )
+
+
+# The settings of a `BranchProtectionRule` that the REST PUT …/protection body has
+# no field for, so a PUT (which replaces the whole configuration) drops them.
+# https://docs.github.com/rest/branches/branch-protection#update-branch-protection
+# https://docs.github.com/graphql/reference/objects#branchprotectionrule
+BEYOND_REST_FIELDS = (
+    "requiresDeployments requiredDeploymentEnvironments "
+    "bypassForcePushAllowances(first: 1) { totalCount }"
+)
+
+
+def beyond_rest(rule: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """Name the settings of a rule that a REST PUT cannot carry (and would drop)."""
+    if rule is None:
+        return ()
+    found: list[str] = []
+    environments = [str(e) for e in rule.get("requiredDeploymentEnvironments") or () if e]
+    if rule.get("requiresDeployments") or environments:
+        names = ", ".join(environments)
+        found.append(
+            f"required deployment environments ({names})" if names else "required deployments"
+        )
+    allowances = int((rule.get("bypassForcePushAllowances") or {}).get("totalCount") or 0)
+    if allowances:
+        found.append(f"force-push bypass allowances ({allowances})")
+    return tuple(found)

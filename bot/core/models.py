@@ -23,6 +23,7 @@ class FindingKind(StrEnum):
     NOT_SUPPORTED = "not_supported"
     NO_PERMISSION = "no_permission"
     EMPTY_REPOSITORY = "empty_repository"
+    BYPASS_UNKNOWN = "bypass_unknown"
 
 
 # Findings a protection write can repair; the rest are facts to report.
@@ -35,6 +36,8 @@ REPAIRABLE = frozenset(
         FindingKind.ADMINS_NOT_ENFORCED,
         FindingKind.FORCE_PUSH_ALLOWED,
         FindingKind.DELETION_ALLOWED,
+        # Classic protection with enforce_admins binds admins whatever a hidden list says.
+        FindingKind.BYPASS_UNKNOWN,
     }
 )
 
@@ -46,7 +49,8 @@ class Finding:
     `message` says what is wrong and which promise it breaks; `remedy` says what
     to do (or, once Bulwark acted, what it did). `branch` is None for findings
     about the whole repository. `detail` names the check for `check_missing`,
-    the commit for `direct_push`, the file and line for `policy_invalid`.
+    the commit for `direct_push`, the file and line for `policy_invalid`, the
+    rulesets (ids, comma-separated) for `bypass_unknown`.
     `actor` is the login that caused it (a protection change's sender, a pusher).
     """
 

@@ -8,7 +8,8 @@ https://docs.github.com/rest/branches/branch-protection#update-branch-protection
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,19 +53,6 @@ class Plan:
         return self.classic_write is None and self.ruleset_write is None
 
 
-def policy_requirements(policy: Policy) -> Requirements:
-    """Return what the policy demands of a protected branch."""
-    return Requirements(
-        reviews=policy.required_approving_review_count,
-        dismiss_stale_reviews=policy.dismiss_stale_reviews,
-        require_code_owner_reviews=policy.require_code_owner_reviews,
-        strict=policy.strict,
-        checks=tuple(StatusCheck(c.context, c.app_id) for c in policy.checks),
-        no_force_pushes=not policy.allow_force_pushes,
-        no_deletions=not policy.allow_deletions,
-    )
-
-
 def _meets(have: Iterable[StatusCheck], want: CheckRequirement) -> bool:
     return any(c.context == want.context and want.app_id in (None, c.app_id) for c in have)
 
@@ -105,7 +93,9 @@ def plan(
     writes = write.writes(policy.mode)
     found = _find(policy, protection)
     findings = tuple(
-        drift(policy, protection.branch, kind, detail, actor, writes=writes)
+        drift(
+            policy, protection.branch, kind, detail, actor, writes=writes, enforce_with=enforce_with
+        )
         for kind, detail in found
     )
     if not findings or not writes:
@@ -129,10 +119,24 @@ def _find(policy: Policy, protection: BranchProtection) -> list[Gap]:
     if protection.classic is None and not protection.rulesets.any:
         return [(FindingKind.UNPROTECTED, None)]
     found = gaps(policy, protection.requirements)
-    bypassable = set(gaps(policy, protection.binding_requirements)) - set(found)
-    if policy.enforce_admins and bypassable:
-        found.append((FindingKind.ADMINS_NOT_ENFORCED, None))
+    if policy.enforce_admins:
+        found += _admin_gaps(policy, protection, found)
     return found
+
+
+def _admin_gaps(policy: Policy, protection: BranchProtection, found: list[Gap]) -> list[Gap]:
+    """Say whether administrators can skip what the branch requires, or cannot be shown not to.
+
+    A requirement that binds admins only if a hidden bypass list is empty is
+    `bypass_unknown`, never a false `admins_not_enforced`.
+    """
+    met = set(found)
+    if set(gaps(policy, protection.maybe_binding_requirements)) - met:
+        return [(FindingKind.ADMINS_NOT_ENFORCED, None)]
+    if set(gaps(policy, protection.binding_requirements)) - met:
+        hidden = ",".join(str(i) for i in protection.rulesets.unknown_ids)
+        return [(FindingKind.BYPASS_UNKNOWN, hidden or None)]
+    return []
 
 
 # --- the classic write ---------------------------------------------------------
@@ -267,61 +271,188 @@ def classic_body(
     }
 
 
+# --- the narrower writes ------------------------------------------------------
+# Where the branch has settings the PUT body cannot carry, the sub-endpoints change
+# one part and leave the rest alone:
+# https://docs.github.com/rest/branches/branch-protection#set-admin-branch-protection
+# https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection
+# https://docs.github.com/rest/branches/branch-protection#update-status-check-protection
+
+
+@dataclass(frozen=True)
+class PartialWrite:
+    """The sub-endpoint writes that make classic protection what a PUT body would."""
+
+    enforce_admins: bool = False
+    reviews: dict[str, Any] | None = None  # PATCH …/required_pull_request_reviews
+    status_checks: dict[str, Any] | None = None  # PATCH …/required_status_checks
+
+
+_SUB_ENDPOINT_PARTS = ("enforce_admins", "required_pull_request_reviews", "required_status_checks")
+
+
+def partial_write(current: ClassicProtection, body: dict[str, Any]) -> PartialWrite | None:
+    """Return the sub-endpoint writes that reach `body` from `current`, or None if none can."""
+    wanted = parse_classic(body)
+    assert wanted is not None
+    others = {f: getattr(wanted, f) for f in _OTHER_FIELDS}
+    if others != {f: getattr(current, f) for f in _OTHER_FIELDS}:
+        return None  # e.g. force pushes or deletions: only the PUT sets them
+    reviews, checks = wanted.required_pull_request_reviews, wanted.required_status_checks
+    have_reviews, have_checks = (
+        current.required_pull_request_reviews,
+        current.required_status_checks,
+    )
+    if (reviews is None) != (have_reviews is None) or (checks is None) != (have_checks is None):
+        return None  # turning a part on or off takes the PUT
+    return PartialWrite(
+        enforce_admins=wanted.enforce_admins and not current.enforce_admins,
+        reviews=None if reviews == have_reviews else _review_patch(body),
+        status_checks=None
+        if _any_source(checks) == _any_source(have_checks)
+        else body["required_status_checks"],
+    )
+
+
+def _any_source(checks: StatusChecks | None) -> StatusChecks | None:
+    """Read the PUT body's `app_id: -1` ("any source") as GET shows it (no app)."""
+    if checks is None:
+        return None
+    found = tuple(replace(c, app_id=None) if c.app_id == ANY_APP else c for c in checks.checks)
+    return replace(checks, checks=found)
+
+
+_OTHER_FIELDS = tuple(
+    f
+    for f in ClassicProtection.__dataclass_fields__
+    if f not in (*_SUB_ENDPOINT_PARTS, "required_signatures")
+)
+
+
+def _review_patch(body: dict[str, Any]) -> dict[str, Any]:
+    reviews = body["required_pull_request_reviews"]
+    keys = (
+        "required_approving_review_count",
+        "dismiss_stale_reviews",
+        "require_code_owner_reviews",
+    )
+    return {key: reviews[key] for key in keys}
+
+
 # --- the ruleset write ---------------------------------------------------------
+# A PUT …/rulesets/{id} replaces `rules`, `conditions` and `bypass_actors` whole:
+# https://docs.github.com/rest/repos/rules#update-a-repository-ruleset
+# so, as with classic protection, the body carries every existing rule and
+# parameter through and only raises what the policy requires.
+
+_PULL_REQUEST_DEFAULTS = {
+    "required_approving_review_count": 0,
+    "dismiss_stale_reviews_on_push": False,
+    "require_code_owner_review": False,
+    "require_last_push_approval": False,
+    "required_review_thread_resolution": False,
+}
 
 
 def ruleset_body(
     policy: Policy, protection: BranchProtection, *, default_branch: str | None = None
 ) -> dict[str, Any]:
-    """Return the body of Bulwark's own ruleset: what it had, raised to the policy."""
-    rulesets = protection.rulesets
-    own = protection.bulwark_ruleset_id
-    have = rulesets.of(own) or rulesets.declared_of(own) or Requirements()
-    want = policy_requirements(policy)
-    merged = have.union(replace(want, checks=()))
-    checks = merge_checks(have.checks, policy.checks)
+    """Return the body of Bulwark's own ruleset: everything it had, raised to the policy."""
+    existing = protection.rulesets.raw_of(protection.bulwark_ruleset_id) or {}
     ref = (
         "~DEFAULT_BRANCH"
         if protection.branch == default_branch
         else f"refs/heads/{protection.branch}"
     )
-    include = sorted({*rulesets.include_of(protection.bulwark_ruleset_id), ref})
     return {
         "name": RULESET_NAME,
         "target": "branch",
         "enforcement": "active",
-        "bypass_actors": [],
-        "conditions": {"ref_name": {"include": include, "exclude": []}},
-        "rules": _rules(replace(merged, checks=checks)),
+        "bypass_actors": _bypass_actors(policy, existing),
+        "conditions": _conditions(existing, ref),
+        "rules": raise_rules(policy, existing.get("rules") or []),
     }
 
 
-def _rules(req: Requirements) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = []
-    if req.reviews is not None:
-        params = {
-            "required_approving_review_count": req.reviews,
-            "dismiss_stale_reviews_on_push": req.dismiss_stale_reviews,
-            "require_code_owner_review": req.require_code_owner_reviews,
-            "require_last_push_approval": req.require_last_push_approval,
-            "required_review_thread_resolution": False,
-        }
-        rules.append({"type": "pull_request", "parameters": params})
-    if req.checks:
-        checks = [
-            {"context": c.context} | ({} if c.app_id is None else {"integration_id": c.app_id})
-            for c in req.checks
-        ]
-        params_checks = {
-            "strict_required_status_checks_policy": req.strict,
-            "required_status_checks": checks,
-        }
-        rules.append({"type": "required_status_checks", "parameters": params_checks})
-    if req.no_force_pushes:
+def _bypass_actors(policy: Policy, existing: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Keep the bypass list unless the policy binds admins: then nobody may skip the rules."""
+    if policy.enforce_admins:
+        return []  # every bypass mode (always, exempt, pull_request) skips a policy rule
+    return [dict(actor) for actor in existing.get("bypass_actors") or ()]
+
+
+def _conditions(existing: Mapping[str, Any], ref: str) -> dict[str, Any]:
+    """Return the ruleset's conditions with `ref` included (and not excluded)."""
+    conditions = copy.deepcopy(dict(existing.get("conditions") or {}))
+    ref_name = dict(conditions.get("ref_name") or {})
+    include = [str(i) for i in ref_name.get("include") or ()]
+    ref_name["include"] = sorted({*include, ref})
+    ref_name["exclude"] = [e for e in ref_name.get("exclude") or () if e != ref]
+    conditions["ref_name"] = ref_name
+    return conditions
+
+
+def raise_rules(policy: Policy, rules: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Return `rules` with every rule and parameter kept, raised to what the policy requires."""
+    result = [copy.deepcopy(dict(rule)) for rule in rules]
+    for wanted in _policy_rules(policy):
+        found = next((r for r in result if r.get("type") == wanted["type"]), None)
+        if found is None:
+            result.append(wanted)
+        elif wanted["type"] == "pull_request":
+            found["parameters"] = _raise_reviews(policy, found.get("parameters") or {})
+        elif wanted["type"] == "required_status_checks":
+            found["parameters"] = _raise_checks(policy, found.get("parameters") or {})
+    return result
+
+
+def _policy_rules(policy: Policy) -> list[dict[str, Any]]:
+    """Return the rules the policy asks for, in the order a new ruleset lists them."""
+    rules: list[dict[str, Any]] = [
+        {"type": "pull_request", "parameters": _raise_reviews(policy, {})}
+    ]
+    if policy.checks:  # strictness takes effect only with a check to require
+        rules.append({"type": "required_status_checks", "parameters": _raise_checks(policy, {})})
+    if not policy.allow_force_pushes:
         rules.append({"type": "non_fast_forward"})
-    if req.no_deletions:
+    if not policy.allow_deletions:
         rules.append({"type": "deletion"})
     return rules
+
+
+def _raise_reviews(policy: Policy, params: Mapping[str, Any]) -> dict[str, Any]:
+    raised = {**_PULL_REQUEST_DEFAULTS, **copy.deepcopy(dict(params))}
+    raised["required_approving_review_count"] = max(
+        int(raised["required_approving_review_count"] or 0),
+        policy.required_approving_review_count,
+    )
+    raised["dismiss_stale_reviews_on_push"] = bool(
+        raised["dismiss_stale_reviews_on_push"] or policy.dismiss_stale_reviews
+    )
+    raised["require_code_owner_review"] = bool(
+        raised["require_code_owner_review"] or policy.require_code_owner_reviews
+    )
+    return raised
+
+
+def _raise_checks(policy: Policy, params: Mapping[str, Any]) -> dict[str, Any]:
+    raised = copy.deepcopy(dict(params))
+    entries = [dict(c) for c in raised.get("required_status_checks") or ()]
+    have = tuple(StatusCheck(str(c["context"]), c.get("integration_id")) for c in entries)
+    merged = merge_checks(have, policy.checks)
+    kept = [c for c in entries if StatusCheck(str(c["context"]), c.get("integration_id")) in merged]
+    added = [_rule_check(c) for c in merged if c not in have]
+    raised["required_status_checks"] = kept + added
+    raised["strict_required_status_checks_policy"] = bool(
+        raised.get("strict_required_status_checks_policy") or policy.strict
+    )
+    return raised
+
+
+def _rule_check(check: StatusCheck) -> dict[str, Any]:
+    return {"context": check.context} | (
+        {} if check.app_id is None else {"integration_id": check.app_id}
+    )
 
 
 # --- what a write leaves behind ------------------------------------------------

@@ -3,8 +3,14 @@
 Each source is reduced to `Requirements` (what a change must pass to land), so the
 planner compares the policy with one shape. A requirement met by either source
 is met (DESIGN.md section 2). `binding_requirements` keeps only what binds
-administrators too: classic protection with `enforce_admins`, and rulesets that
-are active with no bypass actor that may always bypass.
+administrators too: classic protection with `enforce_admins`, and what rulesets
+enforce on everyone. A bypass actor in `always` or `exempt` mode skips every rule
+of its ruleset; one in `pull_request` mode may merge a pull request without the
+approvals and checks (it still cannot push directly, force-push or delete).
+https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/creating-rulesets-for-a-repository#granting-bypass-permissions-for-your-branch-or-tag-ruleset
+A ruleset whose bypass list GitHub does not show (it shows it only to callers
+who may edit the ruleset) binds no one Bulwark can prove: its requirements are
+kept apart in `unknown`, so the planner says "bypass unknown", not "bypassable".
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Any
 
 # Bypass modes that let an actor skip the rules outright (not only through a pull request).
 ALWAYS_BYPASS = frozenset({"always", "exempt"})
+# A bypass mode that lets an actor merge a pull request without its approvals and checks.
+PULL_REQUEST_BYPASS = "pull_request"
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,10 @@ class RulesetProtection:
     """The rules that rulesets apply to a branch, combined.
 
     `enforce_admins` is true only when rules apply and every ruleset they come
-    from is active with no bypass actor that may always bypass. `bound` holds the
-    requirements of those binding rulesets alone; `by_ruleset` each ruleset's own
-    requirements (to merge into Bulwark's own ruleset); `ref_include` the branch
-    conditions of the rulesets that could be read.
+    from binds everyone to all its rules. `bound` holds what binds administrators
+    too; `unknown` what rulesets with a hidden bypass list require (`unknown_ids`);
+    `by_ruleset` each ruleset's own requirements (to merge into Bulwark's own
+    ruleset); `ref_include` the branch conditions of the rulesets that could be read.
     """
 
     requirements: Requirements = field(default_factory=Requirements)
@@ -125,6 +133,18 @@ class RulesetProtection:
     # What each readable ruleset declares, whether or not it applies to this branch
     # (Bulwark's own ruleset may cover other branches: its body keeps what it had).
     declared: tuple[tuple[int, Requirements], ...] = ()
+    # Per ruleset with a visible bypass list: the part of its requirements that binds admins.
+    bound_by: tuple[tuple[int, Requirements], ...] = ()
+    unknown_ids: tuple[int, ...] = ()
+    # Each readable ruleset as GitHub returned it (its `rules` filled in from the
+    # branch's rules when the answer had none): a rewrite carries all of it through.
+    raw: tuple[tuple[int, Mapping[str, Any]], ...] = ()
+
+    @property
+    def unknown(self) -> Requirements:
+        """Return what the rulesets whose bypass list is hidden require."""
+        per = dict(self.by_ruleset)
+        return _union(per[i] for i in self.unknown_ids if i in per)
 
     @property
     def any(self) -> bool:
@@ -138,6 +158,10 @@ class RulesetProtection:
     def declared_of(self, ruleset_id: int | None) -> Requirements | None:
         """Return what a ruleset declares, applied to this branch or not."""
         return dict(self.declared).get(ruleset_id) if ruleset_id is not None else None
+
+    def raw_of(self, ruleset_id: int | None) -> Mapping[str, Any] | None:
+        """Return a readable ruleset as GitHub returned it, or None."""
+        return dict(self.raw).get(ruleset_id) if ruleset_id is not None else None
 
     def include_of(self, ruleset_id: int | None) -> tuple[str, ...]:
         """Return one ruleset's `conditions.ref_name.include`."""
@@ -160,9 +184,14 @@ class BranchProtection:
 
     @property
     def binding_requirements(self) -> Requirements:
-        """Return what the branch demands of administrators too."""
+        """Return what the branch provably demands of administrators too."""
         classic = self.classic if self.classic and self.classic.enforce_admins else None
         return classic_requirements(classic).union(self.rulesets.bound)
+
+    @property
+    def maybe_binding_requirements(self) -> Requirements:
+        """Return what may bind administrators: also rulesets whose bypass list is hidden."""
+        return self.binding_requirements.union(self.rulesets.unknown)
 
 
 # --- classic -------------------------------------------------------------------
@@ -287,16 +316,27 @@ def _rule_requirements(rule: Mapping[str, Any]) -> Requirements:
     return Requirements()
 
 
-def _binds_admins(ruleset: Mapping[str, Any] | None) -> bool:
-    """Whether a ruleset is active and nobody may always bypass it (unreadable: no)."""
-    if ruleset is None or ruleset.get("enforcement") != "active":
-        return False
-    if "bypass_actors" not in ruleset:
-        # GitHub shows bypass actors only to callers who may write the ruleset (an App
-        # with organization_administration: read may not, for org rulesets): unknown.
-        return False
-    actors = ruleset.get("bypass_actors") or ()
-    return not any(a.get("bypass_mode", "always") in ALWAYS_BYPASS for a in actors)
+def bypass_hidden(ruleset: Mapping[str, Any] | None) -> bool:
+    """Whether GitHub did not show who may bypass a ruleset (or the ruleset itself)."""
+    # GitHub shows bypass actors only to callers who may write the ruleset: an App
+    # with organization_administration: read sees an org ruleset without them.
+    # https://docs.github.com/rest/orgs/rules#get-an-organization-repository-ruleset
+    return ruleset is None or "bypass_actors" not in ruleset
+
+
+def _admin_bound(ruleset: Mapping[str, Any], requirements: Requirements) -> Requirements:
+    """Return the part of a readable ruleset's requirements that binds administrators."""
+    if ruleset.get("enforcement") != "active":
+        return Requirements()
+    modes = {a.get("bypass_mode", "always") for a in ruleset.get("bypass_actors") or ()}
+    if modes & ALWAYS_BYPASS:
+        return Requirements()
+    if PULL_REQUEST_BYPASS in modes:
+        # Merging a pull request past its approvals and checks; pushes stay bound.
+        return Requirements(
+            no_force_pushes=requirements.no_force_pushes, no_deletions=requirements.no_deletions
+        )
+    return requirements
 
 
 def _include(ruleset: Mapping[str, Any] | None) -> tuple[str, ...]:
@@ -315,12 +355,14 @@ def parse_rules(
         if ruleset is not None and ruleset.get("enforcement") != "active":
             continue  # evaluate/disabled rulesets enforce nothing
         per[ruleset_id] = per.get(ruleset_id, Requirements()).union(_rule_requirements(rule))
-    binding = [i for i in per if _binds_admins(rulesets.get(i))]
+    unknown = tuple(i for i in per if bypass_hidden(rulesets.get(i)))
+    bound_by = {i: _admin_bound(rulesets[i], reqs) for i, reqs in per.items() if i not in unknown}
+    binding = [i for i, part in bound_by.items() if part == per[i]]
     return RulesetProtection(
         requirements=_union(per.values()),
         enforce_admins=bool(per) and len(binding) == len(per),
         ruleset_ids=tuple(per),
-        bound=_union(per[i] for i in binding),
+        bound=_union(bound_by.values()),
         by_ruleset=tuple(per.items()),
         ref_include=tuple((i, _include(r)) for i, r in rulesets.items()),
         bound_ids=tuple(binding),
@@ -328,7 +370,27 @@ def parse_rules(
             (i, _union(_rule_requirements(rule) for rule in r.get("rules") or ()))
             for i, r in rulesets.items()
         ),
+        bound_by=tuple(bound_by.items()),
+        unknown_ids=unknown,
+        raw=tuple((i, _with_rules(r, i, rules)) for i, r in rulesets.items()),
     )
+
+
+_RULE_SOURCE = ("ruleset_source_type", "ruleset_source", "ruleset_id")
+
+
+def _with_rules(
+    ruleset: Mapping[str, Any], ruleset_id: int, rules: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any]:
+    """Return the ruleset with its `rules`; from the branch's rules when it came without."""
+    if "rules" in ruleset:
+        return ruleset
+    own = [
+        {k: v for k, v in rule.items() if k not in _RULE_SOURCE}
+        for rule in rules
+        if rule.get("ruleset_id") == ruleset_id
+    ]
+    return {**ruleset, "rules": own}
 
 
 def replace_ruleset(
@@ -337,6 +399,8 @@ def replace_ruleset(
     """Return `rulesets` with one ruleset's requirements replaced (or added)."""
     per = dict(rulesets.by_ruleset)
     per[ruleset_id] = requirements
+    bound_by = dict(rulesets.bound_by)
+    bound_by[ruleset_id] = requirements if binding else Requirements()
     bound_ids = [i for i in rulesets.bound_ids if i != ruleset_id] + (
         [ruleset_id] if binding else []
     )
@@ -344,11 +408,14 @@ def replace_ruleset(
         requirements=_union(per.values()),
         enforce_admins=len(bound_ids) == len(per),
         ruleset_ids=tuple(per),
-        bound=_union(per[i] for i in bound_ids),
+        bound=_union(bound_by.values()),
         by_ruleset=tuple(per.items()),
         ref_include=rulesets.ref_include,
         bound_ids=tuple(bound_ids),
         declared=rulesets.declared,
+        bound_by=tuple(bound_by.items()),
+        unknown_ids=tuple(i for i in rulesets.unknown_ids if i != ruleset_id),
+        raw=rulesets.raw,
     )
 
 

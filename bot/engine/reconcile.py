@@ -12,13 +12,15 @@ from cachetools import LRUCache
 from bot.clock import Clock, isoformat
 from bot.core.findings import (
     empty_repository,
+    held_back,
     no_permission,
     not_supported,
     policy_invalid,
     unsupported_reason,
 )
+from bot.core.graphql_protection import beyond_rest
 from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
-from bot.core.plan import RULESET_NAME, Plan, plan
+from bot.core.plan import RULESET_NAME, PartialWrite, Plan, partial_write, plan
 from bot.core.policy import Mode, Policy, WriteMode, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
 from bot.engine.policies import PolicyStore
@@ -69,6 +71,16 @@ class BranchRead:
 
     protection: BranchProtection
     unsupported: Finding | None = None
+    # Classic protection is disabled for the repository: only a ruleset can protect it.
+    ruleset_only: bool = False
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """How one branch's write went: impossible (`stuck`), held back (`held`), or done."""
+
+    stuck: Finding | None = None
+    held: tuple[str, ...] = ()  # settings a rewrite would have dropped
 
 
 class Reconciler:
@@ -195,26 +207,29 @@ class Reconciler:
             read = await self._read(gh, target, branch)
             if read.unsupported is not None:
                 return self._unsupported(target.full, mode, read.unsupported, covered)
+            if read.ruleset_only:
+                target = replace(target, enforce_with="ruleset")
             branch_plan = self._plan(target, read.protection)
             findings.extend(branch_plan.findings)
             if not target.writes or branch_plan.empty:
                 remaining.extend(branch_plan.findings)
                 continue
-            stuck = await self._write(gh, target, read.protection, branch_plan)
-            if stuck is not None:
-                return self._unsupported(target.full, mode, stuck, covered, findings)
+            result = await self._write(gh, target, read.protection, branch_plan)
+            if result.stuck is not None:
+                return self._unsupported(target.full, mode, result.stuck, covered, findings)
+            if result.held:
+                remaining.extend(_held(branch_plan.findings, result.held))
+                continue
             wrote = True
             remaining.extend(f for f in branch_plan.findings if f.kind not in REPAIRABLE)
         return self._status(target.full, mode, findings, remaining, wrote, covered)
 
-    def _plan(
-        self, target: Target, protection: BranchProtection, enforce_with: str | None = None
-    ) -> Plan:
+    def _plan(self, target: Target, protection: BranchProtection) -> Plan:
         return plan(
             target.policy,
             protection,
             write=target.write,
-            enforce_with=enforce_with or target.enforce_with,
+            enforce_with=target.enforce_with,
             actor=target.actor,
             default_branch=target.default_branch,
         )
@@ -260,13 +275,13 @@ class Reconciler:
     async def _read(self, gh: Gateway, target: Target, branch: str) -> BranchRead:
         owner, name = target.owner, target.name
         try:
-            classic = await _classic(gh, owner, name, branch)
+            classic, disabled = await self._classic(gh, target, branch)
             rules = await gh.rules_for_branch(owner, name, branch)
         except NotSupported as exc:
             return BranchRead(_empty_protection(branch), not_supported(branch, str(exc)))
         rulesets = await self._rulesets(gh, owner, name, rules)
         own = next((i for i, r in rulesets.items() if _is_own(r)), None)
-        if own is None and target.enforce_with == "ruleset":
+        if own is None and (disabled or target.enforce_with == "ruleset"):
             own = await self._own_ruleset_id(gh, owner, name)
             found = None if own is None else await gh.repo_ruleset(owner, name, own)
             if own is not None and found is not None:
@@ -275,7 +290,18 @@ class Reconciler:
         protection = BranchProtection(
             branch, parse_classic(classic), parse_rules(rules, rulesets), bulwark_ruleset_id=own
         )
-        return BranchRead(protection)
+        return BranchRead(protection, ruleset_only=disabled)
+
+    async def _classic(
+        self, gh: Gateway, target: Target, branch: str
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """Read classic protection; (None, True) where the repository has it disabled."""
+        try:
+            return await gh.branch_protection(target.owner, target.name, branch), False
+        except ProtectionDisabled:
+            # GitHub answers the GET too: no classic protection here, only rulesets.
+            self._ruleset_only[target.full.lower()] = True
+            return None, True
 
     async def _rulesets(
         self, gh: Gateway, owner: str, name: str, rules: list[dict[str, Any]]
@@ -305,37 +331,79 @@ class Reconciler:
 
     async def _write(
         self, gh: Gateway, target: Target, protection: BranchProtection, branch_plan: Plan
-    ) -> Finding | None:
-        """Apply one branch's plan; return a finding when the write is impossible."""
+    ) -> WriteResult:
+        """Apply one branch's plan; say when the write is impossible or was held back."""
         key = target.full.lower()
         stuck = self._stuck.get(key)
         if stuck is not None:
-            return stuck
+            return WriteResult(stuck)
         try:
-            await self._apply(gh, target, protection, branch_plan)
+            return WriteResult(held=await self._apply(gh, target, protection, branch_plan))
         except ProtectionDisabled:
+            # Disabled since the read: read again for Bulwark's ruleset, which the write keeps.
             self._ruleset_only[key] = True
-            own = await self._own_ruleset_id(gh, target.owner, target.name)
-            protection = replace(protection, bulwark_ruleset_id=own)
-            retry = self._plan(target, protection, enforce_with="ruleset")
-            return await self._write(gh, target, protection, retry)
+            by_ruleset = replace(target, enforce_with="ruleset")
+            read = await self._read(gh, by_ruleset, protection.branch)
+            retry = self._plan(by_ruleset, read.protection)
+            return await self._write(gh, by_ruleset, read.protection, retry)
         except NotSupported as exc:
             self._stuck[key] = not_supported(protection.branch, str(exc))
         except Forbidden as exc:
             self._stuck[key] = no_permission(protection.branch, str(exc), archived=exc.archived)
-        return self._stuck.get(key)
+        return WriteResult(self._stuck.get(key))
 
     async def _apply(
         self, gh: Gateway, target: Target, protection: BranchProtection, branch_plan: Plan
-    ) -> None:
-        owner, name, branch = target.owner, target.name, branch_plan.branch
+    ) -> tuple[str, ...]:
+        """Apply a plan; return the settings that kept Bulwark from writing (none: written)."""
         if branch_plan.classic_write is not None:
-            await gh.put_branch_protection(owner, name, branch, branch_plan.classic_write)
-            log.info("wrote branch protection", extra={"repo": target.full, "branch": branch})
-        if branch_plan.enable_signatures:
-            await gh.enable_required_signatures(owner, name, branch)
+            held = await self._write_classic(gh, target, protection, branch_plan)
+            if held:
+                return held
         if branch_plan.ruleset_write is not None:
             await self._write_ruleset(gh, target, protection, branch_plan.ruleset_write)
+        return ()
+
+    async def _write_classic(
+        self, gh: Gateway, target: Target, protection: BranchProtection, branch_plan: Plan
+    ) -> tuple[str, ...]:
+        """Write classic protection; return what a rewrite would drop when none could be made."""
+        owner, name, branch = target.owner, target.name, branch_plan.branch
+        body = branch_plan.classic_write
+        assert body is not None
+        current = protection.classic
+        # Only existing protection can hold what the PUT would drop: ask GraphQL then.
+        beyond = () if current is None else await self._beyond_rest(gh, target, branch)
+        if current is not None and beyond:
+            partial = partial_write(current, body)
+            if partial is None:
+                where = {"repo": target.full, "branch": branch}
+                log.warning("held back: a rewrite would drop %s", "; ".join(beyond), extra=where)
+                return beyond
+            await self._write_partial(gh, target, branch, partial)
+            return ()
+        await gh.put_branch_protection(owner, name, branch, body)
+        log.info("wrote branch protection", extra={"repo": target.full, "branch": branch})
+        if branch_plan.enable_signatures:
+            await gh.enable_required_signatures(owner, name, branch)
+        return ()
+
+    async def _beyond_rest(self, gh: Gateway, target: Target, branch: str) -> tuple[str, ...]:
+        """Name the branch's settings a REST PUT would drop (one GraphQL query)."""
+        return beyond_rest(await gh.protection_rule(target.owner, target.name, branch))
+
+    async def _write_partial(
+        self, gh: Gateway, target: Target, branch: str, partial: PartialWrite
+    ) -> None:
+        """Write through the sub-endpoints, leaving settings REST cannot carry in place."""
+        owner, name = target.owner, target.name
+        if partial.enforce_admins:
+            await gh.enforce_admins(owner, name, branch)
+        if partial.reviews is not None:
+            await gh.update_required_reviews(owner, name, branch, partial.reviews)
+        if partial.status_checks is not None:
+            await gh.update_required_checks(owner, name, branch, partial.status_checks)
+        log.info("wrote branch protection in parts", extra={"repo": target.full, "branch": branch})
 
     async def _write_ruleset(
         self, gh: Gateway, target: Target, protection: BranchProtection, body: dict[str, Any]
@@ -359,16 +427,10 @@ def _is_own(ruleset: Mapping[str, Any]) -> bool:
     )
 
 
+def _held(findings: Iterable[Finding], settings: tuple[str, ...]) -> list[Finding]:
+    """Keep a branch's findings open, each repairable one saying why it was not written."""
+    return [held_back(f, settings) if f.kind in REPAIRABLE else f for f in findings]
+
+
 def _empty_protection(branch: str) -> BranchProtection:
     return BranchProtection(branch, None, parse_rules([], {}))
-
-
-async def _classic(gh: Gateway, owner: str, name: str, branch: str) -> dict[str, Any] | None:
-    """Read classic protection; where it is disabled there is none (a write then uses a ruleset).
-
-    GitHub answers GET as it answers PUT there: 404 "Branch protection has been disabled".
-    """
-    try:
-        return await gh.branch_protection(owner, name, branch)
-    except ProtectionDisabled:
-        return None

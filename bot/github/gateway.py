@@ -7,6 +7,7 @@ import binascii
 from datetime import datetime
 from typing import Any, cast
 
+from bot.core.graphql_protection import BEYOND_REST_FIELDS
 from bot.github.client import GitHubClient, reading_post, retry_safe_post
 from bot.github.errors import Invalid, NotFound, QueryFailed
 
@@ -15,6 +16,15 @@ _PER_PAGE = 100
 _REPO = "/repos/{owner}/{repo}"
 _PROTECTION = _REPO + "/branches/{branch}/protection"
 _SIGNATURES = _PROTECTION + "/required_signatures"
+
+
+_RULE_QUERY = f"""
+query($owner: String!, $name: String!, $ref: String!) {{
+  repository(owner: $owner, name: $name) {{
+    ref(qualifiedName: $ref) {{ branchProtectionRule {{ {BEYOND_REST_FIELDS} }} }}
+  }}
+}}
+"""
 
 
 class _Base:
@@ -119,6 +129,30 @@ class Gateway(_Base):
         """Replace a branch's classic protection."""
         url_vars: dict[str, Any] = {"owner": owner, "repo": repo, "branch": branch}
         return cast(Json, await self.client.put(_PROTECTION, url_vars, data=body))
+
+    async def enforce_admins(self, owner: str, repo: str, branch: str) -> None:
+        """Include administrators in a branch's classic protection, changing nothing else."""
+        url_vars: dict[str, Any] = {"owner": owner, "repo": repo, "branch": branch}
+        with retry_safe_post():  # enabling twice is the same as once
+            await self.client.post(_PROTECTION + "/enforce_admins", url_vars, data=b"")
+
+    async def update_required_reviews(self, owner: str, repo: str, branch: str, body: Json) -> Json:
+        """Change a branch's required reviews alone."""
+        url_vars: dict[str, Any] = {"owner": owner, "repo": repo, "branch": branch}
+        url = _PROTECTION + "/required_pull_request_reviews"
+        return cast(Json, await self.client.patch(url, url_vars, data=body))
+
+    async def update_required_checks(self, owner: str, repo: str, branch: str, body: Json) -> Json:
+        """Change a branch's required status checks alone."""
+        url_vars: dict[str, Any] = {"owner": owner, "repo": repo, "branch": branch}
+        url = _PROTECTION + "/required_status_checks"
+        return cast(Json, await self.client.patch(url, url_vars, data=body))
+
+    async def protection_rule(self, owner: str, repo: str, branch: str) -> Json | None:
+        """Return what GraphQL's `BranchProtectionRule` adds to REST for a branch, or None."""
+        data = await self.graphql(_RULE_QUERY, owner=owner, name=repo, ref=f"refs/heads/{branch}")
+        ref = (data.get("repository") or {}).get("ref") or {}
+        return cast(Json | None, ref.get("branchProtectionRule"))
 
     async def enable_required_signatures(self, owner: str, repo: str, branch: str) -> None:
         """Require signed commits on a protected branch."""

@@ -13,7 +13,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, parse
 
 from bot.clock import isoformat
 from bot.sandbox.context import context_of
-from bot.sandbox.graphql_history import repo_fields
+from bot.sandbox.graphql_history import ref_node, repo_fields
 from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
 from bot.sandbox.routes_common import (
     COST,
@@ -99,6 +99,16 @@ def _rule_node(state: State, repo: Repo, branch: str, stored: JSON) -> JSON:
         "restrictsReviewDismissals": bool(reviews.get("dismissal_restrictions")),
         "blocksCreations": stored["block_creations"],
         "isLinearHistoryRequired": stored["required_linear_history"],
+        "requiresDeployments": bool(stored.get("required_deployment_environments")),
+        "requiredDeploymentEnvironments": list(stored.get("required_deployment_environments", [])),
+        "bypassForcePushAllowances": lambda _, first=None, after=None, **__: connection(
+            [
+                {"__typename": "BypassForcePushAllowance", "id": f"BFPA_{login}"}
+                for login in stored.get("force_push_bypass", [])
+            ],
+            first,
+            after,
+        ),
     }
 
 
@@ -153,6 +163,18 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         ]
         return connection(found, first, after)
 
+    history = repo_fields(state, repo, connection)
+
+    def ref(_: Any, qualifiedName: str = "", **__: Any) -> JSON | None:
+        node = ref_node(state, repo, qualifiedName, connection)
+        if node is None:
+            return None
+        stored = repo.protections.get(node["name"])
+        node["branchProtectionRule"] = (
+            None if stored is None else _rule_node(state, repo, node["name"], stored)
+        )
+        return node
+
     return {
         "__typename": "Repository",
         "id": f"R_{repo.id}",
@@ -179,7 +201,8 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         "rulesets": rulesets,
         "refs": refs,
         "object": lambda _, expression=None, **__: _object(state, repo, expression or ""),
-        **repo_fields(state, repo, connection),
+        **history,
+        "ref": ref,
     }
 
 

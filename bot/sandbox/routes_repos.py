@@ -37,6 +37,8 @@ from bot.sandbox.state import (
     b64,
     git_blob_sha,
     normalize_protection,
+    patch_reviews,
+    patch_status_checks,
     reporters,
 )
 
@@ -44,6 +46,7 @@ routes = web.RouteTableDef()
 PROTECTION = "/repos/{owner}/{repo}/branches/{branch:.+}/protection"
 NOT_PROTECTED_DOC = "https://docs.github.com/rest/branches/branch-protection#get-branch-protection"
 UPGRADE = "Upgrade to GitHub Pro or make this repository public to enable this feature."
+DISABLED = "Branch protection has been disabled on this repository"
 PROTECTION_KEYS = (
     "required_status_checks",
     "enforce_admins",
@@ -57,9 +60,19 @@ def _check_plan(state: State, repo: Repo) -> None:
         raise error(403, UPGRADE, "https://docs.github.com/rest/branches/branch-protection")
 
 
+def _check_enabled(repo: Repo) -> None:
+    # Where classic protection is disabled for a repository, GitHub answers every
+    # protection route, the GET included, with this 404 (public reports of the live API;
+    # the description lists only "Branch not protected"): only rulesets can protect it.
+    # https://docs.github.com/rest/branches/branch-protection#get-branch-protection
+    if repo.protection_disabled:
+        raise error(404, DISABLED, NOT_PROTECTED_DOC)
+
+
 def _protected_repo(request: web.Request, *, write: bool = False) -> tuple[Repo, str]:
     repo = repo_from(request, write=write)
     _check_plan(state_of(request), repo)
+    _check_enabled(repo)
     return repo, branch_from(request, repo)
 
 
@@ -157,6 +170,42 @@ async def get_status_checks(request: web.Request) -> web.Response:
     return respond(rendered["required_status_checks"])
 
 
+@routes.patch(PROTECTION + "/required_status_checks")
+async def update_status_checks(request: web.Request) -> web.Response:
+    """Change the required checks alone; every other setting of the protection stays.
+
+    https://docs.github.com/rest/branches/branch-protection#update-status-check-protection
+    """
+    repo, branch = _protected_repo(request, write=True)
+    stored = _stored(repo, branch)
+    if not stored["required_status_checks"]:
+        raise error(404, "Required status checks not enabled")
+    body = body_of(request)
+    if "checks" in body and "contexts" in body:
+        raise invalid('Invalid request.\n\nMore than one subschema in "oneOf" matched.')
+    patch_status_checks(stored, body, reporters(repo))
+    rendered = state_of(request).protection(repo.owner, repo.name, branch) or {}
+    return respond(rendered["required_status_checks"])
+
+
+@routes.patch(PROTECTION + "/required_pull_request_reviews")
+async def update_reviews(request: web.Request) -> web.Response:
+    """Change the review requirement alone; every other setting of the protection stays.
+
+    https://docs.github.com/rest/branches/branch-protection#update-pull-request-review-protection
+    The description lists only 200 and 422; where reviews are off, the sandbox answers
+    404 "Pull request reviews not enabled" as GitHub's GET of this resource does
+    (Bulwark calls it only where reviews are on).
+    """
+    repo, branch = _protected_repo(request, write=True)
+    stored = _stored(repo, branch)
+    if not stored["required_pull_request_reviews"]:
+        raise error(404, "Pull request reviews not enabled")
+    patch_reviews(stored, body_of(request))
+    rendered = state_of(request).protection(repo.owner, repo.name, branch) or {}
+    return respond(rendered["required_pull_request_reviews"])
+
+
 @routes.get(PROTECTION)
 async def get_protection(request: web.Request) -> web.Response:
     """Return a branch's classic protection, or 404 Branch not protected."""
@@ -172,11 +221,7 @@ async def get_protection(request: web.Request) -> web.Response:
 async def put_protection(request: web.Request) -> web.Response:
     """Replace a branch's protection (required signatures are kept)."""
     state = state_of(request)
-    repo = repo_from(request, write=True)
-    _check_plan(state, repo)
-    if repo.protection_disabled:
-        raise error(404, "Branch protection has been disabled on this repository")
-    branch = branch_from(request, repo)
+    repo, branch = _protected_repo(request, write=True)
     body = request.get(BODY)
     _check_protection_body(body)
     assert isinstance(body, dict)

@@ -418,6 +418,25 @@ class State:
         old = r.protections.get(branch)
         r.protections[branch] = normalize_protection(body, old, reporters(r))
 
+    def set_beyond_rest(
+        self,
+        owner: str,
+        repo: str,
+        branch: str,
+        *,
+        deployment_environments: Iterable[str] = (),
+        force_push_bypass: Iterable[str] = (),
+    ) -> None:
+        """Set what only the web UI and GraphQL carry on a protected branch.
+
+        Required deployment environments and force-push bypass allowances are not in
+        the REST PUT body, so a PUT drops them; the sub-endpoints leave them alone.
+        https://docs.github.com/graphql/reference/objects#branchprotectionrule
+        """
+        stored = self.repo(owner, repo).protections[branch]
+        stored["required_deployment_environments"] = list(deployment_environments)
+        stored["force_push_bypass"] = list(force_push_bypass)
+
     def protection(self, owner: str, repo: str, branch: str) -> JSON | None:
         """Return a branch's protection in GET's response shape, or None."""
         r = self.repo(owner, repo)
@@ -761,6 +780,9 @@ def normalize_protection(
         ),
         "restrictions": copy.deepcopy(body.get("restrictions")),
         "required_signatures": bool(old and old.get("required_signatures")),
+        # Not in the PUT body: a PUT replaces the whole configuration and drops them.
+        "required_deployment_environments": [],
+        "force_push_bypass": [],
     }
     for flag in PROTECTION_FLAGS:
         stored[flag] = bool(body.get(flag))
@@ -791,6 +813,33 @@ def _normalize_checks(checks: JSON, reporters: Mapping[str, int]) -> JSON:
 
 
 OMITTED = object()
+
+
+def patch_status_checks(stored: JSON, body: JSON, reporters: Mapping[str, int]) -> None:
+    """Apply a PATCH …/required_status_checks body: the fields given replace the stored ones."""
+    current = stored["required_status_checks"]
+    if "checks" in body or "contexts" in body:
+        current["checks"] = _normalize_checks(body, reporters)["checks"]
+    if "strict" in body:
+        current["strict"] = bool(body["strict"])
+
+
+REVIEW_FIELDS = (
+    "dismiss_stale_reviews",
+    "require_code_owner_reviews",
+    "required_approving_review_count",
+    "require_last_push_approval",
+    "dismissal_restrictions",
+    "bypass_pull_request_allowances",
+)
+
+
+def patch_reviews(stored: JSON, body: JSON) -> None:
+    """Apply a PATCH …/required_pull_request_reviews body: the fields given replace the stored."""
+    current = stored["required_pull_request_reviews"]
+    for key in REVIEW_FIELDS:
+        if key in body:
+            current[key] = copy.deepcopy(body[key])
 
 
 def _normalize_reviews(reviews: JSON | None) -> JSON | None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from bot.core.graphql_protection import classic_from_rule, pattern_matches, rule_for_branch
+from bot.core.graphql_protection import (
+    beyond_rest,
+    classic_from_rule,
+    pattern_matches,
+    rule_for_branch,
+)
 from bot.core.protection import StatusCheck
 
 RULE = {
@@ -95,3 +102,26 @@ def test_rule_for_branch(patterns: list[str], branch: str, expected: str | None)
 )
 def test_character_sets(pattern: str, name: str, expected: bool) -> None:
     assert pattern_matches(pattern, name) is expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        (None, ()),
+        ({"requiresDeployments": False, "requiredDeploymentEnvironments": []}, ()),
+        (
+            {"requiresDeployments": True, "requiredDeploymentEnvironments": ["prod", "staging"]},
+            ("required deployment environments (prod, staging)",),
+        ),
+        ({"requiresDeployments": True}, ("required deployments",)),
+        (
+            {"bypassForcePushAllowances": {"totalCount": 2}},
+            ("force-push bypass allowances (2)",),
+        ),
+        ({"bypassForcePushAllowances": {"totalCount": 0}}, ()),
+    ],
+)
+def test_beyond_rest_names_what_a_put_would_drop(
+    rule: dict[str, Any] | None, expected: tuple[str, ...]
+) -> None:
+    assert beyond_rest(rule) == expected

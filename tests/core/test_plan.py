@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from bot.core.models import FindingKind
-from bot.core.plan import RULESET_NAME, compliant, plan, protection_after
+from bot.core.plan import (
+    RULESET_NAME,
+    PartialWrite,
+    compliant,
+    partial_write,
+    plan,
+    protection_after,
+)
 from bot.core.policy import DEFAULT_POLICY, CheckRequirement, Policy
 from bot.core.protection import (
     Actors,
@@ -380,7 +387,8 @@ def test_evaluate_ruleset_does_not_count() -> None:
     [
         ("always", [(K.ADMINS_NOT_ENFORCED, None)]),
         ("exempt", [(K.ADMINS_NOT_ENFORCED, None)]),
-        ("pull_request", []),
+        # May merge a pull request without its approval and checks: admins are not bound.
+        ("pull_request", [(K.ADMINS_NOT_ENFORCED, None)]),
         (None, []),
     ],
 )
@@ -389,9 +397,66 @@ def test_bypass_actors(bypass: str | None, expected: list[tuple[FindingKind, str
     assert kinds(DEFAULT_POLICY, branch(None, found)) == expected
 
 
-def test_unreadable_ruleset_does_not_bind_admins() -> None:
+def test_unreadable_ruleset_leaves_the_bypass_unknown() -> None:
     found = parse_rules(FULL_RULES, {})
-    assert kinds(DEFAULT_POLICY, branch(None, found)) == [(K.ADMINS_NOT_ENFORCED, None)]
+    assert kinds(DEFAULT_POLICY, branch(None, found)) == [(K.BYPASS_UNKNOWN, "1")]
+
+
+HIDDEN = {"id": 1, "enforcement": "active"}  # an org ruleset read without write access to it
+ONLY_DELETION = [rule("deletion")]
+
+
+@pytest.mark.parametrize(
+    ("policy", "classic", "rules", "expected"),
+    [
+        (DEFAULT_POLICY, None, FULL_RULES, [(K.BYPASS_UNKNOWN, "1")]),
+        # Classic protection that includes admins binds them whatever the hidden list says.
+        (DEFAULT_POLICY, GOOD, FULL_RULES, []),
+        (
+            DEFAULT_POLICY,
+            replace(GOOD, enforce_admins=False),
+            FULL_RULES,
+            [(K.BYPASS_UNKNOWN, "1")],
+        ),
+        # Only part of what the policy asks could bind admins: they can provably skip the rest.
+        (
+            DEFAULT_POLICY,
+            replace(GOOD, enforce_admins=False),
+            ONLY_DELETION,
+            [(K.ADMINS_NOT_ENFORCED, None)],
+        ),
+        (replace(DEFAULT_POLICY, enforce_admins=False), None, FULL_RULES, []),
+    ],
+)
+def test_a_hidden_bypass_list_is_unknown_not_bypassable(
+    policy: Policy,
+    classic: ClassicProtection | None,
+    rules: list[dict[str, Any]],
+    expected: list[tuple[FindingKind, str | None]],
+) -> None:
+    found = parse_rules(rules, {1: HIDDEN})
+    assert kinds(policy, branch(classic, found)) == expected
+
+
+@pytest.mark.parametrize(("enforce_with", "says"), [("classic", "classic"), ("ruleset", "own")])
+def test_bypass_unknown_says_what_would_let_bulwark_see_and_what_binds_admins(
+    enforce_with: str, says: str
+) -> None:
+    found = parse_rules(FULL_RULES, {1: HIDDEN})
+    [finding] = plan(REPORT, branch(None, found), enforce_with=enforce_with).findings
+    assert "organization_administration: write" in finding.message
+    assert says in finding.remedy and "/protection fix" in finding.remedy
+
+
+@pytest.mark.parametrize("enforce_with", ["classic", "ruleset"])
+def test_the_write_for_a_hidden_bypass_list_binds_admins(enforce_with: str) -> None:
+    protection = branch(None, parse_rules(FULL_RULES, {1: HIDDEN}))
+    result = plan(DEFAULT_POLICY, protection, enforce_with=enforce_with, default_branch="main")
+    if enforce_with == "classic":
+        assert result.classic_write is not None
+        assert result.classic_write["enforce_admins"] is True
+        assert result.classic_write["required_pull_request_reviews"] is not None
+    assert compliant(DEFAULT_POLICY, protection_after(protection, result))
 
 
 def test_bypassable_ruleset_is_backed_by_classic_protection() -> None:
@@ -500,3 +565,179 @@ def test_planning_again_after_the_write_finds_nothing(
     assert second.empty
     if protection.classic is not None and protection.classic.required_signatures and after.classic:
         assert after.classic.required_signatures
+
+
+ADMIN_RULES = [
+    {"type": "required_signatures"},
+    {
+        "type": "pull_request",
+        "parameters": {
+            "required_approving_review_count": 0,
+            "dismiss_stale_reviews_on_push": True,
+            "require_code_owner_review": False,
+            "require_last_push_approval": True,
+            "required_review_thread_resolution": True,
+            "allowed_merge_methods": ["squash"],
+        },
+    },
+    {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": True,
+            "do_not_enforce_on_create": True,
+            "required_status_checks": [{"context": "lint", "integration_id": 9}],
+        },
+    },
+    {"type": "required_linear_history"},
+]
+ACTORS = [{"actor_id": 5, "actor_type": "Team", "bypass_mode": "pull_request"}]
+
+
+def own_ruleset(rules: list[dict[str, Any]], **extra: Any) -> BranchProtection:
+    """Bulwark's ruleset (id 7) as an admin left it, read from GitHub."""
+    body = {
+        "id": 7,
+        "name": RULESET_NAME,
+        "enforcement": "active",
+        "bypass_actors": ACTORS,
+        "conditions": {"ref_name": {"include": ["refs/heads/release/*"], "exclude": []}},
+        "rules": rules,
+    } | extra
+    branch_rules = [r | {"ruleset_id": 7} for r in rules]
+    return BranchProtection(
+        "main", None, parse_rules(branch_rules, {7: body}), bulwark_ruleset_id=7
+    )
+
+
+def own_body(policy: Policy, protection: BranchProtection) -> dict[str, Any]:
+    body = plan(policy, protection, enforce_with="ruleset", default_branch="main").ruleset_write
+    assert body is not None
+    return body
+
+
+def test_a_rewrite_of_bulwarks_ruleset_keeps_every_rule_and_parameter() -> None:
+    body = own_body(DEFAULT_POLICY, own_ruleset(ADMIN_RULES))
+    rules = {r["type"]: r.get("parameters") for r in body["rules"]}
+    assert list(rules) == [
+        "required_signatures",
+        "pull_request",
+        "required_status_checks",
+        "required_linear_history",
+        "non_fast_forward",
+        "deletion",
+    ]
+    assert rules["pull_request"] == {
+        "required_approving_review_count": 1,  # raised to the policy
+        "dismiss_stale_reviews_on_push": True,
+        "require_code_owner_review": False,
+        "require_last_push_approval": True,
+        "required_review_thread_resolution": True,
+        "allowed_merge_methods": ["squash"],
+    }
+    assert rules["required_status_checks"] == {
+        "strict_required_status_checks_policy": True,
+        "do_not_enforce_on_create": True,
+        "required_status_checks": [
+            {"context": "lint", "integration_id": 9},
+            {"context": "CodeQL"},
+            {"context": "test"},
+        ],
+    }
+    assert body["conditions"]["ref_name"]["include"] == ["refs/heads/release/*", "~DEFAULT_BRANCH"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "actors"),
+    [
+        (DEFAULT_POLICY, []),  # the policy binds admins: nobody may skip its rules
+        (replace(DEFAULT_POLICY, enforce_admins=False), ACTORS),
+    ],
+)
+def test_bulwarks_ruleset_keeps_its_bypass_list_unless_admins_must_be_bound(
+    policy: Policy, actors: list[dict[str, Any]]
+) -> None:
+    assert own_body(policy, own_ruleset([]))["bypass_actors"] == actors
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        (
+            {"ref_name": {"include": ["refs/heads/a"], "exclude": ["~DEFAULT_BRANCH", "b"]}},
+            {"ref_name": {"include": ["refs/heads/a", "~DEFAULT_BRANCH"], "exclude": ["b"]}},
+        ),
+        ({}, {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}}),
+    ],
+)
+def test_bulwarks_ruleset_covers_the_branch_and_keeps_its_other_conditions(
+    conditions: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    body = own_body(DEFAULT_POLICY, own_ruleset([], conditions=conditions))
+    assert body["conditions"] == expected
+
+
+def test_a_stricter_ruleset_is_not_lowered_and_a_pinned_check_replaces_another_apps() -> None:
+    rules = [
+        {
+            "type": "pull_request",
+            "parameters": {"required_approving_review_count": 3, "require_code_owner_review": True},
+        },
+        {
+            "type": "required_status_checks",
+            "parameters": {
+                "strict_required_status_checks_policy": False,
+                "required_status_checks": [{"context": "CodeQL", "integration_id": 1}],
+            },
+        },
+    ]
+    policy = replace(DEFAULT_POLICY, checks=(CheckRequirement("CodeQL", 57789),), strict=True)
+    body = own_body(policy, own_ruleset(rules))
+    params = {r["type"]: r.get("parameters") for r in body["rules"]}
+    assert params["pull_request"]["required_approving_review_count"] == 3
+    assert params["pull_request"]["require_code_owner_review"] is True
+    assert params["required_status_checks"] == {
+        "strict_required_status_checks_policy": True,
+        "required_status_checks": [{"context": "CodeQL", "integration_id": 57789}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("current", "expected"),
+    [
+        (replace(GOOD, enforce_admins=False), PartialWrite(enforce_admins=True)),
+        (
+            replace(GOOD, required_pull_request_reviews=PullRequestReviews(0, True)),
+            PartialWrite(
+                reviews={
+                    "required_approving_review_count": 1,
+                    "dismiss_stale_reviews": True,
+                    "require_code_owner_reviews": False,
+                }
+            ),
+        ),
+        (
+            replace(GOOD, required_status_checks=StatusChecks(True, (StatusCheck("lint"),))),
+            PartialWrite(
+                status_checks={
+                    "strict": True,
+                    "checks": [
+                        {"context": "lint", "app_id": -1},
+                        {"context": "CodeQL"},
+                        {"context": "test"},
+                    ],
+                }
+            ),
+        ),
+        # Only the PUT turns a part on, or blocks force pushes and deletions.
+        (replace(GOOD, required_pull_request_reviews=None), None),
+        (replace(GOOD, required_status_checks=None), None),
+        (replace(GOOD, allow_force_pushes=True), None),
+        (replace(GOOD, allow_deletions=True, enforce_admins=False), None),
+    ],
+)
+def test_partial_write_reaches_the_put_body_through_sub_endpoints(
+    current: ClassicProtection, expected: PartialWrite | None
+) -> None:
+    result = plan(DEFAULT_POLICY, branch(current))
+    assert result.classic_write is not None
+    assert partial_write(current, result.classic_write) == expected

@@ -220,14 +220,39 @@ def test_parse_rules_requirements(rules: list[dict[str, Any]], expected: Require
         ({1: ruleset(1)}, True),
         ({1: ruleset(1, "active", "always")}, False),
         ({1: ruleset(1, "active", "exempt")}, False),
-        ({1: ruleset(1, "active", "pull_request")}, True),
-        ({}, False),  # unreadable: possibly bypassable
+        # Merging a pull request without the approvals: the review rule binds no one.
+        ({1: ruleset(1, "active", "pull_request")}, False),
+        ({}, False),  # unreadable: who may bypass is unknown
     ],
 )
 def test_parse_rules_admins_bound(sets: dict[int, dict[str, Any]], enforce_admins: bool) -> None:
     found = parse_rules([PR_RULE], sets)
     assert found.enforce_admins is enforce_admins
     assert (found.bound.reviews == 2) is enforce_admins
+
+
+def test_pull_request_bypass_still_binds_pushes() -> None:
+    rules = [PR_RULE, rule("non_fast_forward"), rule("deletion")]
+    found = parse_rules(rules, {1: ruleset(1, "active", "pull_request")})
+    assert found.bound == Requirements(no_force_pushes=True, no_deletions=True)
+    assert found.unknown_ids == ()
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [{}, {1: {"id": 1, "enforcement": "active", "rules": []}}],
+    ids=["unreadable", "bypass_actors hidden"],
+)
+def test_a_hidden_bypass_list_is_kept_apart(sets: dict[int, dict[str, Any]]) -> None:
+    found = parse_rules([PR_RULE, rule("deletion")], sets)
+    assert found.unknown_ids == (1,)
+    assert found.bound == Requirements()
+    assert found.unknown == Requirements(
+        reviews=2, dismiss_stale_reviews=True, require_last_push_approval=True, no_deletions=True
+    )
+    assert not found.enforce_admins
+    protection = BranchProtection("main", None, found)
+    assert protection.maybe_binding_requirements == found.unknown
 
 
 def test_the_openapi_ruleset_example_has_an_always_bypass_team() -> None:

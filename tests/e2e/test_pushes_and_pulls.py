@@ -251,6 +251,10 @@ async def test_disabled_classic_protection_falls_back_to_a_ruleset(bulwark: Embe
     assert [r["name"] for r in rulesets] == ["Bulwark policy"]
     status = bulwark.runtime.statuses.get("acme/api")
     assert status is not None and status.outcome.value == "fixed"
+    # GitHub answered the GET of …/protection with the "disabled" 404: no classic write tried.
+    path = "/repos/acme/api/branches/main/protection"
+    gets = [r for r in bulwark.sandbox.requests if r.path == path]
+    assert gets and all(r.status == 404 and r.method == "GET" for r in gets)
 
     bulwark.sandbox.requests.clear()
     await bulwark.runtime.enqueue_resync(installation_id, delivery_id="again")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
-from tests.fixtures import install, strong_protection, weak_protection
+from tests.fixtures import compliant_protection, install, strong_protection, weak_protection
 
 
 def _checks(protection: dict) -> set[str]:
@@ -260,3 +260,71 @@ async def test_a_fix_is_remembered_while_the_repo_stays_compliant(
     later = bulwark.runtime.statuses.get("acme/api")
     assert later is not None and later.outcome.value == "fixed"
     assert later.fixed_at == fixed.fixed_at and later.findings == fixed.findings
+
+
+def _rule_queries(bulwark: Embedded) -> list[object]:
+    """The GraphQL reads of one branch's rule (what REST cannot carry)."""
+    return [
+        r
+        for r in bulwark.sandbox.requests
+        if r.path == "/graphql" and "qualifiedName" in str((r.body or {}).get("query"))
+    ]
+
+
+async def test_a_required_deployment_environment_survives_the_repair(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", compliant_protection(enforce_admins=False))
+    state.set_beyond_rest("acme", "api", "main", deployment_environments=["production"])
+
+    await install(bulwark)
+
+    stored = state.repo("acme", "api").protections["main"]
+    assert stored["enforce_admins"] is True
+    assert stored["required_deployment_environments"] == ["production"]
+    writes = [(w.method, w.path.rsplit("/", 1)[-1]) for w in bulwark.sandbox.writes("acme", "api")]
+    assert writes == [("POST", "enforce_admins")]  # the sub-endpoint, never the PUT
+    assert len(_rule_queries(bulwark)) == 1
+    status = bulwark.runtime.statuses.get("acme/api")
+    assert status is not None and status.outcome.value == "fixed"
+    assert bulwark.sandbox.state.violations == []
+
+
+async def test_a_repair_only_the_put_could_make_is_reported_not_written(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", compliant_protection(allow_force_pushes=True))
+    state.set_beyond_rest(
+        "acme", "api", "main", deployment_environments=["production"], force_push_bypass=["bob"]
+    )
+
+    await install(bulwark)
+
+    assert bulwark.sandbox.writes("acme", "api") == []
+    stored = state.repo("acme", "api").protections["main"]
+    assert stored["required_deployment_environments"] == ["production"]
+    assert stored["force_push_bypass"] == ["bob"]
+    status = bulwark.runtime.statuses.get("acme/api")
+    assert status is not None and status.outcome.value == "drifted"
+    [finding] = status.findings
+    assert finding.kind.value == "force_push_allowed"
+    assert "Bulwark did not write" in finding.remedy
+    assert "required deployment environments (production)" in finding.remedy
+    assert "force-push bypass allowances (1)" in finding.remedy
+
+
+async def test_the_rule_is_read_only_when_a_classic_write_is_about_to_happen(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.set_protection("acme", "api", "main", compliant_protection())
+    state.set_beyond_rest("acme", "api", "main", deployment_environments=["production"])
+    state.add_repo("acme", "bare")
+
+    await install(bulwark)
+
+    assert _rule_queries(bulwark) == []  # compliant, and unprotected (nothing to drop)
+    assert state.protection("acme", "bare", "main") is not None

@@ -167,6 +167,19 @@ async def test_protection_disabled(sandbox: Sandbox, http: aiohttp.ClientSession
     )
 
 
+@pytest.mark.parametrize("suffix", ["", "/enforce_admins", "/required_status_checks"])
+async def test_protection_disabled_answers_the_get_too(
+    sandbox: Sandbox, http: aiohttp.ClientSession, suffix: str
+) -> None:
+    sandbox.state.add_repo("acme", "locked", protection_disabled=True)
+    path = "/repos/acme/locked/branches/main/protection" + suffix
+    status, body = await call(http, "GET", path)
+    assert (status, body["message"]) == (
+        404,
+        "Branch protection has been disabled on this repository",
+    )
+
+
 async def test_enforce_admins_sub_resource(sandbox: Sandbox, http: aiohttp.ClientSession) -> None:
     sandbox.state.set_protection("acme", "web", "main", {**BODY, "enforce_admins": False})
     assert (await call(http, "POST", PATH + "/enforce_admins"))[1]["enabled"] is True
@@ -270,3 +283,88 @@ async def test_contents_respect_ref(sandbox: Sandbox, http: aiohttp.ClientSessio
     status, body = await call(http, "GET", "/repos/acme/web/contents/.github/x.yml?ref=release/1.0")
     assert base64.b64decode(body["content"]).decode() == "rel: 1\n"
     assert (await call(http, "GET", "/repos/acme/web/contents/missing.yml"))[0] == 404
+
+
+RULE_QUERY = """
+query($ref: String!) { repository(owner: "acme", name: "web") {
+  ref(qualifiedName: $ref) { branchProtectionRule {
+    requiresDeployments requiredDeploymentEnvironments
+    bypassForcePushAllowances(first: 1) { totalCount } } } } }
+"""
+
+
+async def _rule(http: aiohttp.ClientSession) -> Any:
+    status, body = await call(
+        http, "POST", "/graphql", {"query": RULE_QUERY, "variables": {"ref": "refs/heads/main"}}
+    )
+    assert status == 200 and "errors" not in body, body
+    return body["data"]["repository"]["ref"]["branchProtectionRule"]
+
+
+def _beyond_rest(sandbox: Sandbox) -> None:
+    sandbox.state.set_protection("acme", "web", "main", BODY)
+    sandbox.state.set_beyond_rest(
+        "acme", "web", "main", deployment_environments=["prod"], force_push_bypass=["bob"]
+    )
+
+
+async def test_graphql_shows_what_rest_cannot_carry(
+    sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    _beyond_rest(sandbox)
+    assert await _rule(http) == {
+        "requiresDeployments": True,
+        "requiredDeploymentEnvironments": ["prod"],
+        "bypassForcePushAllowances": {"totalCount": 1},
+    }
+
+
+async def test_a_put_drops_what_its_body_cannot_carry(
+    sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    _beyond_rest(sandbox)
+    assert (await call(http, "PUT", PATH, BODY))[0] == 200
+    rule = await _rule(http)
+    assert rule["requiredDeploymentEnvironments"] == []
+    assert rule["bypassForcePushAllowances"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body", "field", "value"),
+    [
+        (
+            "/required_pull_request_reviews",
+            {"required_approving_review_count": 2, "dismiss_stale_reviews": True},
+            "required_approving_review_count",
+            2,
+        ),
+        ("/required_status_checks", {"strict": True, "checks": [{"context": "x"}]}, "strict", True),
+    ],
+)
+async def test_sub_endpoints_change_one_part_and_keep_the_rest(
+    sandbox: Sandbox, http: aiohttp.ClientSession, suffix: str, body: Any, field: str, value: Any
+) -> None:
+    _beyond_rest(sandbox)
+    status, answer = await call(http, "PATCH", PATH + suffix, body)
+    assert (status, answer[field]) == (200, value)
+    rule = await _rule(http)
+    assert rule["requiredDeploymentEnvironments"] == ["prod"]
+    assert rule["bypassForcePushAllowances"]["totalCount"] == 1
+    assert sandbox.state.protection("acme", "web", "main")["enforce_admins"]["enabled"] is True
+    assert sandbox.state.violations == []
+
+
+@pytest.mark.parametrize(
+    ("suffix", "message"),
+    [
+        ("/required_pull_request_reviews", "Pull request reviews not enabled"),
+        ("/required_status_checks", "Required status checks not enabled"),
+    ],
+)
+async def test_sub_endpoints_answer_404_where_the_part_is_off(
+    sandbox: Sandbox, http: aiohttp.ClientSession, suffix: str, message: str
+) -> None:
+    off = {**BODY, "required_status_checks": None, "required_pull_request_reviews": None}
+    sandbox.state.set_protection("acme", "web", "main", off)
+    status, answer = await call(http, "PATCH", PATH + suffix, {})
+    assert (status, answer["message"]) == (404, message)

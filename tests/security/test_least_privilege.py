@@ -48,6 +48,19 @@ NEEDS: dict[str, Need | tuple[Need, ...] | None] = {
         "administration",
         "read",
     ),
+    # The sub-endpoints that change one part where a PUT would drop what REST cannot carry.
+    "/repos/{owner}/{repo}/branches/{branch}/protection/enforce_admins": (
+        "administration",
+        "write",
+    ),
+    "/repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews": (
+        "administration",
+        "write",
+    ),
+    "/repos/{owner}/{repo}/branches/{branch}/protection/required_status_checks": (
+        "administration",
+        "write",
+    ),
     "/repos/{owner}/{repo}/rules/branches/{branch}": ("metadata", "read"),
     "/repos/{owner}/{repo}/rulesets": ("administration", "write"),
     "/repos/{owner}/{repo}/rulesets/{ruleset_id}": ("administration", "write"),
