@@ -47,6 +47,7 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     "/repos/{owner}/{repo}/commits/{ref}": ("contents", "read"),
     "/repos/{owner}/{repo}/commits/{commit_sha}/pulls": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/commits/{commit_sha}/comments": ("contents", "write"),
+    "/repos/{owner}/{repo}/pulls": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/pulls/{pull_number}": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/pulls/{pull_number}/reviews": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/commits/{ref}/check-runs": ("checks", "read"),
