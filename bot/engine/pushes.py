@@ -103,7 +103,7 @@ async def _merged_pulls(gh: Gateway, owner: str, repo: str, sha: str, branch: st
 
 
 async def check_push(
-    gh: Gateway, data: Mapping[str, Any], branch: str, clock: Clock
+    gh: Gateway, data: Mapping[str, Any], branch: str, patience: Patience
 ) -> list[tuple[DirectPush, Finding, str]]:
     """Find the commits of a push that bypassed review (and a force push itself)."""
     owner, repo = str(data["repository"]["full_name"]).split("/", 1)
@@ -112,9 +112,8 @@ async def check_push(
         c for c in data.get("commits") or [] if isinstance(c, Mapping)
     ]
     found: list[tuple[DirectPush, Finding, str]] = []
-    at = isoformat(clock.time())
+    at = isoformat(patience.clock.time())
     forced = bool(data.get("forced"))
-    patience = Patience(clock)
     for commit in _bounded(commits):
         why = await reviewed(gh, owner, repo, str(commit["id"]), branch, patience)
         if why is not None:
