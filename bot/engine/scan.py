@@ -271,8 +271,9 @@ async def scan_org(
                 if verdict.needs_rest or _writes(verdict, apply):
                     rest.append(str(node["nameWithOwner"]))
                 elif verdict.status is not None:
-                    result.statuses.append(verdict.status)
-                    reconciler.statuses.record(verdict.status)
+                    status = replace(verdict.status, private=bool(node.get("isPrivate", True)))
+                    result.statuses.append(status)
+                    reconciler.statuses.record(status)
                     done += 1
             if progress is not None:
                 progress(done, max(total, done + len(rest)))
