@@ -100,7 +100,7 @@ class ReportKeeper:
             statuses,
             org=org,
             computed_at=isoformat(self.clock.time()),
-            # Whoever can read the report repository reads the report (`private` absent: public).
+            # Whoever can read the report repository reads the report; no `private`: the safe side.
             public=found.get("private") is not True,
             direct_pushes=list(state.direct_pushes),
             delayed=state.delayed,
