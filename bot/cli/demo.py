@@ -484,7 +484,10 @@ async def run_demo(
     before = {r.name: describe(sandbox.state, r.name) for r in repos}
     await sandbox.start()
     try:
-        async with embedded(sandbox, clock=clock, report_debounce=0.0) as bulwark:
+        # The sandbox links a merge to its pull request at once: no need to wait for GitHub.
+        async with embedded(
+            sandbox, clock=clock, report_debounce=0.0, association_wait=0.0
+        ) as bulwark:
             await install(bulwark)
             rows = table_rows(bulwark, before)
             pull, exchange = await slash_commands(bulwark)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -75,6 +75,7 @@ async def embedded(
     concurrency: int = 8,
     report_debounce: float | None = None,
     write_interval: float = 0.0,
+    association_wait: float | None = None,
 ) -> AsyncIterator[Embedded]:
     """Run Bulwark (server, queue, runtime) against `sandbox`, which must be started."""
     clock = clock or SystemClock()
@@ -86,6 +87,8 @@ async def embedded(
     )
     if report_debounce is not None:
         runtime.report_debounce = report_debounce
+    if association_wait is not None:
+        runtime.services = replace(runtime.services, association_wait=association_wait)
     seen = DeliveryMemory(clock)
     app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
     runner = web.AppRunner(app, access_log=None)

@@ -198,6 +198,7 @@ def print_result(
                 result.statuses,
                 org=result.org,
                 computed_at=computed_at,
+                public=False,  # printed for whoever ran the scan
                 direct_pushes=[],
                 delayed=result.delayed,
                 read_only=read_only,

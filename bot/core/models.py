@@ -84,6 +84,8 @@ class RepoStatus:
     fixed_at: str | None = None  # ISO 8601 UTC, when Bulwark's write succeeded
     reason: str | None = None  # why excluded / unsupported / error
     branches: tuple[str, ...] = field(default=())  # branches the policy covered
+    # Unknown visibility counts as private: never named where the public can read.
+    private: bool = True
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,19 @@ REPORT_CLOSED = (
     "Every repository meets the protection policy as of {at}; closing this report. "
     "Bulwark reopens it when drift returns."
 )
+REPORT_CLOSED_SUMMARY = (
+    "Nothing stands between the organisation and its promises: {compliant} compliant, "
+    "{fixed} repaired by Bulwark, {excluded} excluded, of {total} repositories. It reopens "
+    "as soon as a repository drifts, cannot be protected or read, Bulwark lacks a "
+    "permission, a policy file is invalid, or a commit skips review."
+)
+REPORT_PRIVATE = (
+    "🔒 This report is in a public repository, so it names public repositories only. "
+    "{left_out} Run {command} to see them, or keep the report in a private repository "
+    "(`report.repository` in the org policy)."
+)
+REPORT_PRIVATE_REPOS = "{count} private {repositories} ({outcomes}) counted above {are} not named."
+REPORT_PRIVATE_PUSHES = "{count} direct {pushes} to private repositories {are} not shown."
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9._/+-]{1,100}")
 _ISO_TIME = re.compile(r"[0-9TZ:.+\- ]{1,40}")
@@ -527,9 +540,19 @@ def report_digest(body: str) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-def report_closed_comment(computed_at: str) -> str:
-    """Return the comment that closes the report when nothing drifts."""
-    return REPORT_CLOSED.format(at=when(computed_at))
+def report_closed_comment(computed_at: str, statuses: Sequence[RepoStatus] = ()) -> str:
+    """Return the comment that closes the report when nothing stands in the way, with counts."""
+    closed = REPORT_CLOSED.format(at=when(computed_at))
+    if not statuses:
+        return closed
+    counts = _outcome_counts(statuses)
+    summary = REPORT_CLOSED_SUMMARY.format(
+        compliant=counts[Outcome.COMPLIANT],
+        fixed=counts[Outcome.FIXED],
+        excluded=counts[Outcome.EXCLUDED],
+        total=len(statuses),
+    )
+    return f"{closed}\n\n{summary}"
 
 
 def report_body(
@@ -537,6 +560,7 @@ def report_body(
     *,
     org: str,
     computed_at: str,
+    public: bool,
     direct_pushes: Sequence[DirectPush] = (),
     delayed: bool = False,
     errors: Sequence[str] = (),
@@ -545,16 +569,23 @@ def report_body(
 ) -> str:
     """Return the org report issue body, always under 60,000 characters.
 
-    `promises` is the Promises table, shown first under the title (a few hundred characters).
+    `promises` is the Promises table, shown first under the title (a few hundred characters;
+    counts only). `public`: anyone can read where it is posted, so private repositories
+    (and direct pushes to them) are counted, never named.
     """
+    named = [s for s in statuses if not (public and s.private)]
+    public_names = {s.repo.lower() for s in named}
+    pushes = [p for p in direct_pushes if not public or p.repo.lower() in public_names]
     head = _report_head(statuses, org=org, computed_at=computed_at, delayed=delayed)
     if promises:
         title, _, after = head.partition("\n")
         head = f"{title}\n\n{promises}\n{after}"
-    tail = _report_tail(statuses, direct_pushes, errors)
+    hidden = _private_note(statuses, org, len(direct_pushes) - len(pushes)) if public else ""
+    head = f"{head}\n\n{hidden}" if hidden else head
+    tail = _report_tail(named, pushes, errors)
     budget = REPORT_LIMIT - body_length(head) - 200
     reserve = sum(min(_section_size(section), cap) for section, cap in tail)
-    drifted = _drifted_section(statuses, org, max(budget - reserve, 0), read_only)
+    drifted = _drifted_section(named, org, max(budget - reserve, 0), read_only)
     rest = budget - body_length(drifted)
     sections = [drifted]
     for section, cap in tail:
@@ -565,13 +596,47 @@ def report_body(
     return f"{report_marker(report_digest(content))}\n{content}"
 
 
+def _outcome_counts(statuses: Iterable[RepoStatus]) -> dict[Outcome, int]:
+    """Count repositories by outcome."""
+    counts = {outcome: 0 for outcome in Outcome}
+    for status in statuses:
+        counts[status.outcome] += 1
+    return counts
+
+
+def _private_note(statuses: Sequence[RepoStatus], org: str, hidden_pushes: int) -> str:
+    """Return how many private repositories (and pushes to them) a public report leaves out."""
+    private = [s for s in statuses if s.private]
+    left_out = []
+    if private:
+        counts = _outcome_counts(private)
+        left_out.append(
+            REPORT_PRIVATE_REPOS.format(
+                count=len(private),
+                repositories="repository" if len(private) == 1 else "repositories",
+                outcomes=", ".join(f"{n} {o.value}" for o, n in counts.items() if n),
+                are="is" if len(private) == 1 else "are",
+            )
+        )
+    if hidden_pushes:
+        left_out.append(
+            REPORT_PRIVATE_PUSHES.format(
+                count=hidden_pushes,
+                pushes="push" if hidden_pushes == 1 else "pushes",
+                are="is" if hidden_pushes == 1 else "are",
+            )
+        )
+    if not left_out:
+        return ""
+    command = code(f"bulwark scan --org {org}", max_len=150)
+    return REPORT_PRIVATE.format(left_out=" ".join(left_out), command=command)
+
+
 def _report_head(
     statuses: Sequence[RepoStatus], *, org: str, computed_at: str, delayed: bool
 ) -> str:
     """Return the title, the counts, the computed-at line and the delay notice."""
-    counts = {outcome: 0 for outcome in Outcome}
-    for status in statuses:
-        counts[status.outcome] += 1
+    counts = _outcome_counts(statuses)
     summary = REPORT_SUMMARY.format(
         total=len(statuses),
         compliant=counts[Outcome.COMPLIANT],

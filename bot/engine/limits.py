@@ -1,4 +1,4 @@
-"""A bounded number of slash commands answered per pull request per minute."""
+"""A bounded number of slash commands answered per person per thread per minute."""
 
 from __future__ import annotations
 
@@ -14,15 +14,18 @@ WINDOW = 60.0
 
 
 class Allowance(Enum):
-    """What to do with one more command on a thread."""
+    """What to do with one more command from one person on a thread."""
 
     ANSWER = "answer"
-    NOTICE = "notice"  # the first one over the limit: say so once
+    NOTICE = "notice"  # the person's first one over the limit: say so once
     DROP = "drop"
 
 
 class CommandLimiter:
-    """Sliding one-minute window per thread (`owner/repo#number`), bounded memory."""
+    """Sliding one-minute window per person per thread (`owner/repo#number`), bounded memory.
+
+    Per person, so one commenter's flood never silences anyone else on the thread.
+    """
 
     def __init__(self, clock: Clock, per_minute: int = COMMANDS_PER_MINUTE) -> None:
         self.clock = clock
@@ -30,17 +33,22 @@ class CommandLimiter:
         self._seen: LRUCache[str, deque[float]] = LRUCache(maxsize=10_000)
         self._noticed: LRUCache[str, float] = LRUCache(maxsize=10_000)
 
-    def take(self, thread: str) -> Allowance:
-        """Count one command on `thread` and say whether to answer it."""
+    def take(self, thread: str, author: str) -> Allowance:
+        """Count one command by `author` on `thread` and say whether to answer it."""
+        key = f"{thread}@{author.lower()}"
         now = self.clock.monotonic()
-        times = self._seen.setdefault(thread, deque())
+        times = self._seen.setdefault(key, deque())
         while times and times[0] <= now - WINDOW:
             times.popleft()
         if len(times) < self.per_minute:
             times.append(now)
             return Allowance.ANSWER
-        noticed = self._noticed.get(thread)
+        noticed = self._noticed.get(key)
         if noticed is not None and noticed > now - WINDOW:
             return Allowance.DROP
-        self._noticed[thread] = now
+        self._noticed[key] = now
         return Allowance.NOTICE
+
+    def forgive(self, thread: str, author: str) -> None:
+        """Forget `author`'s notice: their next command past the limit is weighed again."""
+        self._noticed.pop(f"{thread}@{author.lower()}", None)

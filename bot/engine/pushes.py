@@ -18,9 +18,11 @@ from bot.core.models import DirectPush, Finding
 from bot.core.policy import Policy, protected_branches
 from bot.core.render import COMMIT_COMMENT_MARKER, direct_push_comment
 from bot.github.errors import Invalid
-from bot.github.gateway import Gateway
+from bot.github.gateway import Gateway, Json
 
 MAX_COMMITS = 20  # commits checked per push: the first 19 and the head
+ASSOCIATION_WAIT = 60.0  # seconds a push waits for GitHub to link its commits to pull requests
+FIRST_RETRY = 2.0  # then 4, 8, 16, and what is left of the wait
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +50,41 @@ def is_protected(policy: Policy, branch: str, default_branch: str) -> bool:
     return branch in protected_branches(policy, default_branch, [branch])
 
 
-async def reviewed(gh: Gateway, owner: str, repo: str, sha: str, branch: str) -> str | None:
+class Patience:
+    """A bounded wait, with doubling back-off, for GitHub to link a merge to its pull request.
+
+    GitHub indexes the commit → pull request association after it sends the push of
+    a merge, so the first answer can be empty for seconds (13 s in
+    https://github.com/Songmu/tagpr/pull/333; see also
+    https://github.com/tektoncd/pipelines-as-code/pull/2382). One wait serves a whole
+    push: once it is spent, every later commit is asked once.
+    """
+
+    def __init__(self, clock: Clock, budget: float = ASSOCIATION_WAIT) -> None:
+        self.clock = clock
+        self.deadline = clock.monotonic() + budget
+        self.delay = FIRST_RETRY
+
+    async def wait(self) -> bool:
+        """Sleep the next back-off step; return False once the wait is spent."""
+        left = self.deadline - self.clock.monotonic()
+        if left <= 0:
+            return False
+        await self.clock.sleep(min(self.delay, left))
+        self.delay *= 2
+        return True
+
+
+async def reviewed(
+    gh: Gateway, owner: str, repo: str, sha: str, branch: str, patience: Patience | None = None
+) -> str | None:
     """Return None when `sha` came through a merged, approved pull request into `branch`."""
     try:
-        found = await gh.commit_pulls(owner, repo, sha)
+        pulls = await _merged_pulls(gh, owner, repo, sha, branch)
+        while not pulls and patience is not None and await patience.wait():
+            pulls = await _merged_pulls(gh, owner, repo, sha, branch)
     except Invalid:  # GitHub does not know the commit (it was force-pushed away)
         return PUSH_COMMIT_UNKNOWN
-    pulls = [p for p in found if p.get("merged_at") and (p.get("base") or {}).get("ref") == branch]
     if not pulls:
         return push_not_merged(branch)
     for pull in pulls:
@@ -68,8 +98,19 @@ async def reviewed(gh: Gateway, owner: str, repo: str, sha: str, branch: str) ->
     return PUSH_UNREVIEWED
 
 
+async def _merged_pulls(gh: Gateway, owner: str, repo: str, sha: str, branch: str) -> list[Json]:
+    """Pull requests merged into `branch` that brought `sha`, as far as GitHub knows yet."""
+    found = await gh.commit_pulls(owner, repo, sha)
+    pulls = [p for p in found if p.get("merged_at") and (p.get("base") or {}).get("ref") == branch]
+    if pulls:
+        return pulls
+    # The association lags; a just-merged pull request already names its merge commit.
+    recent = await gh.recently_closed_pulls(owner, repo, branch)
+    return [p for p in recent if p.get("merged_at") and p.get("merge_commit_sha") == sha]
+
+
 async def check_push(
-    gh: Gateway, data: Mapping[str, Any], branch: str, clock: Clock
+    gh: Gateway, data: Mapping[str, Any], branch: str, patience: Patience
 ) -> list[tuple[DirectPush, Finding, str]]:
     """Find the commits of a push that bypassed review (and a force push itself)."""
     owner, repo = str(data["repository"]["full_name"]).split("/", 1)
@@ -78,10 +119,10 @@ async def check_push(
         c for c in data.get("commits") or [] if isinstance(c, Mapping)
     ]
     found: list[tuple[DirectPush, Finding, str]] = []
-    at = isoformat(clock.time())
+    at = isoformat(patience.clock.time())
     forced = bool(data.get("forced"))
     for commit in _bounded(commits):
-        why = await reviewed(gh, owner, repo, str(commit["id"]), branch)
+        why = await reviewed(gh, owner, repo, str(commit["id"]), branch, patience)
         if why is not None:
             found.append(_finding(owner, repo, branch, str(commit["id"]), pusher, at, forced, why))
     if len(commits) > MAX_COMMITS:

@@ -168,17 +168,18 @@ class Reconciler:
             return RepoStatus(full, Outcome.ERROR, reason=REPO_GONE)
         full = str(repo.get("full_name") or full)
         owner, name = full.split("/", 1)
+        private = repo.get("private") is not False  # unknown: private
         policy, errors = await self.policies.for_repo(gh, owner, name)
         mode = write.shown_mode(policy.mode)
         reason = excluded_reason(
             policy, name=name, archived=bool(repo.get("archived")), fork=bool(repo.get("fork"))
         )
         if reason is not None:
-            return RepoStatus(full, Outcome.EXCLUDED, mode=mode, reason=reason)
+            return RepoStatus(full, Outcome.EXCLUDED, mode=mode, reason=reason, private=private)
         invalid = tuple(policy_invalid(e) for e in errors)
         branch_names = [b["name"] for b in await gh.branches(owner, name)]
         if not branch_names:
-            return empty_repository(mode, full)
+            return replace(empty_repository(mode, full), private=private)
         default = str(repo.get("default_branch") or "main")
         target = Target(
             owner,
@@ -190,7 +191,8 @@ class Reconciler:
             actor,
         )
         branches = tuple(protected_branches(policy, default, branch_names))
-        return await self._branches(gh, target, mode, branches, invalid)
+        status = await self._branches(gh, target, mode, branches, invalid)
+        return replace(status, private=private)
 
     async def _branches(
         self,

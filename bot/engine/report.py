@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, isoformat
-from bot.core.models import Outcome
+from bot.core.concerns import concerns
+from bot.core.models import RepoStatus
 from bot.core.policy import DEFAULT_POLICY, ORG_POLICY_REPO
 from bot.core.render import (
     REPORT_MARKER_PREFIX,
@@ -38,10 +39,9 @@ class ReportAction(StrEnum):
 
     CREATED = "created"
     EDITED = "edited"
-    CLOSED = "closed"  # no drift left
-    REOPENED = "reopened"  # drift is back
+    CLOSED = "closed"  # nothing stands between the org and its promises
+    REOPENED = "reopened"  # something does again
     UNCHANGED = "unchanged"
-    NONE = "none"  # no drift and no issue: nothing to say
     UNAVAILABLE = "unavailable"  # the report repository is missing or refuses issues
 
 
@@ -103,7 +103,8 @@ class ReportKeeper:
         return ReportResult(ReportAction.UNAVAILABLE, warning=warning)
 
     async def _update(self, gh: Gateway, org: str, repo: str) -> ReportResult:
-        if await gh.repo(org, repo) is None:
+        found = await gh.repo(org, repo)
+        if found is None:
             return self._unavailable(org, repo, "the repository does not exist")
         await self.statuses.refresh(org)
         state = self.statuses.org(org)
@@ -112,27 +113,21 @@ class ReportKeeper:
             statuses,
             org=org,
             computed_at=isoformat(self.clock.time()),
+            # Whoever can read the report repository reads the report; no `private`: the safe side.
+            public=found.get("private") is not True,
             direct_pushes=list(state.direct_pushes),
             delayed=state.delayed,
             promises=promises_table(statuses, await self._settings(gh, org), org),
         )
-        drift = any(s.outcome is Outcome.DRIFTED for s in state.statuses.values())
+        standing = concerns(statuses, list(state.direct_pushes), now=self.clock.time())
+        log.info("report of %s: %s", org, ", ".join(standing) or "nothing stands in the way")
         issue = await self._find(gh, org, repo)
-        if issue is None and not drift:
-            return ReportResult(ReportAction.NONE)
-        if issue is None:
-            return await self._create(gh, org, repo, body)
-        number = int(issue["number"])
-        url = str(issue.get("html_url", ""))
-        if drift:
-            return await self._refresh(gh, org, repo, issue, body)
-        if issue.get("state") == "open":
-            await gh.update_issue(org, repo, number, body=body, state="closed")
-            await gh.create_issue_comment(
-                org, repo, number, report_closed_comment(isoformat(self.clock.time()))
-            )
-            return ReportResult(ReportAction.CLOSED, url)
-        return ReportResult(ReportAction.UNCHANGED, url)
+        if issue is not None:
+            return await self._refresh(gh, org, repo, issue, body, statuses, bool(standing))
+        created = await self._create(gh, org, repo, body)
+        if not standing:  # the org's one place to look exists from the first resync on
+            await self._refresh(gh, org, repo, created, body, statuses, False)
+        return ReportResult(ReportAction.CREATED, str(created.get("html_url", "")))
 
     async def _settings(self, gh: Gateway, org: str) -> OrgSettings:
         """Read the org settings the Promises table shows; None for what GitHub would not say."""
@@ -147,28 +142,42 @@ class ReportKeeper:
         return OrgSettings(two_factor, owners, limit, policy)
 
     async def _refresh(
-        self, gh: Gateway, org: str, repo: str, issue: Mapping[str, Any], body: str
+        self,
+        gh: Gateway,
+        org: str,
+        repo: str,
+        issue: Mapping[str, Any],
+        body: str,
+        statuses: Sequence[RepoStatus],
+        keep_open: bool,
     ) -> ReportResult:
         changes: dict[str, Any] = {}
         if parse_report_marker(str(issue.get("body") or "")) != parse_report_marker(body):
             changes["body"] = body
-        if issue.get("state") != "open":
-            changes["state"] = "open"
+        wanted = "open" if keep_open else "closed"
+        if issue.get("state") != wanted:
+            changes["state"] = wanted
         url = str(issue.get("html_url", ""))
         if not changes:
             return ReportResult(ReportAction.UNCHANGED, url)
-        await gh.update_issue(org, repo, int(issue["number"]), **changes)
-        action = ReportAction.REOPENED if "state" in changes else ReportAction.EDITED
-        return ReportResult(action, url)
+        number = int(issue["number"])
+        await gh.update_issue(org, repo, number, **changes)
+        if "state" not in changes:
+            return ReportResult(ReportAction.EDITED, url)
+        if keep_open:
+            return ReportResult(ReportAction.REOPENED, url)
+        now = isoformat(self.clock.time())
+        await gh.create_issue_comment(org, repo, number, report_closed_comment(now, statuses))
+        return ReportResult(ReportAction.CLOSED, url)
 
-    async def _create(self, gh: Gateway, org: str, repo: str, body: str) -> ReportResult:
+    async def _create(self, gh: Gateway, org: str, repo: str, body: str) -> Mapping[str, Any]:
         if await gh.label(org, repo, REPORT_LABEL) is None:
             await gh.create_label(
                 org, repo, REPORT_LABEL, REPORT_LABEL_COLOR, REPORT_LABEL_DESCRIPTION
             )
         issue = await gh.create_issue(org, repo, REPORT_TITLE, body, [REPORT_LABEL])
         log.info("report issue created", extra={"org": org, "number": issue.get("number")})
-        return ReportResult(ReportAction.CREATED, str(issue.get("html_url", "")))
+        return issue
 
     async def _find(self, gh: Gateway, org: str, repo: str) -> Mapping[str, Any] | None:
         login = await self.bot_login()

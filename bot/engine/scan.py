@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core.judge import goes_to_rest, has_branch_patterns, judge
@@ -167,8 +167,9 @@ async def scan_org(
             if goes_to_rest(verdict, write):
                 rest.append(str(node["nameWithOwner"]))
             elif verdict.status is not None:
-                result.statuses.append(verdict.status)
-                reconciler.statuses.record(verdict.status)
+                status = replace(verdict.status, private=bool(node.get("isPrivate", True)))
+                result.statuses.append(status)
+                reconciler.statuses.record(status)
                 done += 1
         if progress is not None:
             progress(done, max(total, done + len(rest)))

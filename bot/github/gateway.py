@@ -217,6 +217,13 @@ class Gateway(_Base):
         url = _REPO + "/commits/{commit_sha}/pulls"
         return await self._all(url, owner=owner, repo=repo, commit_sha=sha)
 
+    async def recently_closed_pulls(self, owner: str, repo: str, base: str) -> list[Json]:
+        """List the pull requests into `base` closed or updated last (one page, newest first)."""
+        url = _REPO + "/pulls{?state,base,sort,direction,per_page}"
+        url_vars: dict[str, Any] = {"owner": owner, "repo": repo, "base": base}
+        url_vars |= {"state": "closed", "sort": "updated", "direction": "desc", "per_page": 30}
+        return cast(list[Json], await self._get(url, **url_vars))
+
     async def commit_comments(self, owner: str, repo: str, sha: str) -> list[Json]:
         """List the comments on a commit."""
         url = _REPO + "/commits/{commit_sha}/comments"

@@ -11,6 +11,7 @@ from bot.core.commands import parse_commands
 from bot.core.render import reply_rate_limited
 from bot.engine.commands import Desk, answer, target_branch
 from bot.engine.limits import Allowance
+from bot.engine.permissions import permission
 from bot.github.errors import GitHubError
 from bot.handlers.context import Context, is_bot, login_of, repo_of
 
@@ -31,8 +32,7 @@ async def comment_created(event: Event, ctx: Context) -> None:
     if not commands:
         return
     login = login_of(comment, "user") or ""
-    thread = f"{repo[0]}/{repo[1]}#{issue['number']}".lower()
-    allowed = [ctx.services.limiter.take(thread) for _ in commands]
+    allowed = await _allowances(ctx, repo, int(issue["number"]), login, len(commands))
     if allowed[0] is Allowance.DROP:
         log.info("returning: %s is over the command limit", login)
         return
@@ -50,6 +50,26 @@ async def comment_created(event: Event, ctx: Context) -> None:
             )
         )
         await ctx.gh.create_issue_comment(*repo, int(issue["number"]), reply)
+
+
+async def _allowances(
+    ctx: Context, repo: tuple[str, str], number: int, login: str, count: int
+) -> list[Allowance]:
+    """Count `login`'s commands; someone who may run `fix` is always answered."""
+    thread = f"{repo[0]}/{repo[1]}#{number}".lower()
+    allowed = [ctx.services.limiter.take(thread, login) for _ in range(count)]
+    # Asked only when a notice is due: a flood after the notice costs no request.
+    if Allowance.NOTICE not in allowed:
+        return allowed
+    try:
+        privileged = (await permission(ctx.gh, *repo, login)).allowed
+    except GitHubError as exc:
+        log.warning("could not ask %s's permission: %s", login, exc)
+        privileged = False
+    if not privileged:
+        return allowed
+    ctx.services.limiter.forgive(thread, login)
+    return [Allowance.ANSWER] * count
 
 
 async def _acknowledge(ctx: Context, repo: tuple[str, str], comment_id: int) -> None:

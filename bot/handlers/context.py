@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from bot.clock import Clock
 from bot.engine.limits import CommandLimiter
 from bot.engine.policies import PolicyStore
+from bot.engine.pushes import ASSOCIATION_WAIT
 from bot.engine.reconcile import Reconciler
 from bot.engine.report import ReportKeeper
 from bot.github.gateway import Gateway
@@ -51,6 +52,7 @@ class Services:
     app_id: int
     app_login: Callable[[], Awaitable[str]]
     scheduler: Scheduler
+    association_wait: float = ASSOCIATION_WAIT  # how long a push waits for GitHub to link merges
 
 
 @dataclass(frozen=True)

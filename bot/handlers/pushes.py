@@ -8,7 +8,14 @@ from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
 from bot.core.policy import ORG_POLICY_REPO, POLICY_PATH, excluded_reason
-from bot.engine.pushes import check_push, comment_once, is_protected, pushed_branch, touched_paths
+from bot.engine.pushes import (
+    Patience,
+    check_push,
+    comment_once,
+    is_protected,
+    pushed_branch,
+    touched_paths,
+)
 from bot.github.errors import GitHubError
 from bot.handlers.context import Context, repo_of
 
@@ -38,7 +45,8 @@ async def push(event: Event, ctx: Context) -> None:
     if not is_protected(policy, branch, default):
         log.debug("returning: %s is not a protected branch", branch)
         return
-    for direct, finding, why in await check_push(ctx.gh, event.data, branch, ctx.services.clock):
+    patience = Patience(ctx.services.clock, ctx.services.association_wait)
+    for direct, finding, why in await check_push(ctx.gh, event.data, branch, patience):
         log.warning("direct push: %s", finding.message, extra={"actor": direct.pusher})
         ctx.services.statuses.add_direct_push(repo[0], direct)
         ctx.services.scheduler.report_soon(ctx.installation_id, repo[0])

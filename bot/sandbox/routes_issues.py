@@ -326,15 +326,20 @@ def _pull(request: web.Request, repo: Repo) -> JSON:
 
 @routes.get("/repos/{owner}/{repo}/pulls")
 async def list_pulls(request: web.Request) -> web.Response:
-    """List pull requests by state and base."""
+    """List pull requests by state and base, newest first unless asked otherwise."""
     state, repo = state_of(request), repo_from(request)
     wanted = request.query.get("state", "open")
     base = request.query.get("base")
     found = [
         p
-        for p in reversed(list(repo.pulls.values()))
+        for p in repo.pulls.values()
         if (wanted == "all" or p["state"] == wanted) and (not base or p["base"] == base)
     ]
+    # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests: `direction` defaults
+    # to desc when sorting by creation, else asc. Here a pull is updated when created.
+    sort = request.query.get("sort", "created")
+    direction = request.query.get("direction", "desc" if sort == "created" else "asc")
+    found.sort(key=lambda p: (p["created_at"], p["number"]), reverse=direction == "desc")
     page, headers = paginate(request, found)
     return respond([pull_json(state, repo, p) for p in page], headers=headers)
 

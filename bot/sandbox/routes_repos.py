@@ -480,16 +480,18 @@ async def get_commit(request: web.Request) -> web.Response:
 
 @routes.get("/repos/{owner}/{repo}/commits/{commit_sha}/pulls")
 async def commit_pulls(request: web.Request) -> web.Response:
-    """List pull requests whose head or merge commit is this commit."""
+    """List pull requests whose head or merge commit is this commit, once GitHub links them."""
     state, repo = state_of(request), repo_from(request)
     sha = request.match_info["commit_sha"]
     if sha not in repo.commits and sha not in repo.branches:
         raise error(422, f"No commit found for SHA: {sha}")
     sha = repo.branches.get(sha, sha)
+    now = state.clock.time()
     found = [
         p
         for p in repo.pulls.values()
         if sha in (p["head_sha"], p["merge_commit_sha"], *p.get("commits", ()))
+        and (not p["merged"] or p.get("associated_at", 0.0) <= now)
     ]
     page, headers = paginate(request, found)
     return respond([pull_json(state, repo, p) for p in page], headers=headers)

@@ -196,6 +196,13 @@ class State:
         self.hook_deliveries: list[HookDelivery] = []
         # Codes GitHub's manifest flow handed out, and the Apps it registered.
         self.manifest_codes: dict[str, JSON] = {}
+        # Seconds after a merge before `GET /commits/{sha}/pulls` links a commit to its pull
+        # request: GitHub indexes the association after the push webhook, and answers an
+        # empty list meanwhile (13 s after a merge in
+        # https://github.com/Songmu/tagpr/pull/333; also
+        # https://github.com/tektoncd/pipelines-as-code/pull/2382 and
+        # https://github.com/apache/airflow/pull/58705). 0: linked at once.
+        self.association_lag = 0.0
 
     # ---- ids -------------------------------------------------------------------------
 
@@ -516,8 +523,13 @@ class State:
         title: str = "Change",
         head_repo: str | None = None,
         commits: Iterable[str] = (),
+        association_lag: float | None = None,
     ) -> int:
-        """Create a pull request; return its number (`head_repo`: a fork's `owner/name`)."""
+        """Create a pull request; return its number (`head_repo`: a fork's `owner/name`).
+
+        A merged one is linked to its commits `association_lag` seconds of sandbox clock
+        later (default: `self.association_lag`).
+        """
         r = self.repo(owner, repo)
         number = number or r.next_number
         r.next_number = max(r.next_number, number + 1)
@@ -539,6 +551,8 @@ class State:
             "merge_commit_sha": merge_commit_sha,
             "state": "closed" if merged else state,
             "created_at": self.now(),
+            "associated_at": self.clock.time()
+            + (self.association_lag if association_lag is None else association_lag),
         }
         return number
 

@@ -224,7 +224,7 @@ def test_hostile_names_stay_inert(hostile: str) -> None:
         reply_rate_limited(hostile),
         reply_report_unavailable(hostile),
         direct_push_comment(hostile, hostile, hostile, hostile),
-        report_body([status], org=hostile, computed_at=hostile, direct_pushes=[push]),
+        report_body([status], org=hostile, computed_at=hostile, public=False, direct_pushes=[push]),
         report_closed_comment(hostile),
     ]
     for body in bodies:
@@ -250,7 +250,9 @@ def test_report_of_a_huge_org_fits_and_lists_the_worst_first() -> None:
     outcomes = [Outcome.DRIFTED, Outcome.EXCLUDED, Outcome.UNSUPPORTED, Outcome.FIXED]
     statuses = [_status(i, outcomes[i % 4], findings=1 + i % 30) for i in range(10_000)]
     pushes = [DirectPush("octo/r", "main", f"{i:040x}", "bob", NOW) for i in range(500)]
-    body = report_body(statuses, org="octo", computed_at=NOW, direct_pushes=pushes, delayed=True)
+    body = report_body(
+        statuses, org="octo", computed_at=NOW, public=False, direct_pushes=pushes, delayed=True
+    )
     assert body_length(body) < 60_000
     assert "more drifted repositories — run `bulwark scan --org octo --format markdown`" in body
     drifted = body.split("### Drifted repositories (2500)")[1]
@@ -259,19 +261,39 @@ def test_report_of_a_huge_org_fits_and_lists_the_worst_first() -> None:
     assert parse_report_marker(body) == report_digest(body)
 
 
+def test_a_public_report_counts_private_repositories_and_never_names_them() -> None:
+    outcomes = [o for o in Outcome if o is not Outcome.COMPLIANT]
+    statuses = [
+        replace(_status(i, outcomes[i % len(outcomes)]), private=i % 2 == 1) for i in range(2_000)
+    ]
+    sha = lambda i: f"{i:05x}" + "c" * 35  # noqa: E731
+    pushes = [DirectPush(s.repo, "main", sha(i), "bob", NOW) for i, s in enumerate(statuses)]
+
+    body = report_body(statuses, org="octo", computed_at=NOW, public=True, direct_pushes=pushes)
+
+    names = re.findall(r"octo/r+-(\d{5})", body)
+    assert names and all(int(n) % 2 == 0 for n in names)
+    assert any(sha(i)[:12] in body for i in range(0, 2_000, 2))
+    assert all(sha(i)[:12] not in body for i in range(1, 2_000, 2))
+    assert "1000 private repositories (" in body and "not named" in body
+    assert "1000 direct pushes to private repositories are not shown" in body
+    assert "**2000 repositories:**" in body  # the counts still cover every repository
+    assert body_length(body) < 60_000
+
+
 @pytest.mark.parametrize(
     ("text", "count"),
     [("compliant", "1 compliant"), ("drifted", "1 drifted"), ("fixed", "1 fixed"), ("err", "0 e")],
 )
 def test_report_summary_counts(text: str, count: str) -> None:
     statuses = [RepoStatus("octo/a", Outcome.COMPLIANT), DRIFTED, _status(1, Outcome.FIXED)]
-    assert count in report_body(statuses, org="octo", computed_at=NOW)
+    assert count in report_body(statuses, org="octo", computed_at=NOW, public=False)
 
 
 def test_report_digest_ignores_the_time_but_not_the_state() -> None:
-    first = report_body([DRIFTED], org="octo", computed_at=NOW)
-    later = report_body([DRIFTED], org="octo", computed_at="2024-05-02T00:00:00Z")
-    changed = report_body([DRIFTED, DRIFTED], org="octo", computed_at=NOW)
+    first = report_body([DRIFTED], org="octo", computed_at=NOW, public=False)
+    later = report_body([DRIFTED], org="octo", computed_at="2024-05-02T00:00:00Z", public=False)
+    changed = report_body([DRIFTED, DRIFTED], org="octo", computed_at=NOW, public=False)
     assert parse_report_marker(first) == parse_report_marker(later) != parse_report_marker(changed)
     assert first.startswith(report_marker(report_digest(first)) + "\n")
 
@@ -290,6 +312,10 @@ def test_parse_report_marker(body: str, expected: str | None) -> None:
 
 def test_report_closed_comment() -> None:
     assert NOW in report_closed_comment(NOW) and "reopens" in report_closed_comment(NOW)
+    statuses = [RepoStatus("octo/a", Outcome.COMPLIANT), _status(1, Outcome.FIXED)]
+    summary = report_closed_comment(NOW, statuses)
+    assert "1 compliant, 1 repaired by Bulwark, 0 excluded, of 2 repositories" in summary
+    assert "octo/a" not in summary  # counts only
 
 
 _TEXT = st.text(max_size=300) | st.sampled_from(HOSTILE)
@@ -310,4 +336,8 @@ def test_renderers_escape_arbitrary_text(repo: str, branch: str, login: str, mes
     assert_inert(reply_status(status, asker=login))
     assert_inert(reply_refused(message, login, message))
     assert_inert(direct_push_comment(login, branch, message, message))
-    assert_inert(report_body([status] * 3, org=login, computed_at=message, direct_pushes=[push]))
+    assert_inert(
+        report_body(
+            [status] * 3, org=login, computed_at=message, public=False, direct_pushes=[push]
+        )
+    )

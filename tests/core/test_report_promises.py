@@ -65,7 +65,9 @@ def test_promise_rows(
 def test_the_table_is_at_the_top_of_the_report_and_names_no_repository() -> None:
     statuses = [status(Outcome.DRIFTED, (FindingKind.ADMINS_NOT_ENFORCED, None))]
     table = promises_table(statuses, GOOD, "acme")
-    body = report_body(statuses, org="acme", computed_at="2026-12-01T00:00:00Z", promises=table)
+    body = report_body(
+        statuses, org="acme", computed_at="2026-12-01T00:00:00Z", public=True, promises=table
+    )
     lines = body.splitlines()
     assert lines[3] == "### Promises"
     assert body.index("### Promises") < body.index("**1 repositories:**")

@@ -382,6 +382,52 @@ async def test_the_limit_is_per_thread(bulwark: Embedded, org: int) -> None:
     assert len(replies(bulwark.sandbox, issue["number"])) == 1
 
 
+async def test_one_flooder_silences_nobody_else(bulwark: Embedded, org: int) -> None:
+    limit = bulwark.runtime.limiter.per_minute
+    for _ in range(limit + 3):
+        await say(bulwark, "/protection help", "will")
+    flooded = len(replies(bulwark.sandbox))
+
+    await say(bulwark, "/protection status", "adam")  # an admin
+    await say(bulwark, "/protection help", "rita")  # anyone else
+
+    got = replies(bulwark.sandbox)
+    assert flooded == limit + 1  # will's answers and one notice
+    assert len(got) == flooded + 2
+    assert all("many commands" not in r for r in got[flooded:])
+
+
+async def test_someone_who_may_fix_is_never_dropped(bulwark: Embedded, org: int) -> None:
+    limit = bulwark.runtime.limiter.per_minute
+    for _ in range(limit + 2):
+        await say(bulwark, "/protection help", "mia")  # maintain
+
+    got = replies(bulwark.sandbox)
+    assert len(got) == limit + 2
+    assert all("many commands" not in r for r in got)
+    asked = [
+        r for r in bulwark.sandbox.requests if r.path.endswith("/collaborators/mia/permission")
+    ]
+    assert len(asked) == 2  # asked only for the commands past the limit
+
+
+async def test_the_notice_names_the_flooder_not_the_next_commenter(
+    bulwark: Embedded, org: int
+) -> None:
+    limit = bulwark.runtime.limiter.per_minute
+    for _ in range(limit):
+        await say(bulwark, "/protection help", "will")
+    await say(bulwark, "/protection help", "rita")  # the next one on the thread: answered
+    await say(bulwark, "/protection help", "will")  # over will's limit: the notice
+
+    got = replies(bulwark.sandbox)
+    assert len(got) == limit + 2
+    assert "many commands" not in got[-2]
+    assert "many commands" in got[-1]
+    assert "will" in got[-1] and "rita" not in got[-1]
+    assert "@will" not in got[-1]  # named, escaped, never mentioned
+
+
 async def test_github_down_is_told_in_the_thread(bulwark: Embedded, org: int) -> None:
     fail_only(bulwark.sandbox, {"/repos/{owner}/{repo}/branches/{branch}/protection"})
 

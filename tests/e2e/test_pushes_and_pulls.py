@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.cli.embedded import Embedded
 from bot.core.render import COMMIT_COMMENT_MARKER, PR_STATUS_MARKER
+from bot.engine.pushes import ASSOCIATION_WAIT
 from tests.fixtures import install, weak_protection
 
 
@@ -51,6 +52,67 @@ async def test_reviewed_merge_is_not_a_direct_push(bulwark: Embedded) -> None:
 
     assert state.commit_comments("acme", "api") == []
     assert not bulwark.runtime.statuses.org("acme").direct_pushes
+
+
+def _association_asks(bulwark: Embedded, sha: str) -> list[float]:
+    """When Bulwark asked GitHub which pull requests brought `sha`."""
+    return [r.time for r in bulwark.sandbox.requests if r.path.endswith(f"/commits/{sha}/pulls")]
+
+
+async def test_merge_whose_association_lags_is_not_a_direct_push(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    # A rebase merge of two commits; GitHub links them to the pull request 20 s after the push.
+    first = state.add_commit("acme", "api", "main", message="one", author="bob")
+    last = state.add_commit("acme", "api", "main", message="two", author="bob")
+    number = state.add_pull(
+        "acme", "api", head_sha=state.new_sha(), author="bob", merged=True,
+        merge_commit_sha=last, commits=[first, last], association_lag=20.0,
+    )  # fmt: skip
+    state.add_review("acme", "api", number, user="carol", state="APPROVED")
+    pushed_at = bulwark.sandbox.clock.time()
+
+    await _push(bulwark, "api", [first, last], "bob")
+
+    assert state.commit_comments("acme", "api") == []
+    assert not bulwark.runtime.statuses.org("acme").direct_pushes
+    asks = _association_asks(bulwark, first)
+    assert len(asks) > 1  # the empty answer was asked again, not believed
+    assert 20.0 <= asks[-1] - pushed_at < ASSOCIATION_WAIT  # until GitHub linked it, no longer
+    assert len(_association_asks(bulwark, last)) == 1  # the merge commit matched at once
+
+
+async def test_lagging_merge_commit_is_matched_by_merge_commit_sha(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.association_lag = 30.0
+    await install(bulwark)
+    sha = _merged(bulwark, approver="carol")
+
+    await _push(bulwark, "api", [sha], "bob")
+
+    assert not bulwark.runtime.statuses.org("acme").direct_pushes
+    assert len(_association_asks(bulwark, sha)) == 1  # no waiting needed
+    listed = [r for r in bulwark.sandbox.requests if r.path == "/repos/acme/api/pulls"]
+    assert listed and all(r.status == 200 for r in listed)
+
+
+async def test_direct_push_is_still_found_after_the_bounded_wait(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    state.association_lag = 20.0
+    await install(bulwark)
+    sha = state.add_commit("acme", "api", "main", message="hotfix", author="bob")
+    pushed_at = bulwark.sandbox.clock.time()
+
+    await _push(bulwark, "api", [sha], "bob")
+
+    pushes = bulwark.runtime.statuses.org("acme").direct_pushes
+    assert [(p.sha, p.pusher) for p in pushes] == [(sha, "bob")]
+    assert len(state.commit_comments("acme", "api")) == 1
+    asks = _association_asks(bulwark, sha)
+    assert asks[-1] - pushed_at == ASSOCIATION_WAIT  # waited exactly the bound, then accused
 
 
 async def test_self_approved_merge_is_a_direct_push(bulwark: Embedded) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
-from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
+from bot.core.concerns import DIRECT_PUSH_WINDOW
+from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.render import REPORT_MARKER_PREFIX
 from bot.engine.report import REPORT_LABEL
 from bot.sandbox import Sandbox
@@ -161,12 +162,57 @@ async def test_closed_when_nothing_drifts_then_reopened(
     assert issue_writes(bulwark.sandbox, "POST") == []  # no new issue, no second comment
 
 
-async def test_a_compliant_org_gets_no_report(bulwark: Embedded) -> None:
-    bulwark.sandbox.state.add_repo("acme", "api")
+async def test_a_first_resync_that_repairs_everything_creates_a_closed_report(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")  # unprotected: Bulwark repairs it
 
     await install(bulwark)
 
-    assert report_issues(bulwark.sandbox) == []
+    issue = the_report(bulwark.sandbox)
+    assert issue["state"] == "closed"
+    assert issue["labels"] == [REPORT_LABEL]
+    assert "acme/api" in issue["body"] and "fixed at" in issue["body"]
+    [summary] = state.comments("acme", ".github", issue["number"])
+    assert "Nothing stands between the organisation and its promises" in summary["body"]
+    assert "2 repaired by Bulwark" in summary["body"]  # api and .github itself
+
+
+async def test_a_direct_push_alone_opens_the_report_for_a_week(
+    bulwark: Embedded, clock: FakeClock
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    installation_id = await install(bulwark)
+    assert the_report(bulwark.sandbox)["state"] == "closed"
+    sha = state.add_commit("acme", "api", "main", message="hotfix", author="bob")
+
+    payload = bulwark.sandbox.payloads.push("acme", "api", "main", [sha], "bob")
+    assert await bulwark.deliver("push", payload) == 202
+    await bulwark.settle()
+
+    issue = the_report(bulwark.sandbox)
+    assert issue["state"] == "open"
+    assert "Recent direct pushes (1)" in issue["body"] and sha[:12] in issue["body"]
+
+    clock.advance(DIRECT_PUSH_WINDOW + 1)
+    await resync(bulwark, installation_id)
+    assert the_report(bulwark.sandbox)["state"] == "closed"
+
+
+async def test_an_unsupported_repository_keeps_the_report_open(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_org("tiny", plan="free")
+    state.add_repo("tiny", ".github")
+    state.add_repo("tiny", "secret", private=True)  # no branch protection on the Free plan
+
+    await install(bulwark, "tiny")
+
+    [issue] = [i for i in state.issues("tiny", ".github") if i["via_app"]]
+    assert issue["state"] == "open"
+    assert "1 unsupported" in issue["body"]
+    assert "secret" not in issue["body"]  # the report repository is public
 
 
 # ---- races and size --------------------------------------------------------------------------
@@ -291,8 +337,8 @@ class TestDebounce:
         names = ("api", "web", "db", "ops")
         for name in names:
             state.add_repo("acme", name)
-        await install(bulwark)  # enforced: all compliant, no report yet
-        assert report_issues(bulwark.sandbox) == []
+        await install(bulwark)  # enforced: all repaired, the report created closed
+        assert the_report(bulwark.sandbox)["state"] == "closed"
         state.add_file("acme", ".github", ".github/repo-protection.yml", REPORT_MODE)
         bulwark.runtime.policies.forget("acme")
         bulwark.sandbox.requests.clear()
@@ -300,16 +346,18 @@ class TestDebounce:
         for name in names:
             await tamper(bulwark, name)
         await bulwark.queue.join()
-        assert report_issues(bulwark.sandbox) == []  # due a minute after the last update
+        assert issue_writes(bulwark.sandbox, "PATCH") == []  # due a minute after the last update
         assert len(bulwark.runtime.pending()) == 1
 
         clock.advance(60)
         await bulwark.settle()
 
-        body = the_report(bulwark.sandbox)["body"]
-        assert all(f"acme/{name}" in body for name in names)
+        issue = the_report(bulwark.sandbox)
+        assert issue["state"] == "open"
+        assert all(f"acme/{name}" in issue["body"] for name in names)
         lists = [r for r in bulwark.sandbox.requests if r.path == "/repos/acme/.github/issues"]
-        assert len(lists) == 2  # one update: looked for the issue once, created it once
+        assert len(lists) == 1  # one update: looked for the issue once, then edited it once
+        assert len(issue_writes(bulwark.sandbox, "PATCH")) == 1
 
         clock.advance(61)
         bulwark.sandbox.requests.clear()
@@ -357,3 +405,89 @@ async def test_an_unwritable_report_warns_and_the_scan_still_works(
     assert len(answers) == 2
     assert all("org report is not available" in a for a in answers)
     assert "does not meet the protection policy" in answers[0]
+
+
+# ---- who reads it ----------------------------------------------------------------------------
+
+PRIVATE_NAMES = ("secret-payroll", "hidden-infra")
+
+
+async def _org_with_private_repositories(bulwark: Embedded, *, private_report: bool) -> str:
+    """Report mode: a public and two private drifting repositories, a push to a private one."""
+    state = bulwark.sandbox.state
+    state.repo("acme", ".github").private = private_report
+    state.add_file("acme", ".github", ".github/repo-protection.yml", REPORT_MODE)
+    state.add_repo("acme", "web")
+    state.set_protection("acme", "web", "main", weak_protection())
+    state.add_repo("acme", "secret-payroll", private=True)
+    state.set_protection("acme", "secret-payroll", "main", weak_protection())
+    state.add_repo("acme", "hidden-infra", private=True)
+    await install(bulwark)
+    sha = state.add_commit("acme", "hidden-infra", "main", message="hotfix", author="bob")
+    payload = bulwark.sandbox.payloads.push("acme", "hidden-infra", "main", [sha], "bob")
+    assert await bulwark.deliver("push", payload) == 202
+    await bulwark.settle()
+    return sha
+
+
+def _everything_the_app_wrote(sandbox: Sandbox) -> str:
+    """Every title, body and comment the App wrote in the report repository."""
+    issues = report_issues(sandbox)
+    comments = [
+        c["body"] for i in issues for c in sandbox.state.comments("acme", ".github", i["number"])
+    ]
+    return "\n".join([*(i["title"] + "\n" + i["body"] for i in issues), *comments])
+
+
+async def test_a_public_report_names_no_private_repository(bulwark: Embedded) -> None:
+    sha = await _org_with_private_repositories(bulwark, private_report=False)
+
+    written = _everything_the_app_wrote(bulwark.sandbox)
+    assert all(name not in written for name in PRIVATE_NAMES)
+    assert sha[:7] not in written  # nor the direct push to a private repository
+    assert "acme/web" in written  # public ones are named
+    body = the_report(bulwark.sandbox)["body"]
+    assert "2 private repositories (2 drifted) counted above are not named" in body
+    assert "1 direct push to private repositories is not shown" in body
+    assert "bulwark scan --org acme" in body
+    assert the_report(bulwark.sandbox)["state"] == "open"
+
+
+async def test_a_private_report_names_every_repository(bulwark: Embedded) -> None:
+    sha = await _org_with_private_repositories(bulwark, private_report=True)
+
+    body = the_report(bulwark.sandbox)["body"]
+    assert all(f"acme/{name}" in body for name in ("web", *PRIVATE_NAMES[:1]))
+    assert sha[:12] in body and "acme/hidden-infra" in body
+    assert "not named" not in body
+
+
+async def test_a_repository_made_private_leaves_the_public_report(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    state.add_file("acme", ".github", ".github/repo-protection.yml", REPORT_MODE)
+    state.add_repo("acme", "payroll")
+    state.set_protection("acme", "payroll", "main", weak_protection())
+    await install(bulwark)
+    assert "acme/payroll" in the_report(bulwark.sandbox)["body"]
+
+    state.repo("acme", "payroll").private = True
+    payload = bulwark.sandbox.payloads.repository("privatized", "acme", "payroll", "alice")
+    assert await bulwark.deliver("repository", payload) == 202
+    await bulwark.settle()
+
+    assert "payroll" not in the_report(bulwark.sandbox)["body"]
+
+
+async def test_statuses_of_unknown_visibility_are_not_named(bulwark: Embedded) -> None:
+    state = bulwark.sandbox.state
+    installation_id = state.install("acme")
+    finding = Finding(FindingKind.UNPROTECTED, "main is not protected.", "Protect it.")
+    bulwark.runtime.statuses.record(RepoStatus("acme/mystery", Outcome.DRIFTED, (finding,)))
+    bulwark.runtime.statuses.add_direct_push(
+        "acme", DirectPush("acme/elsewhere", "main", "f" * 40, "bob", "2027-01-15T08:00:00Z")
+    )
+
+    await bulwark.runtime.reports.update(bulwark.runtime.gateway(installation_id), "acme")
+
+    body = the_report(bulwark.sandbox)["body"]
+    assert "mystery" not in body and "elsewhere" not in body

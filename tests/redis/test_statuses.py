@@ -26,3 +26,22 @@ async def test_statuses_fixes_and_delays_are_shared(redis_server: RedisServer) -
     assert two.org("acme").delayed is True
     await one.close()
     await two.close()
+
+
+async def test_visibility_is_shared_and_unknown_counts_as_private(
+    redis_server: RedisServer,
+) -> None:
+    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    one.record(RepoStatus("acme/web", Outcome.COMPLIANT, private=False))
+    one.record(RepoStatus("acme/payroll", Outcome.COMPLIANT, private=True))
+    await one.flush()
+    older = '{"repo": "acme/old", "outcome": "compliant"}'  # written before visibility was kept
+    await a.hset("bulwark:status:acme", "acme/old", older)
+
+    await two.refresh("acme")
+
+    seen = {s.repo: s.private for s in two.org("acme").statuses.values()}
+    assert seen == {"acme/web": False, "acme/payroll": True, "acme/old": True}
+    await one.close()
+    await two.close()

@@ -204,3 +204,24 @@ async def test_graphql_unknown_org_is_not_found(http: aiohttp.ClientSession) -> 
     assert status == 200
     assert body["data"]["organization"] is None
     assert body["errors"][0]["type"] == "NOT_FOUND"
+
+
+async def test_merge_is_linked_to_its_pull_request_only_after_the_lag(
+    sandbox: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    state = sandbox.state
+    sha = state.add_commit("acme", ".github", "main", message="Merge", author="bob")
+    number = state.add_pull(
+        "acme", ".github", head_sha=state.new_sha(), author="bob", merged=True,
+        merge_commit_sha=sha, association_lag=10.0,
+    )  # fmt: skip
+    assert await call(http, "GET", f"/repos/acme/.github/commits/{sha}/pulls") == (200, [])
+    _, listed = await call(
+        http, "GET", "/repos/acme/.github/pulls?state=closed&base=main&sort=updated&direction=desc"
+    )
+    assert [(p["number"], p["merge_commit_sha"]) for p in listed] == [(number, sha)]
+
+    assert isinstance(sandbox.clock, FakeClock)
+    sandbox.clock.advance(10.0)
+    _, linked = await call(http, "GET", f"/repos/acme/.github/commits/{sha}/pulls")
+    assert [p["number"] for p in linked] == [number]

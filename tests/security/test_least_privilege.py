@@ -68,6 +68,7 @@ NEEDS: dict[str, Need | tuple[Need, ...] | None] = {
     "/repos/{owner}/{repo}/contents/{+path}": ("contents", "read"),
     "/repos/{owner}/{repo}/commits/{commit_sha}/pulls": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/commits/{commit_sha}/comments": ("contents", "write"),
+    "/repos/{owner}/{repo}/pulls": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/pulls/{pull_number}": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/pulls/{pull_number}/reviews": ("pull_requests", "read"),
     "/repos/{owner}/{repo}/commits/{ref}/check-runs": ("checks", "read"),
