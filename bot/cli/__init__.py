@@ -20,6 +20,7 @@ DELEGATES: dict[str, tuple[str, str, str]] = {
     "check-config": ("bot.cli.check_config", "main", "validate a policy file"),
     "sandbox": ("bot.sandbox", "main", "run the local GitHub sandbox alone"),
     "doctor": ("bot.cli.doctor", "main", "tell what is wrong with this deployment (read-only)"),
+    "setup": ("bot.cli.setup", "main", "register the App on GitHub from a local page (.env)"),
 }
 
 log = logging.getLogger("bot.cli")
