@@ -62,10 +62,11 @@ def app_manifest(
 
 def dotenv_text(app_id: int, pem: str, webhook_secret: str, api_url: str | None) -> str:
     """Return the `.env` lines for a new App (the key on one line, `\\n`-escaped)."""
-    key = pem.strip().replace("\r\n", "\n").replace("\n", "\\n")
-    for name, value in (("PRIVATE_KEY", key), ("WEBHOOK_SECRET", webhook_secret)):
+    pem = pem.strip().replace("\r\n", "\n")
+    for name, value in (("PRIVATE_KEY", pem.replace("\n", "")), ("WEBHOOK_SECRET", webhook_secret)):
         if not value or _UNSAFE_IN_DOTENV & set(value):
             raise ValueError(f"{name} from GitHub cannot be written to .env as it is")
+    key = pem.replace("\n", "\\n")
     lines = [
         "# The GitHub App registered by `bulwark setup`. Keep this file secret.",
         f"APP_ID={int(app_id)}",

@@ -134,7 +134,7 @@ async def show_page(request: web.Request) -> web.StreamResponse:
         # Keep the token out of the address bar and history: a cookie carries it from here.
         found = web.HTTPFound("/", headers=HEADERS)
         found.set_cookie(COOKIE, flow.token, httponly=True, samesite="Lax", path="/")
-        return found
+        raise found
     if flow.registered or flow.env_path.exists():
         return _refused(409, f"{flow.env_path} exists: this server is registered already.", "")
     return _html(_register(flow, request))
@@ -172,6 +172,8 @@ async def _exchange(flow: SetupFlow, code: str) -> web.Response:
         return _refused(502, f"GitHub did not answer the exchange (status {exc.status}).")
     try:
         write_dotenv(flow.env_path, flow.dotenv_for(app))
+    except (KeyError, ValueError):
+        return _refused(502, "GitHub's answer lacks the App's id, key or secret, as they are.")
     except DotenvExists:
         return _refused(409, f"{flow.env_path} exists: nothing was overwritten.", "")
     flow.registered = True
