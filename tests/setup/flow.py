@@ -21,7 +21,7 @@ from bot.github.clients import manifest_gateway
 from bot.sandbox import Sandbox
 from bot.service.setup import SetupFlow, create_setup_app
 
-TOKEN = "setup-token-0123456789abcdef0123456789"  # noqa: S105 - a test's one-time token
+TOKEN = "setup-token-0123456789abcdef0123456789"
 PUBLIC_URL = "https://bulwark.acme.test"
 _FORM = re.compile(r'<form method="post" action="([^"]*)">\s*<input type="hidden" '
                    r'name="manifest" value="([^"]*)">')  # fmt: skip

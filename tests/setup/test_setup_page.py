@@ -26,6 +26,10 @@ from tests.setup.flow import (
 CONVERSION = "/app-manifests/{code}/conversions"
 
 
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
 def conversions(sandbox: Sandbox) -> list[int]:
     return [r.status for r in sandbox.requests if r.template == CONVERSION]
 
@@ -67,11 +71,14 @@ async def test_without_org_the_manifest_goes_to_the_users_new_app_page(
 async def test_the_token_moves_from_the_address_to_a_cookie(
     sandbox: Sandbox, tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with setup_page(sandbox, tmp_path / ".env", clock) as page, client() as c:
-        async with c.get(f"{page.url}/?token={TOKEN}", allow_redirects=False) as resp:
-            assert resp.status == 302
-            assert resp.headers["Location"] == "/"
-            cookie = resp.cookies["bulwark_setup"]
+    async with (
+        setup_page(sandbox, tmp_path / ".env", clock) as page,
+        client() as c,
+        c.get(f"{page.url}/?token={TOKEN}", allow_redirects=False) as resp,
+    ):
+        assert resp.status == 302
+        assert resp.headers["Location"] == "/"
+        cookie = resp.cookies["bulwark_setup"]
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
 
@@ -80,10 +87,13 @@ async def test_the_token_moves_from_the_address_to_a_cookie(
 async def test_a_wrong_or_missing_token_is_403(
     sandbox: Sandbox, tmp_path: Path, clock: FakeClock, path: str
 ) -> None:
-    async with setup_page(sandbox, tmp_path / ".env", clock) as page, client() as c:
-        async with c.get(page.url + path) as resp:
-            assert resp.status == 403
-            assert "Wrong or missing setup token" in await resp.text()
+    async with (
+        setup_page(sandbox, tmp_path / ".env", clock) as page,
+        client() as c,
+        c.get(page.url + path) as resp,
+    ):
+        assert resp.status == 403
+        assert "Wrong or missing setup token" in await resp.text()
     assert conversions(sandbox) == []
 
 
@@ -162,7 +172,7 @@ async def test_env_holds_the_new_apps_credentials_readable_by_the_owner_only(
     assert settings.github_api_url == sandbox.api_url
     assert f'href="https://github.com/apps/{sandbox.app_slug}/installations/new"' in text
     assert "bulwark serve" in text
-    assert [p.name for p in tmp_path.iterdir()] == [".env"]  # no temporary file left
+    assert files_in(tmp_path) == [".env"]  # no temporary file left
 
 
 async def test_no_secret_reaches_a_log_or_the_terminal(
