@@ -182,6 +182,10 @@ class Sandbox:
         """Return the id of the App the sandbox serves (changed by a manifest registration)."""
         return self.state.app_id
 
+    @app_id.setter
+    def app_id(self, value: int) -> None:
+        self.state.app_id = value
+
     @property
     def app_slug(self) -> str:
         """Return the App's slug."""
