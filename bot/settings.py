@@ -127,7 +127,12 @@ class Settings:
         """Build validated settings; raise ConfigError naming the first bad variable."""
         raw_app_id = environ.get("APP_ID", "").strip()
         if not raw_app_id:
-            raise ConfigError("APP_ID", "missing (the GitHub App's numeric id)")
+            # One line that says how to get one. `serve` does not start the setup page by
+            # itself: a deployment that lost its APP_ID must fail loudly, not come up as a
+            # page that registers a new App on a public port.
+            raise ConfigError(
+                "APP_ID", "missing (the GitHub App's id; `bulwark setup` registers one)"
+            )
         if not raw_app_id.isdigit() or int(raw_app_id) <= 0:
             raise ConfigError("APP_ID", f"expected a positive integer, got {raw_app_id!r}")
         private_key = _private_key(environ)

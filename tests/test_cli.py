@@ -19,7 +19,7 @@ from bot.service.queue import Job
 from bot.service.server import QUEUE
 from bot.settings import Settings
 
-VERBS = ["serve", "worker", "demo", "scan", "check-config", "sandbox"]
+VERBS = ["serve", "worker", "demo", "scan", "check-config", "sandbox", "setup"]
 
 
 def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,3 +114,33 @@ def test_worker_help_needs_no_settings(capsys: pytest.CaptureFixture[str]) -> No
         cli.main(["worker", "--help"])
     assert exited.value.code == 0
     assert "--concurrency" in capsys.readouterr().out
+
+
+def test_serve_without_app_id_points_to_setup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("APP_ID", raising=False)
+    assert cli.main(["serve"]) == 2
+    assert "`bulwark setup` registers one" in capsys.readouterr().err
+
+
+def test_setup_refuses_to_start_where_env_exists(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("APP_ID", raising=False)
+    (tmp_path / ".env").write_text("LOG_LEVEL=INFO\n")
+    assert cli.main(["setup", "--org", "acme"]) == 2
+    assert "setup never overwrites it" in capsys.readouterr().err
+    assert (tmp_path / ".env").read_text() == "LOG_LEVEL=INFO\n"
+
+
+def test_setup_refuses_to_start_where_credentials_are_configured(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APP_ID", "12")
+    assert cli.main(["setup"]) == 2
+    assert "APP_ID: set already" in capsys.readouterr().err
+    assert not (tmp_path / ".env").exists()

@@ -21,6 +21,7 @@ DELEGATES: dict[str, tuple[str, str, str]] = {
     "evidence": ("bot.cli.evidence", "main", "prove each SDLC promise over a period (--org ORG)"),
     "sandbox": ("bot.sandbox", "main", "run the local GitHub sandbox alone"),
     "doctor": ("bot.cli.doctor", "main", "tell what is wrong with this deployment (read-only)"),
+    "setup": ("bot.cli.setup", "main", "register the App on GitHub from a local page (.env)"),
 }
 
 log = logging.getLogger("bot.cli")

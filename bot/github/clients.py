@@ -14,7 +14,7 @@ from cachetools import LRUCache
 from bot.clock import Clock
 from bot.github.auth import AppAuth, TokenCache
 from bot.github.client import ClientMetrics, GitHubClient, RetryPolicy, WriteGate
-from bot.github.gateway import AppGateway, Gateway
+from bot.github.gateway import AppGateway, Gateway, ManifestGateway
 
 ETAG_CACHE_SIZE = 500
 MAX_INSTALLATIONS = 10_000
@@ -158,3 +158,19 @@ class GitHubClients:
             metrics=self.metrics,
             **auth,
         )
+
+
+def manifest_gateway(
+    session: aiohttp.ClientSession, api_url: str, *, clock: Clock, retry: RetryPolicy
+) -> ManifestGateway:
+    """Return a gateway with no credentials, for the manifest flow's one exchange."""
+    client = GitHubClient(
+        session,
+        "bulwark",
+        base_url=api_url,
+        clock=clock,
+        retry=retry,
+        writes=WriteGate(0.0, clock),
+        reads=asyncio.Semaphore(1),
+    )
+    return ManifestGateway(client)

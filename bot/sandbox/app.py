@@ -28,6 +28,7 @@ from bot.sandbox import (
     routes_graphql,
     routes_hooks,
     routes_issues,
+    routes_manifest,
     routes_repos,
 )
 from bot.sandbox.context import RATE_LIMIT_DOC, SANDBOX, RateLimits, SandboxContext
@@ -49,6 +50,9 @@ from bot.sandbox.webhooks import Payloads, deliver
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The manifest flow's conversion takes no credentials: its one-time code is the credential.
+# https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest
+ANONYMOUS_TEMPLATES = frozenset({"/app-manifests/{code}/conversions"})
 JWT_TEMPLATES = frozenset(
     {
         "/repos/{owner}/{repo}/installation",
@@ -88,6 +92,18 @@ def _route_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+PAGE = "page:"
+
+
+def _page_name(page: web.RouteDef) -> str:
+    return PAGE + page.method + page.path.replace("/", ":").replace("{", "").replace("}", "")
+
+
+def _is_page(request: web.Request) -> bool:
+    name = request.match_info.route.name
+    return name is not None and name.startswith(PAGE)
+
+
 def _repo_key(method: str, path: str) -> tuple[str, str] | None:
     if method not in WRITE_METHODS:
         return None
@@ -107,9 +123,6 @@ def _matches(header: str, etag: str) -> bool:
 
 class Sandbox:
     """A local, stateful GitHub for tests, the demo, benchmarks and people."""
-
-    app_slug = "bulwark"
-    bot_login = "bulwark[bot]"
 
     def __init__(
         self,
@@ -131,11 +144,13 @@ class Sandbox:
         # The App's registered permissions, granted to each installation; tests pass
         # app.yml's `default_permissions`, so a manifest that asks too little fails them.
         self.state.app_permissions = dict(permissions) if permissions is not None else None
-        self.app_id = self.state.app_id = 424242
+        self.state.app_id = 424242
+        # The key of the App the sandbox starts with; an App registered through the manifest
+        # flow has its own, handed out once by the conversion (GitHub keeps only its public half).
         self.private_key_pem = keys.private_key_pem()
-        self.webhook_secret = secrets.token_hex(20)
+        self.state.webhook_secret = secrets.token_hex(20)
         if self.state.hook_config is not None:
-            self.state.hook_config["secret"] = self.webhook_secret
+            self.state.hook_config["secret"] = self.state.webhook_secret
         self.latency = latency
         self.faults = Faults(self.clock)
         self.rate_limits = RateLimits(self.clock)
@@ -150,14 +165,19 @@ class Sandbox:
     def _build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[SANDBOX] = SandboxContext(self.state, self.rate_limits, self.faults)
-        for module in (
+        # github.com's web pages (the manifest flow's) sit at the root, outside the API.
+        for page in routes_manifest.pages:
+            assert isinstance(page, web.RouteDef)
+            app.router.add_route(page.method, page.path, page.handler, name=_page_name(page))
+        modules = (
             routes_app,
             routes_repos,
             routes_issues,
             routes_graphql,
             routes_hooks,
             routes_evidence,
-        ):
+        )
+        for module in (*modules, routes_manifest):
             for route in module.routes:
                 assert isinstance(route, web.RouteDef)
                 path = self.api_prefix + route.path
@@ -165,6 +185,30 @@ class Sandbox:
                     path = self.graphql_path
                 app.router.add_route(route.method, path, route.handler, **route.kwargs)
         return app
+
+    @property
+    def app_id(self) -> int:
+        """Return the id of the App the sandbox serves (changed by a manifest registration)."""
+        return self.state.app_id
+
+    @app_id.setter
+    def app_id(self, value: int) -> None:
+        self.state.app_id = value
+
+    @property
+    def app_slug(self) -> str:
+        """Return the App's slug."""
+        return self.state.app_slug
+
+    @property
+    def bot_login(self) -> str:
+        """Return the login of the App's bot user (`slug[bot]`)."""
+        return self.state.bot_login
+
+    @property
+    def webhook_secret(self) -> str:
+        """Return the App's webhook secret."""
+        return self.state.webhook_secret
 
     @property
     def api_url(self) -> str:
@@ -250,6 +294,8 @@ class Sandbox:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if _is_page(request):
+            return await handler(request)  # a web page: no API auth, description or limits
         if not self.url:
             self.state.base_url = f"{request.scheme}://{request.host}{self.api_prefix}"
         body = await self._read_body(request)
@@ -444,6 +490,8 @@ class Sandbox:
     def _authenticate(self, request: web.Request, template: str) -> Caller:
         _scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         credential = credential.strip()
+        if template in ANONYMOUS_TEMPLATES:
+            return Caller("anonymous", "anonymous")
         if not credential:
             raise error(401, "Requires authentication", "https://docs.github.com/rest")
         if template.startswith("/app") or template in JWT_TEMPLATES:
@@ -454,7 +502,7 @@ class Sandbox:
         try:
             claims = jwt.decode(
                 credential,
-                keys.public_key_pem(),
+                self.state.app_public_key or keys.public_key_pem(),
                 algorithms=["RS256"],
                 options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
                          "require": ["iat", "exp", "iss"]},

@@ -195,16 +195,15 @@ def permission_json(state: State, repo: Repo, login: str) -> JSON:
 
 def app_json(state: State) -> JSON:
     """Render the App (integration)."""
-    owner = next(iter(state.accounts.values()), None)
     return {
         "id": state.app_id,
         "slug": state.app_slug,
         "node_id": node_id("Integration", state.app_id),
         "client_id": f"Iv1.{state.app_id:016x}",
-        "owner": account_user_json(state, owner) if owner else user_json(state, "bulwark-dev"),
-        "name": "Bulwark",
-        "description": "Branch protection, enforced and proven.",
-        "external_url": "https://bulwark.example",
+        "owner": _app_owner(state),
+        "name": state.app_name,
+        "description": state.app_description,
+        "external_url": state.app_url,
         "html_url": f"{WEB}/apps/{state.app_slug}",
         "created_at": "2024-01-01T00:00:00Z",
         "updated_at": "2024-01-01T00:00:00Z",
@@ -212,6 +211,16 @@ def app_json(state: State) -> JSON:
         "events": list(state.app_events),
         "installations_count": len(state.installations),
     }
+
+
+def _app_owner(state: State) -> JSON:
+    login = state.app_owner
+    account = state.accounts.get(login.lower()) if login else None
+    if account is None and login is None:
+        account = next(iter(state.accounts.values()), None)
+    if account is not None:
+        return account_user_json(state, account)
+    return user_json(state, login or "bulwark-dev")
 
 
 def granted_permissions(state: State, inst: Installation) -> dict[str, str]:

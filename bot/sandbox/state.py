@@ -170,6 +170,13 @@ class State:
         self.violations: list[str] = []
         self.app_id = 1
         self.app_slug = "bulwark"
+        self.app_name = "Bulwark"
+        self.app_description = "Branch protection, enforced and proven."
+        self.app_url = "https://bulwark.example"
+        self.app_owner: str | None = None  # the account that registered the App
+        # The public half of the App's key (GitHub keeps only that); None: the sandbox's own.
+        self.app_public_key: str | None = None
+        self.webhook_secret = ""
         self.bot_login = "bulwark[bot]"
         self.accounts: dict[str, Account] = {}
         self.users: dict[str, User] = {}
@@ -194,8 +201,8 @@ class State:
             "insecure_ssl": "0",
         }
         self.hook_deliveries: list[HookDelivery] = []
-        # Codes GitHub's manifest flow handed out, and the Apps it registered.
-        self.manifest_codes: dict[str, JSON] = {}
+        # Codes GitHub's manifest flow handed out: code -> (the conversion's answer, expiry).
+        self.manifest_codes: dict[str, tuple[JSON, float]] = {}
         # Seconds after a merge before `GET /commits/{sha}/pulls` links a commit to its pull
         # request: GitHub indexes the association after the push webhook, and answers an
         # empty list meanwhile (13 s after a merge in
@@ -693,6 +700,38 @@ class State:
         self.check_run_index[run["id"]] = r.id
         return run
 
+    # ---- the App's registration (the manifest flow) -----------------------------------
+
+    def register_app(self, manifest: JSON, owner: str, public_key: str, secret: str) -> None:
+        """Register the App anew from a manifest: id, name, permissions, events, webhook.
+
+        The sandbox serves one App: a registration replaces the one it had (tokens of the
+        old registration stop working; installations stay, as the new App's).
+        """
+        self.app_id = self.new_id()
+        self.app_name = str(manifest.get("name") or "Bulwark")
+        self.app_slug = slug(self.app_name)
+        self.app_description = str(manifest.get("description") or "")
+        self.app_url = str(manifest.get("url") or "")
+        self.bot_login = f"{self.app_slug}[bot]"
+        self.bot_user = self.add_user(self.bot_login, bot=True)
+        self.app_owner = owner
+        self.app_public_key = public_key
+        self.app_permissions = {
+            str(k): str(v) for k, v in (manifest.get("default_permissions") or {}).items()
+        }
+        self.app_events = [str(e) for e in manifest.get("default_events") or []]
+        hook = manifest.get("hook_attributes") or {}
+        self.webhook_secret = secret
+        self.hook_config = {
+            "url": str(hook.get("url", "")),
+            "content_type": "json",
+            "secret": secret,
+            "insecure_ssl": "0",
+        }
+        for token in self.tokens.values():
+            token.revoked = True
+
     # ---- installations and tokens ----------------------------------------------------
 
     def install(
@@ -993,3 +1032,9 @@ class HookDelivery:
     status: str
     redelivery: bool = False
     duration: float = 0.0
+
+
+def slug(name: str) -> str:
+    """Return the slug GitHub makes of an App's name (lower case, non-alphanumerics to '-')."""
+    out = "".join(c if c.isalnum() else "-" for c in name.lower())
+    return "-".join(part for part in out.split("-") if part) or "app"
