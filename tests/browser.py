@@ -6,6 +6,7 @@ CI fails on skipped tests, so a machine without Chromium is noticed, not passed.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 SKIP_REASON = "chromium is not installed (Debian: apt-get install chromium)"
+# Set by .ci/run: there a missing browser fails the run instead of skipping its tests.
+REQUIRE = "BULWARK_REQUIRE_BROWSER"
 TIMEOUT = 60.0
 
 
@@ -58,8 +61,15 @@ class Chromium:
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Chromium:
-    """A headless Chromium; skips (the only skip) when none is installed."""
+    """A headless Chromium; skips when none is installed (fails where REQUIRE is set)."""
+    return Chromium(chromium_binary(), tmp_path / "chromium-profile")
+
+
+def chromium_binary() -> str:
+    """Return Chromium's path; skip the test without one, or fail it where REQUIRE is set."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.skip(SKIP_REASON)
-    return Chromium(binary, tmp_path / "chromium-profile")
+    if binary is not None:
+        return binary
+    if os.environ.get(REQUIRE):
+        pytest.fail(f"{REQUIRE} is set but chromium is not installed")
+    pytest.skip(SKIP_REASON)

@@ -10,17 +10,15 @@ import asyncio
 import base64
 import contextlib
 import itertools
-import os
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-REQUIRE = "BULWARK_REQUIRE_BROWSER"
+from tests.browser import chromium_binary
+
 TIMEOUT = 30.0
 
 
@@ -108,7 +106,7 @@ async def _port(profile: Path, process: asyncio.subprocess.Process) -> int:
 async def browser_tab(profile: Path) -> AsyncIterator[Tab]:
     """Launch headless Chromium with a fresh profile; yield one tab; stop it afterwards."""
     process = await asyncio.create_subprocess_exec(
-        CHROMIUM,
+        chromium_binary(),
         "--headless=new",
         "--remote-debugging-port=0",
         f"--user-data-dir={profile}",
@@ -139,12 +137,3 @@ async def browser_tab(profile: Path) -> AsyncIterator[Tab]:
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-def require_chromium() -> None:
-    """Skip when Chromium is missing, unless BULWARK_REQUIRE_BROWSER asks for it (CI)."""
-    if Path(CHROMIUM).exists():
-        return
-    if os.environ.get(REQUIRE):
-        pytest.fail(f"{REQUIRE} is set but {CHROMIUM} is missing")
-    pytest.skip(f"needs Chromium at {CHROMIUM} (set {REQUIRE} to make its absence fail)")

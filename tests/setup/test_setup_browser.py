@@ -21,7 +21,8 @@ from bot.clock import SystemClock
 from bot.sandbox import Sandbox
 from bot.sandbox.app import seed_sample
 from bot.settings import Settings, merged_environ
-from tests.cdp import Tab, browser_tab, require_chromium
+from tests.browser import chromium_binary
+from tests.cdp import Tab, browser_tab
 from tests.manifest import APP_PERMISSIONS
 from tests.setup.flow import TOKEN, setup_page
 
@@ -68,7 +69,7 @@ async def protected(box: Sandbox) -> bool:
 async def test_register_install_and_serve_through_the_browser(
     fresh_sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    require_chromium()
+    chromium_binary()  # skips, or fails where BULWARK_REQUIRE_BROWSER is set
     box, env, serve_port = fresh_sandbox, tmp_path / ".env", free_port()
     public = f"http://127.0.0.1:{serve_port}"
     async with (
