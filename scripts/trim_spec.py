@@ -93,6 +93,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/orgs/{org}/memberships/{username}"),
     ("GET", "/rate_limit"),
+    ("GET", "/repos/{owner}/{repo}/code-scanning/default-setup"),
+    ("PATCH", "/repos/{owner}/{repo}/code-scanning/default-setup"),
+    ("GET", "/repos/{owner}/{repo}/languages"),
+    ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
 )
 
 # Webhook events Bulwark handles, as named in X-GitHub-Event.

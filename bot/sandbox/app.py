@@ -18,7 +18,15 @@ import jwt
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
-from bot.sandbox import keys, openapi, routes_app, routes_graphql, routes_issues, routes_repos
+from bot.sandbox import (
+    keys,
+    openapi,
+    routes_app,
+    routes_ci,
+    routes_graphql,
+    routes_issues,
+    routes_repos,
+)
 from bot.sandbox.context import RATE_LIMIT_DOC, SANDBOX, RateLimits, SandboxContext
 from bot.sandbox.faults import LOST, SECONDARY_MESSAGE, Fault, Faults
 from bot.sandbox.routes_common import (
@@ -111,7 +119,7 @@ class Sandbox:
     def _build(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=32 * 1024**2)
         app[SANDBOX] = SandboxContext(self.state, self.rate_limits, self.faults)
-        for module in (routes_app, routes_repos, routes_issues, routes_graphql):
+        for module in (routes_app, routes_repos, routes_issues, routes_ci, routes_graphql):
             app.router.add_routes(module.routes)
         return app
 
