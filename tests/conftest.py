@@ -14,7 +14,7 @@ from hypothesis import settings
 from bot.cli.embedded import Embedded, embedded
 from bot.clock import FakeClock
 from bot.sandbox import Sandbox
-from tests.fixtures import rsa_private_key_pem
+from tests.fixtures import report_policy_checks, rsa_private_key_pem
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")
 
@@ -51,6 +51,7 @@ def people() -> tuple[str, ...]:
 async def sandbox(clock: FakeClock, people: tuple[str, ...]) -> AsyncIterator[Sandbox]:
     """A started sandbox with an org `acme`, its `.github` repository and a few people."""
     box = Sandbox(clock=clock)
+    report_policy_checks(box.state)
     box.state.add_org("acme")
     for login in people:
         box.state.add_user(login)

@@ -23,7 +23,12 @@ class FindingKind(StrEnum):
     NOT_SUPPORTED = "not_supported"
     NO_PERMISSION = "no_permission"
     EMPTY_REPOSITORY = "empty_repository"
+    CHECK_NOT_REPORTING = "check_not_reporting"  # required as soon as it reports
+    CODEQL_UNAVAILABLE = "codeql_unavailable"  # default setup cannot run here
 
+
+# Checks Bulwark does not require yet because requiring them would block every merge.
+WAITING = frozenset({FindingKind.CHECK_NOT_REPORTING, FindingKind.CODEQL_UNAVAILABLE})
 
 # Findings a protection write can repair; the rest are facts to report.
 REPAIRABLE = frozenset(
@@ -80,6 +85,7 @@ class RepoStatus:
     fixed_at: str | None = None  # ISO 8601 UTC, when Bulwark's write succeeded
     reason: str | None = None  # why excluded / unsupported / error
     branches: tuple[str, ...] = field(default=())  # branches the policy covered
+    codeql: str | None = None  # a `CodeQLState` when the policy requires CodeQL
 
 
 @dataclass(frozen=True)

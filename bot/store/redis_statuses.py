@@ -64,6 +64,7 @@ def decode_status(raw: str | bytes) -> RepoStatus:
         fixed_at=data.get("fixed_at"),
         reason=data.get("reason"),
         branches=tuple(data.get("branches", ())),
+        codeql=data.get("codeql"),
     )
 
 

@@ -23,6 +23,7 @@ from bot.clock import SystemClock
 from bot.sandbox import Sandbox
 from bot.sandbox.webhooks import deliver
 from bot.service.redis_queue import QUEUE_NAME, connect, delivery_key
+from tests.fixtures import report_policy_checks
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_DEADLINE = 30.0
@@ -55,6 +56,7 @@ class Cluster:
         self.redis_url = redis_url
         self.directory = directory
         self.sandbox = Sandbox(clock=SystemClock(), latency=latency)
+        report_policy_checks(self.sandbox.state)
         self.repos = [f"repo{n:04d}" for n in range(repos)]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

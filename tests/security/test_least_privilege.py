@@ -58,6 +58,10 @@ NEEDS: dict[str, tuple[str, str] | None] = {
     "/repos/{owner}/{repo}/labels": ("issues", "write"),
     "/repos/{owner}/{repo}/collaborators/{username}/permission": ("metadata", "read"),
     "/orgs/{org}/memberships/{username}": ("members", "read"),
+    # Default setup is an administration setting, not security_events: reading it needs
+    # administration read, turning it on administration write (reported from the live API
+    # in https://github.com/trycompai/comp/pull/3457).
+    "/repos/{owner}/{repo}/code-scanning/default-setup": ("administration", "write"),
 }
 # Gateway paths whose permission app.yml does not grant (none: keep it so).
 KNOWN_GAPS: set[str] = set()
