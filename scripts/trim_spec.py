@@ -108,6 +108,9 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/collaborators"),
     ("GET", "/repos/{owner}/{repo}/private-vulnerability-reporting"),
     ("GET", "/repos/{owner}/{repo}/code-scanning/default-setup"),
+    ("PATCH", "/repos/{owner}/{repo}/code-scanning/default-setup"),
+    ("GET", "/repos/{owner}/{repo}/languages"),
+    ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
 )
 
 # Operations that need no installation permission: the App's own JWT routes, and the
@@ -159,6 +162,8 @@ DOCUMENTED: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", _REPO + "/private-vulnerability-reporting"): ("administration", "read"),
     # https://docs.github.com/en/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
     ("GET", _REPO + "/code-scanning/default-setup"): ("administration", "read"),
+    # https://docs.github.com/en/rest/code-scanning/code-scanning#update-a-code-scanning-default-setup-configuration
+    ("PATCH", _REPO + "/code-scanning/default-setup"): ("administration", "write"),
 }
 
 # Where GitHub accepts either of two permissions (octokit names only one). "target"

@@ -19,6 +19,7 @@ from tests.fixtures import rsa_private_key_pem
 from tests.manifest import APP_PERMISSIONS
 
 __all__ = ["chromium"]  # a fixture for every test: a real headless browser
+from tests.fixtures import report_policy_checks
 
 PEOPLE = ("alice", "bob", "carol", "dave", "erin", "frank")
 
@@ -55,6 +56,7 @@ def people() -> tuple[str, ...]:
 async def sandbox(clock: FakeClock, people: tuple[str, ...]) -> AsyncIterator[Sandbox]:
     """A started sandbox with an org `acme`, its `.github` repository and a few people."""
     box = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
+    report_policy_checks(box.state)
     box.state.add_org("acme")
     for login in people:
         box.state.add_user(login)

@@ -13,8 +13,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.cli.embedded import Embedded
+from bot.sandbox.state import CiCheck, State
 
 JSON = dict[str, Any]
+
+
+# A CI that reports the default policy's checks on every commit (as commit statuses, so
+# no app is bound to them): the world most scenarios were written for. Scenarios about
+# checks that do not report give their repositories their own `ci`.
+POLICY_CI = (CiCheck("CodeQL", None), CiCheck("test", None))
+
+
+def report_policy_checks(state: State) -> None:
+    """Make every repository created from now on report the default policy's checks."""
+    state.default_ci = POLICY_CI
 
 
 def compliant_protection(**overrides: Any) -> JSON:

@@ -65,3 +65,21 @@ def test_a_repo_file_is_checked_against_the_org_file(tmp_path: Path) -> None:
 
 def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:
     assert main([str(tmp_path / "missing.yml")]) == 2
+
+
+def test_require_unreported_is_accepted_and_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "org.yml", "required_status_checks:\n  require_unreported: true\n")
+    assert main([path]) == 0
+    assert "require_unreported: true" in capsys.readouterr().out
+
+
+def test_require_unreported_must_be_a_boolean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "org.yml", "required_status_checks:\n  require_unreported: yes please\n")
+    assert main([path]) == 1
+    assert f"{path}:2: required_status_checks.require_unreported: expected true or false" in (
+        capsys.readouterr().err
+    )

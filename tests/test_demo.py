@@ -65,6 +65,8 @@ def printed(demo: tuple[DemoResult, Sandbox]) -> str:
         ("internal-tools", "not supported"),
         ("old-site", "excluded"),
         ("upstream-fork", "excluded"),
+        ("prototype", "checks pending"),
+        ("search", "checks pending"),
     ],
 )
 def test_each_sample_repo_ends_as_expected(
@@ -175,7 +177,7 @@ def test_every_section_is_printed_in_order(printed: str) -> None:
 
 def test_figures_add_up(demo: tuple[DemoResult, Sandbox]) -> None:
     result, sandbox = demo
-    assert result.repos == 12
+    assert result.repos == 14
     assert result.requests == len(sandbox.requests)
     assert 0 < result.writes < result.requests
     assert result.seconds < 15
@@ -205,3 +207,31 @@ def test_python_m_bot_demo_exits_0_quickly() -> None:
     assert done.returncode == 0, done.stderr
     assert "The org report issue" in done.stdout
     assert time.monotonic() - started < 15
+
+
+def test_a_repo_without_ci_is_protected_and_its_pull_request_merges(
+    demo: tuple[DemoResult, Sandbox],
+) -> None:
+    state = demo[1].state
+    got = state.protection(ORG, "prototype", "main")
+    assert got is not None and "required_status_checks" not in got
+    assert got["required_pull_request_reviews"]["required_approving_review_count"] == 1
+    event = next(e for e in demo[0].events if e.title.endswith("with no CI"))
+    assert any("405 At least 1 approving review" in line for line in event.lines)
+    assert any("200 Pull Request successfully merged" in line for line in event.lines)
+    assert any("check_not_reporting" in line for line in event.lines)
+    assert state.repo(ORG, "prototype").pulls[1]["merged"] is True
+
+
+def test_codeql_is_turned_on_and_required_after_its_first_analysis(
+    demo: tuple[DemoResult, Sandbox],
+) -> None:
+    state = demo[1].state
+    assert state.repo(ORG, "search").code_scanning.state == "configured"
+    assert "turned on CodeQL's default setup" in demo[0].row("search").action
+    got = state.protection(ORG, "search", "main")
+    assert got is not None and set(got["required_status_checks"]["contexts"]) == {"CodeQL", "test"}
+    configured = {
+        r.name for r in state.account(ORG).repos.values() if r.code_scanning.state == "configured"
+    }
+    assert configured == {"search"}

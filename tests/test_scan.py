@@ -20,7 +20,12 @@ from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.graphql_schema import node_cost, validate_query
 from bot.store.statuses import StatusStore
-from tests.fixtures import compliant_protection, strong_protection, weak_protection
+from tests.fixtures import (
+    compliant_protection,
+    report_policy_checks,
+    strong_protection,
+    weak_protection,
+)
 from tests.manifest import APP_PERMISSIONS
 
 ORG_POLICY = """\
@@ -89,6 +94,7 @@ def seed_org(box: Sandbox, org: str = "acme") -> None:
 @pytest.fixture
 async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
+    report_policy_checks(sandbox.state)
     seed_org(sandbox)
     sandbox.state.add_org("tiny", plan="free")
     sandbox.state.add_repo("tiny", "secret", private=True)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from rich.console import Console
 from rich.padding import Padding
 from rich.rule import Rule
@@ -29,7 +30,7 @@ from bot.cli.embedded import Embedded, embedded, sandbox_settings
 from bot.cli.manifest import app_permissions
 from bot.clock import Clock, SystemClock, isoformat
 from bot.core.evidence_render import EvidenceReport, render_html
-from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
+from bot.core.models import WAITING, Finding, FindingKind, Outcome, RepoStatus
 from bot.engine.evidence import gather_evidence, report_of
 from bot.engine.report import REPORT_LABEL
 from bot.github.client import RetryPolicy
@@ -37,7 +38,7 @@ from bot.github.clients import GitHubClients
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.history import DAY, seed_history
-from bot.sandbox.state import JSON, State
+from bot.sandbox.state import CODEQL_APP, JSON, CiCheck, State
 
 ORG = "acme"
 BRANCH = "main"
@@ -49,6 +50,7 @@ OWNER = "alice"
 DEVELOPER = "bob"
 PUSHER = "dave"
 TAMPERER = "carol"
+OWNER_TOKEN = "ghp_demoOrgOwnerToken0000000000001"  # noqa: S105 - a sandbox token, no secret
 
 # --- the sample org, as data ------------------------------------------------------------
 
@@ -111,6 +113,10 @@ MEETS_POLICY_RULESET: JSON = {
 
 WEAKENING_POLICY = "pull_request_reviews:\n  required_approving_review_count: 0\n"
 
+# What reports on a sample repository's commits: most have a test job and CodeQL.
+FULL_CI = (CiCheck("test"), CiCheck("CodeQL", CODEQL_APP))
+PYTHON = (("Python", 12_000),)
+
 
 @dataclass(frozen=True)
 class SampleRepo:
@@ -123,6 +129,8 @@ class SampleRepo:
     archived: bool = False
     fork: bool = False
     policy_file: str | None = None
+    ci: tuple[CiCheck, ...] = FULL_CI
+    languages: tuple[tuple[str, int], ...] = PYTHON
 
 
 SAMPLE_ORG: tuple[SampleRepo, ...] = (
@@ -141,6 +149,10 @@ SAMPLE_ORG: tuple[SampleRepo, ...] = (
     SampleRepo("internal-tools", private=True),
     SampleRepo("old-site", _classic(None, (), admins=False), archived=True),
     SampleRepo("upstream-fork", fork=True),
+    # No CI at all and nothing CodeQL analyses: protected, merges not blocked, told what is missing.
+    SampleRepo("prototype", ci=(), languages=(("Shell", 800),)),
+    # Tests run, CodeQL never did: Bulwark turns on CodeQL's default setup.
+    SampleRepo("search", ci=(CiCheck("test"),)),
 )
 
 # The scripted events after the installation.
@@ -156,6 +168,9 @@ HISTORY = {
     "no_codeql": "payments",
 }
 EVIDENCE_DAYS = 90
+NO_CI_REPO = "prototype"
+CODEQL_REPO = "search"
+REVIEWER = TAMPERER
 
 
 def seed(state: State, repos: Sequence[SampleRepo] = SAMPLE_ORG) -> None:
@@ -165,7 +180,15 @@ def seed(state: State, repos: Sequence[SampleRepo] = SAMPLE_ORG) -> None:
     for login in (DEVELOPER, PUSHER, TAMPERER):
         state.add_org_member(ORG, login)
     for repo in repos:
-        state.add_repo(ORG, repo.name, private=repo.private, archived=repo.archived, fork=repo.fork)
+        state.add_repo(
+            ORG,
+            repo.name,
+            private=repo.private,
+            archived=repo.archived,
+            fork=repo.fork,
+            ci=repo.ci,
+            languages=dict(repo.languages),
+        )
         state.add_collaborator(ORG, repo.name, DEVELOPER, "write")
         if repo.protection is not None:
             state.set_protection(ORG, repo.name, BRANCH, repo.protection)
@@ -178,7 +201,7 @@ def seed(state: State, repos: Sequence[SampleRepo] = SAMPLE_ORG) -> None:
         seed_history(
             state, ORG, now=state.clock.time(), busy=BUSY, direct_push=HISTORY["direct_push"],
             self_approved=HISTORY["self_approved"], failing_test=HISTORY["failing_test"],
-            no_codeql=HISTORY["no_codeql"],
+            no_codeql=HISTORY["no_codeql"], without_codeql=(CODEQL_REPO, NO_CI_REPO),
         )  # fmt: skip
 
 
@@ -331,6 +354,8 @@ def outcome_label(status: RepoStatus | None) -> str:
         return "policy invalid"
     if FindingKind.NOT_SUPPORTED in kinds:
         return "not supported"
+    if status.outcome is Outcome.DRIFTED and kinds <= WAITING:
+        return "checks pending"
     labels = {Outcome.DRIFTED: "reported", Outcome.UNSUPPORTED: "unsupported"}
     return labels.get(status.outcome, status.outcome.value)
 
@@ -341,6 +366,9 @@ def repairs(findings: Sequence[Finding]) -> str:
     done = [REPAIRS[f.kind] for f in findings if f.kind in REPAIRS]
     if checks:
         done.insert(0, "required " + " and ".join(dict.fromkeys(checks)))
+    waiting = [f.detail or "a check" for f in findings if f.kind in WAITING]
+    if waiting:
+        done.append("left " + " and ".join(dict.fromkeys(waiting)) + " unrequired: nothing reports")
     return ", ".join(dict.fromkeys(done))
 
 
@@ -353,6 +381,10 @@ def action_text(status: RepoStatus | None, writes: int) -> str:
     if status.outcome is Outcome.UNSUPPORTED:
         return "reported: GitHub offers no branch protection here"
     done = repairs(status.findings)
+    if status.fixed_at and status.findings and all(f.kind in WAITING for f in status.findings):
+        done = f"protected {BRANCH} as the policy says; {done}"
+    if status.codeql == "enabled":
+        done += ", turned on CodeQL's default setup"
     if FindingKind.POLICY_INVALID in {f.kind for f in status.findings}:
         return f"refused the file; the org policy applies{': ' + done if done else ''}"
     if status.outcome is Outcome.COMPLIANT:
@@ -434,6 +466,55 @@ async def tamper(bulwark: Embedded) -> Event:
     return Event("A tamper", tuple(lines))
 
 
+async def merge_without_ci(bulwark: Embedded) -> Event:
+    """Open a pull request where nothing reports; once approved, it merges (over REST)."""
+    state = bulwark.sandbox.state
+    number = state.add_pull(ORG, NO_CI_REPO, head_sha="f" * 40, author=DEVELOPER, title="Docs")
+    status = bulwark.runtime.statuses.get(f"{ORG}/{NO_CI_REPO}")
+    lines = [f"{DEVELOPER} opened {ORG}/{NO_CI_REPO}#{number}; nothing runs CI there."]
+    for finding in status.findings if status else ():
+        lines.append(f"Bulwark says ({finding.kind}): {finding.message}")
+    before = await _merge(bulwark, number)
+    state.add_review(ORG, NO_CI_REPO, number, user=REVIEWER)
+    after = await _merge(bulwark, number)
+    lines.append(f"Merging before a review: GitHub answered {before}.")
+    lines.append(f"After {REVIEWER} approved: GitHub answered {after}; no check blocks it.")
+    return Event("A pull request on a repository with no CI", tuple(lines))
+
+
+async def _merge(bulwark: Embedded, number: int) -> str:
+    """Merge a pull request as the org owner would; return GitHub's answer in words."""
+    path = f"/repos/{ORG}/{NO_CI_REPO}/pulls/{number}/merge"
+    session = bulwark.sandbox.state
+    session.add_personal_token(OWNER_TOKEN, OWNER)
+    async with aiohttp.ClientSession(bulwark.sandbox.url) as http:
+        headers = {"Authorization": f"token {OWNER_TOKEN}"}
+        async with http.put(path, json={}, headers=headers) as answer:
+            body = await answer.json()
+            return f"{answer.status} {str(body.get('message', '')).rstrip('.')}"
+
+
+async def codeql_turned_on(bulwark: Embedded) -> Event:
+    """CodeQL's first analysis reports; its `completed` event makes Bulwark require it."""
+    state = bulwark.sandbox.state
+    repo = f"{ORG}/{CODEQL_REPO}"
+    lines = [
+        f"During the installation Bulwark turned on CodeQL's default setup in {repo} "
+        f"(state now {state.repo(ORG, CODEQL_REPO).code_scanning.state}), and left CodeQL "
+        "unrequired until it reports."
+    ]
+    state.run_analyses()
+    run = next(r for r in state.check_runs(ORG, CODEQL_REPO) if r["name"] == "CodeQL")
+    data = bulwark.sandbox.payloads.check_run("completed", ORG, CODEQL_REPO, run["id"], OWNER)
+    await bulwark.deliver("check_run", data)
+    await bulwark.settle()
+    stored = state.repo(ORG, CODEQL_REPO).protections.get(BRANCH)
+    lines.append("The first analysis reported a CodeQL check run on the default branch.")
+    if stored is not None:
+        lines.append(f"Bulwark now requires it: {describe_classic(stored)}.")
+    return Event("CodeQL turned on", tuple(lines))
+
+
 def report_issue(state: State) -> ReportIssue | None:
     """Return the org report issue, as it stands in the report repository."""
     repo = state.repo(ORG, ".github")
@@ -491,7 +572,12 @@ async def run_demo(
             await install(bulwark)
             rows = table_rows(bulwark, before)
             pull, exchange = await slash_commands(bulwark)
-            events = [await direct_push(bulwark), await tamper(bulwark)]
+            events = [
+                await direct_push(bulwark),
+                await tamper(bulwark),
+                await merge_without_ci(bulwark),
+                await codeql_turned_on(bulwark),
+            ]
             report = report_issue(sandbox.state)
         proof = await evidence(sandbox, clock)
     finally:
@@ -542,7 +628,9 @@ INTRO = (
     "Bulwark demo: a local GitHub sandbox with the org {org} ({count} repositories). "
     "The App is installed through a signed webhook, reconciles every repository to the "
     "default policy (1 approving review, CodeQL and test required, admins included, "
-    "no force pushes), answers slash commands, sees a direct push and undoes a tamper."
+    "no force pushes), answers slash commands, sees a direct push and undoes a tamper. "
+    "It requires a check only once it reports on the repository, and turns CodeQL on where "
+    "it can."
 )
 
 
@@ -566,6 +654,7 @@ OUTCOME_STYLES = {
     "fixed": "green",
     "compliant": "green",
     "reported": "yellow",
+    "checks pending": "yellow",
     "policy invalid": "yellow",
     "not supported": "yellow",
     "excluded": "dim",

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.core.policy import Mode, Policy, PolicyError
+from bot.core.policy import POLICY_PATH, TEST_CHECK, Mode, Policy, PolicyError
+from bot.core.reporting import CODEQL_CHECK, CodeQLState, Unavailable
 
 # Short reasons, grouped and counted in the report; the findings hold the full sentences.
 UNSUPPORTED_REASONS = {
@@ -147,6 +148,80 @@ _SENTENCES: dict[FindingKind, Callable[[str], tuple[str, str]]] = {
         f"block deletion of {b}",
     ),
 }
+
+
+# --- checks nothing reports yet ----------------------------------------------------
+
+
+def not_reporting(policy: Policy, branch: str, check: str, reporting: tuple[str, ...]) -> Finding:
+    """Return the finding for a policy check Bulwark does not require because nothing reports it."""
+    others = (
+        f"Checks that do report here: {', '.join(repr(n) for n in reporting)}."
+        if reporting
+        else "No check reports on this repository at all."
+    )
+    message = (
+        f"Nothing on this repository has reported the check {check!r}, so requiring it on "
+        f"{branch} now would block every merge. {others}"
+    )
+    if check == (policy.test_check or TEST_CHECK):
+        remedy = (
+            f"Name the CI job that runs the tests {check!r}, or set "
+            f"required_status_checks.test_check in {POLICY_PATH} to the name it reports; "
+            "Bulwark requires it as soon as it reports."
+        )
+    else:
+        remedy = f"Add a CI job that reports {check!r}; Bulwark requires it as soon as it reports."
+    return Finding(FindingKind.CHECK_NOT_REPORTING, message, remedy, branch=branch, detail=check)
+
+
+_CODEQL_NEXT = {
+    CodeQLState.ENABLED: "Bulwark turned on CodeQL's default setup; it requires CodeQL once "
+    "the first analysis has reported.",
+    CodeQLState.PENDING: "CodeQL's default setup is on and its first analysis has not reported "
+    "yet; Bulwark requires CodeQL once it has.",
+    CodeQLState.AVAILABLE: "Turn on CodeQL's default setup (Settings, Code security) or run "
+    "/protection fix; Bulwark requires CodeQL once it reports.",
+}
+
+_UNAVAILABLE_REMEDY = {
+    Unavailable.NO_LANGUAGE: "Nothing to analyse yet; Bulwark looks again when the code changes.",
+    Unavailable.ADVANCED_SETUP: "Make the CodeQL workflow report a check named 'CodeQL' on "
+    "pull requests, or switch the repository to default setup.",
+    Unavailable.NO_CODE_SECURITY: "Enable GitHub Code Security for the repository, or make it "
+    "public; Bulwark then turns on default setup.",
+    Unavailable.ARCHIVED: "Unarchive the repository to scan it.",
+    Unavailable.NO_PERMISSION: "Grant the App administration write permission on this "
+    "repository; Bulwark then turns on default setup.",
+}
+
+
+def codeql_finding(
+    finding: Finding, state: CodeQLState, reason: Unavailable | None = None
+) -> Finding:
+    """Say what CodeQL's default setup does about a `check_not_reporting` finding for CodeQL."""
+    if finding.detail != CODEQL_CHECK or finding.kind is not FindingKind.CHECK_NOT_REPORTING:
+        return finding
+    if state is CodeQLState.UNAVAILABLE and reason is not None:
+        message = (
+            f"CodeQL's default setup cannot run on this repository: {reason.value}. Nothing "
+            f"reports CodeQL, so requiring it on {finding.branch} would block every merge."
+        )
+        return Finding(
+            FindingKind.CODEQL_UNAVAILABLE,
+            message,
+            _UNAVAILABLE_REMEDY[reason],
+            branch=finding.branch,
+            detail=CODEQL_CHECK,
+        )
+    remedy = _CODEQL_NEXT.get(state)
+    return (
+        finding
+        if remedy is None
+        else Finding(
+            finding.kind, finding.message, remedy, branch=finding.branch, detail=finding.detail
+        )
+    )
 
 
 # --- facts about the repository ---------------------------------------------------

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.core.findings import empty_repository, policy_invalid
+from bot.core.findings import codeql_finding, empty_repository, policy_invalid
 from bot.core.graphql_protection import classic_from_rule, rule_for_branch
-from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
+from bot.core.models import REPAIRABLE, WAITING, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.plan import plan
 from bot.core.policy import (
     ORG_POLICY_REPO,
@@ -30,6 +30,15 @@ from bot.core.policy import (
 )
 from bot.core.protection import BranchProtection, parse_rules
 from bot.core.render import DEFAULT_TERMS, PolicyTerms
+from bot.core.reporting import (
+    CODEQL_CHECK,
+    CodeQLState,
+    Reported,
+    Unavailable,
+    codeql_wanted,
+    has_reported_fields,
+    reported_from,
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,25 @@ def judge(
     rules, _ = _connection(node, "branchProtectionRules")
     default = str(node["defaultBranchRef"]["name"])
     refs = [str(r["name"]) for r in _connection(node, "refs")[0]] or [default]
-    return Verdict(_status(full, policy, errors, default, refs, rules))
+    reported = reported_from(node) if has_reported_fields(node) else None
+    status = _status(full, policy, errors, default, refs, rules, reported)
+    return Verdict(_codeql_from_page(status, policy, reported))
+
+
+def _codeql_from_page(status: RepoStatus, policy: Policy, reported: Reported | None) -> RepoStatus:
+    """Say what the page alone tells of CodeQL: reporting, or no language to analyse.
+
+    Whether default setup can run otherwise takes REST (the reconcile asks).
+    """
+    if reported is None or not any(c.context == CODEQL_CHECK for c in policy.checks):
+        return status
+    if not codeql_wanted(policy.checks, reported):
+        return replace(status, codeql=CodeQLState.REPORTING.value)
+    if reported.codeql_languages:
+        return status
+    state, reason = CodeQLState.UNAVAILABLE, Unavailable.NO_LANGUAGE
+    findings = tuple(codeql_finding(f, state, reason) for f in status.findings)
+    return replace(status, findings=findings, codeql=state.value)
 
 
 def needs_rest(node: Mapping[str, Any]) -> bool:
@@ -98,6 +125,7 @@ def _status(
     default: str,
     refs: list[str],
     rules: list[Mapping[str, Any]],
+    reported: Reported | None = None,
 ) -> RepoStatus:
     findings = [policy_invalid(e) for e in errors]
     branches = tuple(protected_branches(policy, default, refs))
@@ -105,7 +133,9 @@ def _status(
         rule = rule_for_branch(rules, branch)
         classic = classic_from_rule(rule) if rule is not None else None
         protection = BranchProtection(branch, classic, parse_rules([], {}))
-        found = plan(policy, protection, write=WriteMode.NEVER, default_branch=default)
+        found = plan(
+            policy, protection, write=WriteMode.NEVER, default_branch=default, reported=reported
+        )
         findings.extend(found.findings)
     outcome = Outcome.DRIFTED if findings else Outcome.COMPLIANT
     return RepoStatus(full, outcome, tuple(findings), policy.mode, branches=branches)
@@ -134,7 +164,18 @@ def goes_to_rest(verdict: Verdict, write: WriteMode) -> bool:
         return True
     if status is None or status.outcome is not Outcome.DRIFTED:
         return False
-    return write.writes(status.mode)
+    waits_only = bool(status.findings) and all(_only_waits(f) for f in status.findings)
+    return write.writes(status.mode) and not waits_only
+
+
+def _only_waits(finding: Finding) -> bool:
+    """Tell whether a finding only waits for a check to report: REST could do nothing for it.
+
+    CodeQL is the exception: the reconcile may turn its default setup on.
+    """
+    if finding.kind is FindingKind.CHECK_NOT_REPORTING:
+        return finding.detail != CODEQL_CHECK
+    return finding.kind in WAITING
 
 
 def branch_status(status: RepoStatus, branch: str) -> RepoStatus:
@@ -181,3 +222,10 @@ def for_branch(status: RepoStatus, branch: str) -> BranchVerdict:
         and (status.outcome is not Outcome.FIXED or f.kind not in REPAIRABLE)
     )
     return BranchVerdict(status, branch, findings)
+
+
+def waits_for(status: RepoStatus, check: str) -> bool:
+    """Tell whether Bulwark left `check` unrequired on this repository until it reports."""
+    if check == CODEQL_CHECK and status.codeql in (CodeQLState.ENABLED, CodeQLState.PENDING):
+        return True
+    return any(f.kind in WAITING and f.detail == check for f in status.findings)

@@ -24,7 +24,12 @@ class FindingKind(StrEnum):
     NO_PERMISSION = "no_permission"
     EMPTY_REPOSITORY = "empty_repository"
     BYPASS_UNKNOWN = "bypass_unknown"
+    CHECK_NOT_REPORTING = "check_not_reporting"  # required as soon as it reports
+    CODEQL_UNAVAILABLE = "codeql_unavailable"  # default setup cannot run here
 
+
+# Checks Bulwark does not require yet because requiring them would block every merge.
+WAITING = frozenset({FindingKind.CHECK_NOT_REPORTING, FindingKind.CODEQL_UNAVAILABLE})
 
 # Findings a protection write can repair; the rest are facts to report.
 REPAIRABLE = frozenset(
@@ -86,6 +91,7 @@ class RepoStatus:
     branches: tuple[str, ...] = field(default=())  # branches the policy covered
     # Unknown visibility counts as private: never named where the public can read.
     private: bool = True
+    codeql: str | None = None  # a `CodeQLState` when the policy requires CodeQL
 
 
 @dataclass(frozen=True)

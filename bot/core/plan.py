@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.core.findings import drift
+from bot.core.findings import drift, not_reporting
 from bot.core.models import Finding, FindingKind
 from bot.core.policy import CheckRequirement, Policy, WriteMode
 from bot.core.protection import (
@@ -28,6 +28,7 @@ from bot.core.protection import (
     parse_rules,
     replace_ruleset,
 )
+from bot.core.reporting import Reported
 
 RULESET_NAME = "Bulwark policy"
 ANY_APP = -1  # GitHub: a required check any app (or status) may satisfy
@@ -88,18 +89,29 @@ def plan(
     enforce_with: str = "classic",
     actor: str | None = None,
     default_branch: str | None = None,
+    reported: Reported | None = None,
 ) -> Plan:
-    """Find how the branch falls short of the policy and, when `write` allows it, the write."""
+    """Find how the branch falls short of the policy and, when `write` allows it, the write.
+
+    `reported` says which checks report on the repository: a policy check that never
+    did is left out of the write (requiring it would block every merge) and becomes a
+    `check_not_reporting` finding. None: every check counts as reporting.
+    """
     writes = write.writes(policy.mode)
-    found = _find(policy, protection)
+    requirable, waiting = split_checks(policy, protection, reported)
+    found = _find(requirable, protection)
     findings = tuple(
         drift(
             policy, protection.branch, kind, detail, actor, writes=writes, enforce_with=enforce_with
         )
         for kind, detail in found
     )
+    names = reported.names() if reported is not None else ()
+    waits = tuple(not_reporting(policy, protection.branch, c.context, names) for c in waiting)
+    policy = requirable
     if not findings or not writes:
-        return Plan(protection.branch, findings)
+        return Plan(protection.branch, findings + waits)
+    findings += waits
     if enforce_with == "ruleset":
         body = ruleset_body(policy, protection, default_branch=default_branch)
         return Plan(protection.branch, findings, ruleset_write=body)
@@ -110,9 +122,29 @@ def plan(
     return Plan(protection.branch, findings, classic_write=classic, enable_signatures=signatures)
 
 
-def compliant(policy: Policy, protection: BranchProtection) -> bool:
-    """Whether the branch meets the policy."""
-    return not _find(policy, protection)
+def compliant(
+    policy: Policy, protection: BranchProtection, reported: Reported | None = None
+) -> bool:
+    """Whether the branch meets the policy (a check that never reported is not met)."""
+    requirable, waiting = split_checks(policy, protection, reported)
+    return not _find(requirable, protection) and not waiting
+
+
+def split_checks(
+    policy: Policy, protection: BranchProtection, reported: Reported | None
+) -> tuple[Policy, tuple[CheckRequirement, ...]]:
+    """Return the policy narrowed to checks Bulwark may require now, and the checks left out.
+
+    A check the branch already requires stays (the floor); one nothing has reported
+    is left out unless the policy says `require_unreported`.
+    """
+    if reported is None or policy.require_unreported:
+        return policy, ()
+    have = protection.requirements.checks
+    waiting = tuple(c for c in policy.checks if not reported.reports(c) and not _meets(have, c))
+    if not waiting:
+        return policy, ()
+    return replace(policy, checks=tuple(c for c in policy.checks if c not in waiting)), waiting
 
 
 def _find(policy: Policy, protection: BranchProtection) -> list[Gap]:

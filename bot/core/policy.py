@@ -21,6 +21,14 @@ A repository names its own test check with `required_status_checks.test_check`:
 This renames the policy's `test` check (keeping its `app_id` pin) to that
 context; if the policy has no `test` check, the named check is added. The org
 file may set it too, to rename `test` for every repository.
+
+A policy check is required only once it has reported on the repository (see
+`core.reporting`): requiring a check nothing runs blocks every merge.
+`required_status_checks.require_unreported: true` requires every policy check at
+once, reported or not. Its risk: on every repository where a check does not run
+yet, each pull request waits forever for it and nobody can merge until someone
+adds the CI job (or removes the requirement). A repository may turn it on; only
+the org may turn it off again.
 """
 
 from __future__ import annotations
@@ -110,6 +118,7 @@ class Policy:
     enforce_with: str = "classic"
     test_check: str | None = None
     max_org_owners: int = 5  # `bulwark evidence`: the few_admins promise's limit
+    require_unreported: bool = False
 
 
 DEFAULT_POLICY = Policy()
@@ -244,7 +253,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "dismiss_stale_reviews",
         "require_code_owner_reviews",
     ),
-    "required_status_checks": ("strict", "checks", "test_check"),
+    "required_status_checks": ("strict", "checks", "test_check", "require_unreported"),
     "exclude": ("archived", "forks", "repositories"),
     "report": ("repository",),
     "evidence": ("max_org_owners",),
@@ -258,6 +267,7 @@ _BOOLEANS = frozenset(
         "pull_request_reviews.dismiss_stale_reviews",
         "pull_request_reviews.require_code_owner_reviews",
         "required_status_checks.strict",
+        "required_status_checks.require_unreported",
         "exclude.archived",
         "exclude.forks",
     }
@@ -459,6 +469,8 @@ def _overlay(base: Policy, doc: Mapping[str, Any]) -> Policy:
         )
     if "test_check" in status:
         changes["test_check"] = status["test_check"]
+    if "require_unreported" in status:
+        changes["require_unreported"] = status["require_unreported"]
     if "archived" in exclude:
         changes["exclude_archived"] = exclude["archived"]
     if "forks" in exclude:
@@ -559,6 +571,7 @@ _MUST_STAY_ON = (
     ("dismiss_stale_reviews", "pull_request_reviews.dismiss_stale_reviews"),
     ("require_code_owner_reviews", "pull_request_reviews.require_code_owner_reviews"),
     ("strict", "required_status_checks.strict"),
+    ("require_unreported", "required_status_checks.require_unreported"),
     ("enforce_admins", "enforce_admins"),
 )
 
@@ -618,6 +631,7 @@ def policy_as_dict(policy: Policy) -> dict[str, Any]:
     }
     if policy.test_check is not None:
         status["test_check"] = policy.test_check
+    status["require_unreported"] = policy.require_unreported
     return {
         "mode": policy.mode.value,
         "branches": list(policy.branches),

@@ -19,8 +19,17 @@ from dataclasses import dataclass, field
 
 from bot.core.commands import Verb
 from bot.core.markdown import body_length, clean, code, escape, link, truncate_body
-from bot.core.models import REPAIRABLE, DirectPush, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.models import (
+    REPAIRABLE,
+    WAITING,
+    DirectPush,
+    Finding,
+    FindingKind,
+    Outcome,
+    RepoStatus,
+)
 from bot.core.policy import Mode
+from bot.core.reporting import CodeQLState, Unavailable
 
 PR_STATUS_MARKER = "<!-- bulwark:pr-status -->"
 REPORT_MARKER_PREFIX = "<!-- bulwark:report"
@@ -55,6 +64,8 @@ KIND_LABELS = {
     FindingKind.NO_PERMISSION: "No permission",
     FindingKind.EMPTY_REPOSITORY: "Empty repository",
     FindingKind.BYPASS_UNKNOWN: "Bypass list hidden",
+    FindingKind.CHECK_NOT_REPORTING: "Check not reporting",
+    FindingKind.CODEQL_UNAVAILABLE: "CodeQL unavailable",
 }
 
 # --- templates -----------------------------------------------------------------
@@ -75,6 +86,18 @@ REPORT_NEXT = (
     "**What to do:** Bulwark only reports drift in this organisation (mode `report`). A "
     "repository admin or maintainer can comment `/protection fix`, use the **Fix protection** "
     "button on the `repo-protection` check, or change the branch protection settings."
+)
+WAITING_WHY = (
+    "**Why they are not required yet:** a required check that nothing on the repository "
+    "reports keeps every pull request waiting for it, so nobody could merge. Bulwark requires "
+    "each of these checks on {branch} as soon as it reports here; until then the promise "
+    "behind it does not hold for this branch."
+)
+WAITING_HEAD = "**Checks not required yet on {branch}** ({count}):"
+PR_WAITING = "### ℹ️ Some of the policy's checks are not required yet on {branch} of {repo}"
+CHECK_WAITING = (
+    "{branch} of {repo} is protected, but {count} of the policy's checks cannot be required "
+    "yet: nothing on the repository reports them, and requiring them would block every merge."
 )
 PR_DRIFT = "### ⚠️ The base branch {branch} of {repo} does not meet the protection policy"
 PR_RESOLVED = "### ✅ Resolved\n\nThe protection of {branch} now meets the policy ({when})."
@@ -317,6 +340,8 @@ def check_run_output(
     if status.outcome in (Outcome.EXCLUDED, Outcome.UNSUPPORTED, Outcome.ERROR):
         return _check_neutral(status, branch)
     if status.outcome is Outcome.DRIFTED and findings:
+        if all(f.kind in WAITING for f in findings):
+            return _check_waiting(status, branch, findings)
         return _check_failure(status, branch, findings, can_fix=can_fix, terms=terms)
     summary = CHECK_SUCCESS.format(branch=name(branch), terms=policy_terms(terms))
     if status.outcome is Outcome.FIXED and status.fixed_at:
@@ -358,6 +383,19 @@ def _check_failure(
     return CheckOutput(title, truncate_body(summary, CHECK_TEXT_LIMIT), text, "failure", actions)
 
 
+def _check_waiting(status: RepoStatus, branch: str, findings: Sequence[Finding]) -> CheckOutput:
+    """Return the output for a branch that meets the policy but for checks nothing reports.
+
+    Neutral, not failure: nobody on this pull request can make another job report.
+    """
+    head = CHECK_WAITING.format(branch=name(branch), repo=name(status.repo), count=len(findings))
+    items = _finding_list(findings, CHECK_TEXT_LIMIT - 2_000, len(findings))
+    summary = "\n".join([head, "", *items])
+    title = clean(f"{branch}: {len(findings)} policy checks not required yet", CHECK_TITLE_LIMIT)
+    text = WAITING_WHY.format(branch=name(branch))
+    return CheckOutput(title, truncate_body(summary, CHECK_TEXT_LIMIT), text, "neutral")
+
+
 def _next_step(mode: Mode, branch: str) -> str:
     """Return what Bulwark will do, or what a person can do, for the mode."""
     return ENFORCE_NEXT.format(branch=name(branch)) if mode == Mode.ENFORCE else REPORT_NEXT
@@ -379,13 +417,24 @@ def pr_status_comment(
     if resolved:
         state = PR_FIXED_AT.format(at=when(fixed_at)) if fixed_at else PR_NO_LONGER
         return f"{PR_STATUS_MARKER}\n{PR_RESOLVED.format(branch=name(branch), when=state)}"
-    parts = [
-        PR_STATUS_MARKER,
-        PR_DRIFT.format(branch=name(branch), repo=name(repo)),
-        "\n".join(_finding_list(findings, COMMENT_LIMIT - 5_000, MAX_FINDINGS_SHOWN)),
-        WHY_IT_MATTERS.format(branch=name(branch)),
-        _next_step(mode, branch),
-    ]
+    drift = [f for f in findings if f.kind not in WAITING]
+    waiting = [f for f in findings if f.kind in WAITING]
+    parts = [PR_STATUS_MARKER]
+    if drift:
+        parts += [
+            PR_DRIFT.format(branch=name(branch), repo=name(repo)),
+            "\n".join(_finding_list(drift, COMMENT_LIMIT - 10_000, MAX_FINDINGS_SHOWN)),
+            WHY_IT_MATTERS.format(branch=name(branch)),
+            _next_step(mode, branch),
+        ]
+    else:
+        parts.append(PR_WAITING.format(branch=name(branch), repo=name(repo)))
+    if waiting:
+        parts += [
+            WAITING_HEAD.format(branch=name(branch), count=len(waiting)),
+            "\n".join(_finding_list(waiting, 4_000, MAX_FINDINGS_SHOWN)),
+            WAITING_WHY.format(branch=name(branch)),
+        ]
     return truncate_body("\n\n".join(parts), COMMENT_LIMIT)
 
 
@@ -700,13 +749,47 @@ def _report_tail(
     by = {outcome: [s for s in statuses if s.outcome is outcome] for outcome in Outcome}
     fixed, error = by[Outcome.FIXED], by[Outcome.ERROR]
     excluded, unsupported = by[Outcome.EXCLUDED], by[Outcome.UNSUPPORTED]
+    codeql = _codeql_items(statuses)
     return [
+        ((f"### CodeQL ({sum(n for n, _ in codeql)})", [i for _, i in codeql]), 4_000),
         ((f"### Recent direct pushes ({len(pushes)})", _push_items(pushes)), 6_000),
         ((f"### Fixed ({len(fixed)})", [_fixed_item(s) for s in fixed]), 4_000),
         ((f"### Errors ({len(error) + len(errors)})", _error_items(error, errors)), 3_000),
         ((f"### Excluded ({len(excluded)})", _grouped(excluded)), 3_000),
         ((f"### Unsupported ({len(unsupported)})", _grouped(unsupported)), 3_000),
     ]
+
+
+CODEQL_GROUPS = {
+    CodeQLState.ENABLED: "Bulwark turned on default setup; first analysis to come",
+    CodeQLState.PENDING: "default setup is on; waiting for its first analysis",
+    CodeQLState.AVAILABLE: "default setup can be turned on (mode report, or a read-only run)",
+}
+
+
+def _codeql_items(statuses: Sequence[RepoStatus]) -> list[tuple[int, str]]:
+    """Return (count, line) per CodeQL group: enabled, pending, available, unavailable by reason."""
+    groups: dict[str, list[str]] = {}
+    for status in statuses:
+        label = _codeql_group(status)
+        if label is not None:
+            groups.setdefault(label, []).append(status.repo)
+    return [
+        (len(repos), _group_item(label, sorted(repos)))
+        for label, repos in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+
+
+def _codeql_group(status: RepoStatus) -> str | None:
+    """Return the CodeQL group a repository falls in, or None when CodeQL reports (or n/a)."""
+    state = status.codeql
+    if state in CODEQL_GROUPS:
+        return CODEQL_GROUPS[CodeQLState(state)]
+    if state != CodeQLState.UNAVAILABLE:
+        return None
+    finding = next((f for f in status.findings if f.kind is FindingKind.CODEQL_UNAVAILABLE), None)
+    reason = next((u.value for u in Unavailable if finding and u.value in finding.message), None)
+    return f"unavailable: {reason or 'default setup cannot run here'}"
 
 
 def _section_size(section: tuple[str, list[str]]) -> int:

@@ -441,7 +441,7 @@ def _admins(node: Mapping[str, Any]) -> tuple[str, ...]:
 async def _default_setup(gh: Gateway, owner: str, name: str, cost: Cost) -> bool | Unknown:
     cost.rest_requests += 1
     try:
-        found = await gh.code_scanning_default_setup(owner, name)
+        found = await gh.default_setup(owner, name)
     except Forbidden as exc:
         if "not accessible" in str(exc).lower():
             return Unknown(f"code scanning default setup: {NEEDS_ADMINISTRATION}")

@@ -11,6 +11,7 @@ from cachetools import LRUCache
 
 from bot.clock import Clock, isoformat
 from bot.core.findings import (
+    codeql_finding,
     empty_repository,
     held_back,
     no_permission,
@@ -23,6 +24,8 @@ from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
 from bot.core.plan import RULESET_NAME, PartialWrite, Plan, partial_write, plan
 from bot.core.policy import Mode, Policy, WriteMode, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
+from bot.core.reporting import CODEQL_CHECK, CodeQLState, Reported, codeql_wanted
+from bot.engine.codeql import CodeQL, ensure_codeql, read_reported
 from bot.engine.policies import PolicyStore
 from bot.github.errors import (
     Forbidden,
@@ -53,6 +56,7 @@ class Target:
     default_branch: str
     enforce_with: str  # "classic" or "ruleset"
     actor: str | None
+    reported: Reported | None = None  # which checks report here (None: not known)
 
     @property
     def full(self) -> str:
@@ -120,14 +124,18 @@ class Reconciler:
         write: WriteMode = WriteMode.FOLLOW_POLICY,
         actor: str | None = None,
         repo_json: Mapping[str, Any] | None = None,
+        reported: Reported | None = None,
     ) -> RepoStatus:
-        """Reconcile `owner/name`, writing as `write` says (by default, as the policy's mode)."""
+        """Reconcile `owner/name`, writing as `write` says (by default, as the policy's mode).
+
+        `reported`: what reports on it, when the caller read it already (the scan's page).
+        """
         full = f"{owner}/{name}"
         if write is WriteMode.ALWAYS:  # a person asked for the fix: try the write again
             self._stuck.pop(full.lower(), None)
         async with self.locks.lock(full):
             try:
-                status = await self._reconcile(gh, owner, name, write, actor, repo_json)
+                status = await self._reconcile(gh, owner, name, write, actor, repo_json, reported)
             except RateLimited:
                 raise  # nothing is wrong with the repository: the whole scan is delayed
             except GitHubError as exc:
@@ -161,6 +169,7 @@ class Reconciler:
         write: WriteMode,
         actor: str | None,
         repo_json: Mapping[str, Any] | None,
+        reported: Reported | None = None,
     ) -> RepoStatus:
         repo = repo_json if repo_json is not None else await gh.repo(owner, name)
         full = f"{owner}/{name}"
@@ -181,6 +190,8 @@ class Reconciler:
         if not branch_names:
             return replace(empty_repository(mode, full), private=private)
         default = str(repo.get("default_branch") or "main")
+        if reported is None:
+            reported = await read_reported(gh, owner, name)
         target = Target(
             owner,
             name,
@@ -189,10 +200,22 @@ class Reconciler:
             default,
             "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with,
             actor,
+            reported,
         )
+        codeql = await self._codeql(gh, target)
         branches = tuple(protected_branches(policy, default, branch_names))
         status = await self._branches(gh, target, mode, branches, invalid)
-        return replace(status, private=private)
+        return with_codeql(replace(status, private=private), codeql)
+
+    async def _codeql(self, gh: Gateway, target: Target) -> CodeQL | None:
+        """Where CodeQL stands, when the policy requires it; turn default setup on if allowed."""
+        policy, reported = target.policy, target.reported or Reported()
+        if not any(c.context == CODEQL_CHECK for c in policy.checks):
+            return None
+        if not codeql_wanted(policy.checks, reported):
+            return CodeQL(CodeQLState.REPORTING)
+        languages = reported.codeql_languages
+        return await ensure_codeql(gh, target.owner, target.name, languages, writes=target.writes)
 
     async def _branches(
         self,
@@ -234,6 +257,7 @@ class Reconciler:
             enforce_with=target.enforce_with,
             actor=target.actor,
             default_branch=target.default_branch,
+            reported=target.reported,
         )
 
     def _status(
@@ -419,6 +443,14 @@ class Reconciler:
         else:
             await gh.update_repo_ruleset(target.owner, target.name, own, body)
         log.info("wrote the Bulwark ruleset", extra={"repo": target.full})
+
+
+def with_codeql(status: RepoStatus, codeql: CodeQL | None) -> RepoStatus:
+    """Say in the status (and its CodeQL finding) where CodeQL's default setup stands."""
+    if codeql is None:
+        return status
+    findings = tuple(codeql_finding(f, codeql.state, codeql.reason) for f in status.findings)
+    return replace(status, findings=findings, codeql=codeql.state.value)
 
 
 def _is_own(ruleset: Mapping[str, Any]) -> bool:

@@ -9,10 +9,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core.judge import goes_to_rest, has_branch_patterns, judge
-from bot.core.models import Outcome, RepoStatus
+from bot.core.models import FindingKind, Outcome, RepoStatus
 from bot.core.policy import POLICY_PATH, WriteMode
+from bot.core.reporting import (
+    CODEQL_CHECK,
+    REPORTED_FIELDS,
+    Reported,
+    has_reported_fields,
+    reported_from,
+)
+from bot.engine.codeql import ensure_codeql
 from bot.engine.policies import PolicyStore
-from bot.engine.reconcile import REPO_GONE, Reconciler
+from bot.engine.reconcile import REPO_GONE, Reconciler, with_codeql
 from bot.github.errors import NotFound, QueryFailed
 from bot.github.gateway import Gateway
 
@@ -38,6 +46,7 @@ query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!,
           nodes { name }
         }
         rulesets(first: 1) { totalCount }
+        __REPORTED__
         policyFile: object(expression: $policy) { ... on Blob { text } }
         branchProtectionRules(first: 10) {
           totalCount
@@ -67,7 +76,7 @@ query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!,
     }
   }
 }
-"""
+""".replace("__REPORTED__", REPORTED_FIELDS)  # which checks report: core/reporting.py
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +162,7 @@ async def scan_org(
     waits = gh.client.rate_limit_waits
     wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
-    rest: list[str] = []
+    rest: list[tuple[str, Reported | None]] = []
     done = total = 0
     # A RateLimited longer than the client waits propagates: the caller reports the delay.
     async for page in repository_pages(gh, org, with_refs=has_branch_patterns(org_policy.policy)):
@@ -165,9 +174,11 @@ async def scan_org(
                 continue
             verdict = judge(node, org_policy.policy, org_policy.errors)
             if goes_to_rest(verdict, write):
-                rest.append(str(node["nameWithOwner"]))
+                reported = reported_from(node) if has_reported_fields(node) else None
+                rest.append((str(node["nameWithOwner"]), reported))
             elif verdict.status is not None:
                 status = replace(verdict.status, private=bool(node.get("isPrivate", True)))
+                status = await _codeql_read(gh, status, node)
                 result.statuses.append(status)
                 reconciler.statuses.record(status)
                 done += 1
@@ -180,10 +191,23 @@ async def scan_org(
     return result
 
 
+async def _codeql_read(gh: Gateway, status: RepoStatus, node: Mapping[str, Any]) -> RepoStatus:
+    """Read whether CodeQL's default setup could run where the page could not tell (one GET)."""
+    waiting = any(
+        f.kind is FindingKind.CHECK_NOT_REPORTING and f.detail == CODEQL_CHECK
+        for f in status.findings
+    )
+    if not waiting or status.codeql is not None:
+        return status
+    owner, name = status.repo.split("/", 1)
+    languages = reported_from(node).codeql_languages
+    return with_codeql(status, await ensure_codeql(gh, owner, name, languages, writes=False))
+
+
 async def _reconcile_rest(
     gh: Gateway,
     reconciler: Reconciler,
-    repos: list[str],
+    repos: list[tuple[str, Reported | None]],
     write: WriteMode,
     result: ScanResult,
     progress: Progress | None,
@@ -193,15 +217,15 @@ async def _reconcile_rest(
     gate = asyncio.Semaphore(REST_CONCURRENCY)
     total = done + len(repos)
 
-    async def one(full: str) -> None:
+    async def one(full: str, reported: Reported | None) -> None:
         nonlocal done
         owner, name = full.split("/", 1)
         async with gate:
-            status = await reconciler.reconcile(gh, owner, name, write=write)
+            status = await reconciler.reconcile(gh, owner, name, write=write, reported=reported)
         if status.reason != REPO_GONE:  # deleted or moved since the page listed it
             result.statuses.append(status)
         done += 1
         if progress is not None:
             progress(done, total)
 
-    await asyncio.gather(*(one(full) for full in repos))
+    await asyncio.gather(*(one(full, reported) for full, reported in repos))

@@ -200,6 +200,20 @@ class Gateway(_Base):
         url = _REPO + "/rulesets/{ruleset_id}"
         return cast(Json, await self.client.put(url, url_vars, data=body))
 
+    # Code scanning
+
+    async def default_setup(self, owner: str, repo: str) -> Json | None:
+        """Return the repository's code scanning default setup, or None."""
+        url = _REPO + "/code-scanning/default-setup"
+        return cast(Json | None, await self._maybe(url, owner=owner, repo=repo))
+
+    async def update_default_setup(self, owner: str, repo: str, state: str) -> Json:
+        """Turn code scanning default setup on (`configured`) or off (`not-configured`)."""
+        url_vars: dict[str, Any] = {"owner": owner, "repo": repo}
+        url = _REPO + "/code-scanning/default-setup"
+        found = await self.client.patch(url, url_vars, data={"state": state})
+        return cast(Json, found or {})
+
     # Contents and commits
 
     async def file_text(
@@ -422,11 +436,6 @@ class Gateway(_Base):
         url = _REPO + "/private-vulnerability-reporting"
         found = await self._get(url, owner=owner, repo=repo)
         return bool(found.get("enabled"))
-
-    async def code_scanning_default_setup(self, owner: str, repo: str) -> Json | None:
-        """Return a repository's CodeQL default setup, or None."""
-        url = _REPO + "/code-scanning/default-setup"
-        return cast(Json | None, await self._maybe(url, owner=owner, repo=repo))
 
 
 def _paged(url: str) -> str:

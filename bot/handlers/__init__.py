@@ -2,10 +2,15 @@
 
 from gidgethub.routing import Router
 
-from bot.handlers import commands, installation, protection, pulls, pushes
+from bot.handlers import checks, commands, installation, protection, pulls, pushes
 
 router = Router(
-    commands.router, installation.router, protection.router, pulls.router, pushes.router
+    checks.router,
+    commands.router,
+    installation.router,
+    protection.router,
+    pulls.router,
+    pushes.router,
 )
 
 __all__ = ["router"]

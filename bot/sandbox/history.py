@@ -209,9 +209,17 @@ def compliant_repo(
     repo = state.add_repo(owner, name, private=private)
     backdate(state, owner, name, created)
     state.set_protection(owner, name, "main", COMPLIANT_PROTECTION)
-    repo.code_scanning_default_setup = "configured" if codeql else "not-configured"
+    configure_codeql(repo, codeql)
     repo.private_vulnerability_reporting = True
     return repo
+
+
+def configure_codeql(repo: Repo, configured: bool) -> None:
+    """Give a repository CodeQL's default setup, analysed already (or none)."""
+    scanning = repo.code_scanning
+    scanning.state = "configured" if configured else "not-configured"
+    scanning.languages = ("python",) if configured else ()
+    scanning.analysed = configured
 
 
 def seed_history(
@@ -225,6 +233,7 @@ def seed_history(
     failing_test: str,
     no_codeql: str,
     days: int = 90,
+    without_codeql: Iterable[str] = (),
 ) -> JSON:
     """Give an org's existing repositories `days` of history that keeps every promise but four.
 
@@ -233,7 +242,8 @@ def seed_history(
     `.github` holds a SECURITY.md. Each `busy` repository receives one reviewed,
     checked pull request a week. Planted: a direct push on `direct_push`, a merge
     approved only by its author on `self_approved`, a merge with a failing test on
-    `failing_test`, and on `no_codeql` a merge without CodeQL. Return what was planted.
+    `failing_test`, and on `no_codeql` a merge without CodeQL. `without_codeql` names
+    repositories left without default setup (and no history of it). Return what was planted.
     """
     start = now - days * DAY
     account = set_org_settings(state, org, two_factor=True)
@@ -242,8 +252,9 @@ def seed_history(
     for repo in account.repos.values():
         backdate(state, org, repo.name, start - 30 * DAY)
         repo.private_vulnerability_reporting = not repo.private
-        configured = repo.name.lower() != no_codeql.lower() and not repo.private
-        repo.code_scanning_default_setup = "configured" if configured else "not-configured"
+        unscanned = {no_codeql.lower(), *(n.lower() for n in without_codeql)}
+        configured = repo.name.lower() not in unscanned and not repo.private
+        configure_codeql(repo, configured)
     if state.find_repo(org, ".github") is not None:
         state.add_file(org, ".github", "SECURITY.md", SECURITY_MD)
     for i, name in enumerate(busy):

@@ -7,7 +7,6 @@ from aiohttp import web
 from bot.sandbox.routes_common import (
     account_from,
     caller_of,
-    error,
     paginate,
     repo_from,
     respond,
@@ -17,7 +16,6 @@ from bot.sandbox.shapes import user_json
 from bot.sandbox.state import JSON, Account, State
 
 routes = web.RouteTableDef()
-ADVANCED_SECURITY_PLANS = frozenset({"enterprise"})
 
 
 @routes.get("/orgs/{org}/members")
@@ -46,30 +44,6 @@ async def private_vulnerability_reporting(request: web.Request) -> web.Response:
     """
     repo = repo_from(request)
     return respond({"enabled": repo.private_vulnerability_reporting})
-
-
-@routes.get("/repos/{owner}/{repo}/code-scanning/default-setup")
-async def code_scanning_default_setup(request: web.Request) -> web.Response:
-    """Return the CodeQL default setup; 403 on a private repository without Advanced Security.
-
-    https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
-    (403: "Response if GitHub Advanced Security is not enabled for this repository").
-    """
-    state, repo = state_of(request), repo_from(request)
-    if repo.private and state.account(repo.owner).plan not in ADVANCED_SECURITY_PLANS:
-        raise error(
-            403, "Advanced Security must be enabled for this repository to use code scanning."
-        )
-    configured = repo.code_scanning_default_setup == "configured"
-    return respond(
-        {
-            "state": repo.code_scanning_default_setup,
-            "languages": ["python"] if configured else [],
-            "query_suite": "default",
-            "updated_at": None,
-            "schedule": "weekly" if configured else None,
-        }
-    )
 
 
 def org_settings(state: State, request: web.Request, account: Account) -> JSON:

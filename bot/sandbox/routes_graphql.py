@@ -128,6 +128,66 @@ def _object(state: State, repo: Repo, expression: str) -> JSON | None:
     return {"__typename": "Blob", "text": text, "byteSize": len(text.encode()), "isBinary": False}
 
 
+def _rollup(state: State, repo: Repo, sha: str) -> JSON | None:
+    """Return a commit's StatusCheckRollup: its latest check runs and statuses (None: none)."""
+    reports = state.reports(repo, sha)
+    if not reports:
+        return None
+    nodes = [_rollup_context(state, r) for r in reports]
+    failing = any(n.get("conclusion") == "FAILURE" or n.get("state") == "FAILURE" for n in nodes)
+    return {
+        "__typename": "StatusCheckRollup",
+        "id": f"SCR_{repo.id}_{sha}",
+        "state": "FAILURE" if failing else "SUCCESS",
+        "contexts": lambda _, first=None, after=None, **__: connection(nodes, first, after),
+    }
+
+
+def _rollup_context(state: State, report: JSON) -> JSON:
+    if "context" in report:
+        return {
+            "__typename": "StatusContext",
+            "id": f"SC_{report['id']}",
+            "context": report["context"],
+            "state": report["state"].upper(),
+        }
+    app_id = int(report["app_id"])
+    return {
+        "__typename": "CheckRun",
+        "id": f"CR_{report['id']}",
+        "databaseId": report["id"],
+        "name": report["name"],
+        "status": str(report["status"]).upper(),
+        "conclusion": str(report["conclusion"]).upper() if report["conclusion"] else None,
+        "checkSuite": {
+            "__typename": "CheckSuite",
+            "app": {"__typename": "App", "databaseId": app_id, "slug": state.slug_of_app(app_id)},
+        },
+    }
+
+
+def _commit_node(state: State, repo: Repo, sha: str) -> JSON:
+    return {
+        "__typename": "Commit",
+        "oid": sha,
+        "statusCheckRollup": lambda _, **__: _rollup(state, repo, sha),
+    }
+
+
+def _pull_node(state: State, repo: Repo, pull: JSON) -> JSON:
+    return {
+        "__typename": "PullRequest",
+        "id": f"PR_{pull['id']}",
+        "number": pull["number"],
+        "state": "MERGED" if pull["merged"] else pull["state"].upper(),
+        "headRefOid": pull["head_sha"],
+        "headRefName": pull["head_ref"],
+        "baseRefName": pull["base"],
+        "updatedAt": pull["created_at"],
+        "statusCheckRollup": lambda _, **__: _rollup(state, repo, pull["head_sha"]),
+    }
+
+
 def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
     """Return a Repository node whose costly fields are resolved only when asked for."""
     head = repo.branches.get(repo.default_branch)
@@ -175,6 +235,33 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
         )
         return node
 
+    def pull_requests(
+        _: Any,
+        first: int | None = None,
+        last: int | None = None,
+        states: list[str] | None = None,
+        orderBy: JSON | None = None,
+        **__: Any,
+    ) -> JSON:
+        pulls = [p for p in repo.pulls.values() if not states or _pull_state(p) in states]
+        if orderBy and orderBy.get("field") in ("UPDATED_AT", "CREATED_AT"):
+            pulls.sort(key=lambda p: (p["created_at"], p["number"]))
+            if orderBy.get("direction") == "DESC":
+                pulls.reverse()
+        if last is not None and first is None:
+            pulls = pulls[-last:]
+        found = [_pull_node(state, repo, p) for p in pulls]
+        return connection(found, first, None)
+
+    def languages(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+        ordered = sorted(repo.languages.items(), key=lambda item: (-item[1], item[0]))
+        found = [
+            {"__typename": "Language", "id": f"L_{n}", "name": n, "color": None} for n, _ in ordered
+        ]
+        page = connection(found, first, after)
+        page["totalSize"] = sum(repo.languages.values())
+        return page
+
     return {
         "__typename": "Repository",
         "id": f"R_{repo.id}",
@@ -195,15 +282,21 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
             "__typename": "Ref",
             "name": repo.default_branch,
             "prefix": "refs/heads/",
-            "target": {"__typename": "Commit", "oid": head},
+            "target": _commit_node(state, repo, head),
         },
         "branchProtectionRules": rules,
+        "pullRequests": pull_requests,
+        "languages": languages,
         "rulesets": rulesets,
         "refs": refs,
         "object": lambda _, expression=None, **__: _object(state, repo, expression or ""),
         **history,
         "ref": ref,
     }
+
+
+def _pull_state(pull: JSON) -> str:
+    return "MERGED" if pull["merged"] else str(pull["state"]).upper()
 
 
 def _organization(state: State, caller: Caller, login: str) -> JSON:

@@ -431,9 +431,9 @@ def pull_json(state: State, repo: Repo, pull: JSON) -> JSON:
         "auto_merge": None,
         "draft": False,
         "merged": merged,
-        "mergeable": None,
+        "mergeable": None if merged else True,
         "rebaseable": None,
-        "mergeable_state": "unknown",
+        "mergeable_state": _mergeable_state(state, repo, pull),
         "merged_by": user_json(state, pull["author"]) if merged else None,
         "comments": len(repo.comments.get(number, [])),
         "review_comments": 0,
@@ -443,6 +443,13 @@ def pull_json(state: State, repo: Repo, pull: JSON) -> JSON:
         "deletions": 0,
         "changed_files": 1,
     }
+
+
+def _mergeable_state(state: State, repo: Repo, pull: JSON) -> str:
+    """Return `clean` when the pull request may merge now, `blocked` when protection stops it."""
+    if pull["state"] != "open":
+        return "unknown"
+    return "blocked" if state.merge_blockers(repo, pull) else "clean"
 
 
 def _pull_links(api: str, issue_api: str, repo: Repo, state: State, pull: JSON) -> JSON:
@@ -486,7 +493,8 @@ def check_run_json(state: State, repo: Repo, run: JSON) -> JSON:
     output = run.get("output") or {}
     app = app_json(state)
     if run["app_id"] != state.app_id:
-        app.update(id=run["app_id"], slug=f"app-{run['app_id']}", name=f"App {run['app_id']}")
+        slug = state.slug_of_app(run["app_id"])
+        app.update(id=run["app_id"], slug=slug, name=slug)
     return {
         "id": run["id"],
         "node_id": node_id("CheckRun", run["id"]),

@@ -59,6 +59,55 @@ APP_EVENTS = [
     "repository",
     "repository_ruleset",
 ]
+# Apps that report checks on real GitHub (README of shared/github: CodeQL's results check
+# comes from github-advanced-security, analysis jobs from GitHub Actions, app id 15368).
+ACTIONS_APP = "github-actions"
+CODEQL_APP = "github-advanced-security"
+KNOWN_APPS = {ACTIONS_APP: 15368, CODEQL_APP: 57789}
+CODEQL_CHECK = "CodeQL"
+# Languages CodeQL's default setup analyses, keyed by the GitHub (linguist) language name.
+# https://docs.github.com/en/code-security/code-scanning/enabling-code-scanning/configuring-default-setup-for-code-scanning
+CODEQL_LANGUAGES = {
+    "C": "c-cpp",
+    "C++": "c-cpp",
+    "C#": "csharp",
+    "Go": "go",
+    "Java": "java-kotlin",
+    "Kotlin": "java-kotlin",
+    "JavaScript": "javascript-typescript",
+    "TypeScript": "javascript-typescript",
+    "Python": "python",
+    "Ruby": "ruby",
+    "Swift": "swift",
+}
+
+
+@dataclass(frozen=True)
+class CiCheck:
+    """A check a repository's CI reports on every new commit.
+
+    `app` names the app whose check run it is (`github-actions` for a workflow job);
+    None makes it a commit status, which carries no app.
+    """
+
+    name: str
+    app: str | None = ACTIONS_APP
+    conclusion: str = "success"
+
+
+@dataclass
+class CodeScanning:
+    """A repository's code scanning default setup and what GitHub knows around it.
+
+    https://docs.github.com/en/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
+    """
+
+    state: str = "not-configured"
+    languages: tuple[str, ...] = ()  # what the last configuration analyses
+    advanced: bool = False  # an advanced-setup workflow already uploads CodeQL results
+    analysed: bool = False  # the first analysis has finished
+    updated_at: str | None = None
+    run_id: int | None = None
 
 
 class NotFoundError(KeyError):
@@ -118,7 +167,11 @@ class Repo:
     labels: dict[str, JSON] = field(default_factory=dict)
     next_number: int = 1
     private_vulnerability_reporting: bool = False
-    code_scanning_default_setup: str = "not-configured"
+    ci: tuple[CiCheck, ...] = ()
+    statuses: dict[str, list[JSON]] = field(default_factory=dict)  # sha -> commit statuses
+    languages: dict[str, int] = field(default_factory=dict)  # linguist name -> bytes
+    code_security: bool = False  # GitHub Code Security on a private repository
+    code_scanning: CodeScanning = field(default_factory=CodeScanning)
 
     @property
     def full_name(self) -> str:
@@ -144,6 +197,13 @@ class Installation:
     # or every permission when the App was registered without a manifest.
     permissions: dict[str, str] | None = None
     events: list[str] | None = None
+
+    def grants(self, permission: str, level: str) -> bool:
+        """Tell whether the installation holds `permission` at `level` or above."""
+        if self.permissions is None:
+            return True
+        held = self.permissions.get(permission)
+        return held == "write" or (held == "read" and level == "read")
 
 
 @dataclass
@@ -189,6 +249,9 @@ class State:
         self.reaction_store: dict[tuple[str, int], list[JSON]] = {}
         self._sorted_repos: dict[tuple[str, bool], tuple[tuple[str, ...], list[Repo]]] = {}
         self._seed = seed
+        # What a new repository's CI reports when add_repo is given no `ci`.
+        self.default_ci: tuple[CiCheck, ...] = ()
+        self.apps = dict(KNOWN_APPS)  # slug -> id of the apps that report checks
         self._next_id = 1000
         self._sha_counter = 0
         self.bot_user = self.add_user(self.bot_login, bot=True)
@@ -282,13 +345,21 @@ class State:
         empty: bool = False,
         has_issues: bool = True,
         protection_disabled: bool = False,
+        ci: Iterable[CiCheck] | None = None,
+        languages: Mapping[str, int] | None = None,
     ) -> Repo:
-        """Create a repository whose branches all point at one initial commit."""
+        """Create a repository whose branches all point at one initial commit.
+
+        `ci` lists what its CI reports on every commit (default: `default_ci`);
+        `languages` its GitHub languages (name -> bytes), which decide what CodeQL analyses.
+        """
         account = self.accounts.get(owner.lower()) or self.add_org(owner)
         repo = Repo(
             self.new_id(), account.login, name, private, archived, fork, default_branch,
             has_issues, protection_disabled, self.clock.time(),
         )  # fmt: skip
+        repo.ci = tuple(self.default_ci if ci is None else ci)
+        repo.languages = dict(languages or {})
         account.repos[name.lower()] = repo
         self.repos_by_id[repo.id] = repo
         if not empty:
@@ -360,7 +431,92 @@ class State:
             "parents": [parent] if parent else [],
             "date": self.now(),
         }
+        self._run_ci(repo, sha)
         return sha
+
+    # ---- what reports on each commit -------------------------------------------------
+
+    def app_id_of(self, slug: str) -> int:
+        """Return the id of a known app by its slug (new slugs get a fresh id)."""
+        if slug not in self.apps:
+            self.apps[slug] = self.new_id()
+        return self.apps[slug]
+
+    def report_check(
+        self,
+        owner: str,
+        repo: str,
+        sha: str,
+        name: str,
+        *,
+        app: str | None,
+        conclusion: str = "success",
+    ) -> None:
+        """Report one completed check on a commit: a check run by `app`, or a status (None)."""
+        r = self.repo(owner, repo)
+        self._report(r, sha, CiCheck(name, app, conclusion))
+
+    def _report(self, repo: Repo, sha: str, check: CiCheck) -> None:
+        if check.app is None:
+            state = "success" if check.conclusion == "success" else "failure"
+            repo.statuses.setdefault(sha, []).append(
+                {"id": self.new_id(), "context": check.name, "state": state,
+                 "created_at": self.now()}
+            )  # fmt: skip
+            return
+        body = {"name": check.name, "head_sha": sha, "conclusion": check.conclusion,
+                "completed_at": self.now()}  # fmt: skip
+        self.add_check_run(repo.owner, repo.name, body, app_id=self.app_id_of(check.app))
+
+    def _run_ci(self, repo: Repo, sha: str) -> None:
+        for check in repo.ci:
+            self._report(repo, sha, check)
+        scanning = repo.code_scanning
+        if scanning.state == "configured" and scanning.analysed and scanning.languages:
+            self._report(repo, sha, CiCheck(CODEQL_CHECK, CODEQL_APP))
+
+    def reports(self, repo: Repo, sha: str) -> list[JSON]:
+        """Return the latest check run per (name, app) and status per context on a commit."""
+        runs: dict[tuple[str, int], JSON] = {}
+        for run in repo.check_runs.values():
+            if run["head_sha"] == sha:
+                runs[(run["name"], run["app_id"])] = run
+        statuses = {s["context"]: s for s in repo.statuses.get(sha, [])}
+        return [*runs.values(), *statuses.values()]
+
+    def codeql_languages(self, repo: Repo) -> tuple[str, ...]:
+        """Return the CodeQL languages default setup would analyse in a repository."""
+        return tuple(sorted({CODEQL_LANGUAGES[n] for n in repo.languages if n in CODEQL_LANGUAGES}))
+
+    def configure_default_setup(self, repo: Repo, state: str) -> None:
+        """Set default setup's state as a PATCH does; the first analysis is still to run."""
+        scanning = repo.code_scanning
+        scanning.state = state
+        scanning.languages = self.codeql_languages(repo) if state == "configured" else ()
+        scanning.analysed = False
+        scanning.updated_at = self.now()
+        scanning.run_id = self.new_id() if state == "configured" else None
+
+    def run_analyses(self) -> list[str]:
+        """Finish every pending first analysis of default setup; return the repositories.
+
+        The analysis reports the `CodeQL` check run on the default branch's head and on
+        every open pull request's head; later commits get one as they arrive. Without a
+        supported language default setup stays configured but runs nothing.
+        https://docs.github.com/en/code-security/code-scanning/enabling-code-scanning/configuring-default-setup-for-code-scanning
+        """
+        done: list[str] = []
+        for repo in self.repos_by_id.values():
+            scanning = repo.code_scanning
+            if scanning.state != "configured" or scanning.analysed or not scanning.languages:
+                continue
+            scanning.analysed = True
+            heads = {repo.branches.get(repo.default_branch)}
+            heads |= {p["head_sha"] for p in repo.pulls.values() if p["state"] == "open"}
+            for sha in sorted(h for h in heads if h):
+                self._report(repo, sha, CiCheck(CODEQL_CHECK, CODEQL_APP))
+            done.append(repo.full_name)
+        return done
 
     def add_file(
         self, owner: str, repo: str, path: str, text: str, *, branch: str | None = None
@@ -732,6 +888,66 @@ class State:
         for token in self.tokens.values():
             token.revoked = True
 
+    # ---- merging ---------------------------------------------------------------------
+
+    def slug_of_app(self, app_id: int) -> str:
+        """Return the slug of an app by its id."""
+        if app_id == self.app_id:
+            return self.app_slug
+        return next((s for s, i in self.apps.items() if i == app_id), f"app-{app_id}")
+
+    def required_on(self, repo: Repo, branch: str) -> tuple[list[tuple[str, int | None]], int]:
+        """Return the checks (context, app id) and approvals a branch requires, both sources."""
+        checks: list[tuple[str, int | None]] = []
+        reviews = 0
+        stored = repo.protections.get(branch)
+        if stored is not None:
+            status = stored["required_status_checks"] or {}
+            checks += [(c["context"], c["app_id"]) for c in status.get("checks", [])]
+            pr = stored["required_pull_request_reviews"]
+            reviews = int(pr["required_approving_review_count"]) if pr else 0
+        for rule in self.rules_for_branch(repo, branch):
+            params = rule.get("parameters") or {}
+            if rule["type"] == "required_status_checks":
+                checks += [
+                    (c["context"], c.get("integration_id"))
+                    for c in params.get("required_status_checks", [])
+                ]
+            elif rule["type"] == "pull_request":
+                reviews = max(reviews, int(params.get("required_approving_review_count", 0)))
+        return checks, reviews
+
+    def merge_blockers(self, repo: Repo, pull: JSON) -> list[str]:
+        """Say why GitHub would refuse to merge a pull request now (none: it may merge).
+
+        Answers as GitHub's 405 does, e.g. 'Required status check "ci" is expected.' and
+        'At least 1 approving review is required by reviewers with write access.'
+        (public reports: https://github.com/PennyDreadfulMTG/Penny-Dreadful-Tools/issues/6226,
+        https://github.com/Reviewable/Reviewable/issues/561).
+        """
+        checks, reviews = self.required_on(repo, pull["base"])
+        reported = self.reports(repo, pull["head_sha"])
+        blockers = [
+            f'Required status check "{context}" is expected.'
+            for context, app_id in dict.fromkeys(checks)
+            if not any(_passes(r, context, app_id) for r in reported)
+        ]
+        if _approvals(repo.reviews.get(pull["number"], []), pull["author"]) < reviews:
+            noun = "review is" if reviews == 1 else "reviews are"
+            blockers.append(
+                f"At least {reviews} approving {noun} required by reviewers with write access."
+            )
+        return blockers
+
+    def merge_pull(self, repo: Repo, pull: JSON) -> str:
+        """Merge a pull request with a merge commit on its base; return the commit's sha."""
+        parent = repo.branches.get(pull["base"])
+        sha = self._commit(repo, parent, f"Merge pull request #{pull['number']}", pull["author"])
+        repo.commits[sha]["parents"] = [p for p in (parent, pull["head_sha"]) if p]
+        repo.branches[pull["base"]] = sha
+        pull.update(merged=True, state="closed", merge_commit_sha=sha)
+        return sha
+
     # ---- installations and tokens ----------------------------------------------------
 
     def install(
@@ -807,6 +1023,29 @@ class State:
         if inst.repository_ids is not None and repo.id not in inst.repository_ids:
             return False
         return token is None or token.repository_ids is None or repo.id in token.repository_ids
+
+
+# ---- merging -------------------------------------------------------------------------
+
+PASSING = frozenset({"success", "neutral", "skipped"})
+
+
+def _passes(report: JSON, context: str, app_id: int | None) -> bool:
+    """Tell whether a check run or status satisfies a required check."""
+    if "context" in report:  # a commit status: no app, so no pinned check takes it
+        return report["context"] == context and report["state"] == "success" and app_id is None
+    if report["name"] != context or report["conclusion"] not in PASSING:
+        return False
+    return app_id in (None, -1) or report["app_id"] == app_id
+
+
+def _approvals(reviews: list[JSON], author: str) -> int:
+    """Count people whose latest decisive review approves (the author's own never counts)."""
+    latest: dict[str, str] = {}
+    for review in reviews:
+        if review["state"] in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[review["user"].lower()] = review["state"]
+    return sum(1 for who, s in latest.items() if s == "APPROVED" and who != author.lower())
 
 
 # ---- protection shapes ---------------------------------------------------------------

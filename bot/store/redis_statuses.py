@@ -65,6 +65,7 @@ def decode_status(raw: str | bytes) -> RepoStatus:
         reason=data.get("reason"),
         branches=tuple(data.get("branches", ())),
         private=data.get("private") is not False,
+        codeql=data.get("codeql"),
     )
 
 

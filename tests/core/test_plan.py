@@ -741,3 +741,32 @@ def test_partial_write_reaches_the_put_body_through_sub_endpoints(
     result = plan(DEFAULT_POLICY, branch(current))
     assert result.classic_write is not None
     assert partial_write(current, result.classic_write) == expected
+
+
+def test_a_check_that_never_reported_is_not_written_but_found() -> None:
+    from bot.core.models import FindingKind
+    from bot.core.plan import plan
+    from bot.core.policy import Policy
+    from bot.core.protection import BranchProtection, parse_rules
+    from bot.core.reporting import Reported, Reporter
+
+    reported = Reported(frozenset({Reporter("unit", 15368, "github-actions"), Reporter("CodeQL")}))
+    result = plan(Policy(), BranchProtection("main", None, parse_rules([], {})), reported=reported)
+    assert result.classic_write is not None
+    checks = result.classic_write["required_status_checks"]["checks"]
+    assert [c["context"] for c in checks] == ["CodeQL"]
+    [waiting] = [f for f in result.findings if f.kind is FindingKind.CHECK_NOT_REPORTING]
+    assert waiting.detail == "test" and "'unit'" in waiting.message
+
+
+def test_require_unreported_writes_every_check() -> None:
+    from bot.core.plan import plan
+    from bot.core.policy import Policy
+    from bot.core.protection import BranchProtection, parse_rules
+    from bot.core.reporting import Reported
+
+    policy = Policy(require_unreported=True)
+    result = plan(policy, BranchProtection("main", None, parse_rules([], {})), reported=Reported())
+    assert result.classic_write is not None
+    checks = result.classic_write["required_status_checks"]["checks"]
+    assert {c["context"] for c in checks} == {"CodeQL", "test"}

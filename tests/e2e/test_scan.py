@@ -15,7 +15,7 @@ from bot.core.models import FindingKind, Outcome
 from bot.github.client import RetryPolicy
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
-from tests.fixtures import compliant_protection, install, weak_protection
+from tests.fixtures import compliant_protection, install, report_policy_checks, weak_protection
 from tests.manifest import APP_PERMISSIONS
 
 TOKEN = "ghp_scan_token"
@@ -25,6 +25,7 @@ TOKEN = "ghp_scan_token"
 async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
     sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
     state = sandbox.state
+    report_policy_checks(state)
     state.add_org("acme")
     state.add_user("alice")
     state.add_org_owner("acme", "alice")

@@ -15,6 +15,7 @@ import pytest
 
 from bot.sandbox import Sandbox
 from tests.faults.conftest import meets_policy, protection_puts
+from tests.fixtures import report_policy_checks
 from tests.manifest import APP_PERMISSIONS
 
 REPOS = 40
@@ -26,6 +27,7 @@ BOUND = 30.0  # seconds any wait below may take at most
 async def live(tmp_path: Path) -> AsyncIterator[Sandbox]:
     """A sandbox on the real clock with unprotected repositories and the App installed."""
     box = Sandbox(latency=LATENCY, permissions=APP_PERMISSIONS)
+    report_policy_checks(box.state)
     box.state.add_org("acme")
     box.state.add_repo("acme", ".github")
     for n in range(REPOS):

@@ -23,6 +23,7 @@ from bot.clock import SystemClock
 from bot.sandbox import Sandbox
 from bot.sandbox.webhooks import deliver
 from bot.service.redis_queue import QUEUE_NAME, connect, delivery_key
+from tests.fixtures import report_policy_checks
 from tests.manifest import APP_PERMISSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +57,7 @@ class Cluster:
         self.redis_url = redis_url
         self.directory = directory
         self.sandbox = Sandbox(clock=SystemClock(), latency=latency, permissions=APP_PERMISSIONS)
+        report_policy_checks(self.sandbox.state)
         self.repos = [f"repo{n:04d}" for n in range(repos)]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

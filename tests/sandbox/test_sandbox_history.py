@@ -10,7 +10,14 @@ import pytest
 
 from bot.clock import FakeClock, isoformat
 from bot.sandbox import Sandbox
-from bot.sandbox.history import check_at, commit_at, merge_pull, open_pull, review_at
+from bot.sandbox.history import (
+    check_at,
+    commit_at,
+    configure_codeql,
+    merge_pull,
+    open_pull,
+    review_at,
+)
 from tests.manifest import APP_PERMISSIONS
 
 DAY = 86400.0
@@ -163,7 +170,7 @@ async def test_org_settings_owners_and_security_settings(
     state = sandbox.state
     state.account("acme").two_factor_requirement_enabled = True
     state.repo("acme", "web").private_vulnerability_reporting = True
-    state.repo("acme", "web").code_scanning_default_setup = "configured"
+    configure_codeql(state.repo("acme", "web"), True)
     async with http.get("/orgs/acme") as response:
         assert (await response.json())["two_factor_requirement_enabled"] is True
     async with http.get("/orgs/acme/members?role=admin&per_page=100") as response:
@@ -187,10 +194,10 @@ async def test_a_member_reads_two_factor_as_null(sandbox: Sandbox) -> None:
         assert (await response.json())["two_factor_requirement_enabled"] is None
 
 
-async def test_default_setup_refused_on_private_repo_without_advanced_security(
+async def test_default_setup_refused_on_private_repo_without_code_security(
     sandbox: Sandbox, http: aiohttp.ClientSession
 ) -> None:
     sandbox.state.add_repo("acme", "secret", private=True)
     async with http.get("/repos/acme/secret/code-scanning/default-setup") as response:
         assert response.status == 403
-        assert "Advanced Security" in (await response.json())["message"]
+        assert "Code Security must be enabled" in (await response.json())["message"]

@@ -91,8 +91,10 @@ NEEDS: dict[str, Need | tuple[Need, ...] | None] = {
     "/orgs/{org}/members": ("metadata", "read"),
     # https://docs.github.com/rest/repos/repos#check-if-private-vulnerability-reporting-is-enabled-for-a-repository
     "/repos/{owner}/{repo}/private-vulnerability-reporting": ("administration", "read"),
-    # https://docs.github.com/rest/code-scanning/code-scanning#get-a-code-scanning-default-setup-configuration
-    "/repos/{owner}/{repo}/code-scanning/default-setup": ("administration", "read"),
+    # Default setup is an administration setting, not security_events: reading it needs
+    # administration read, turning it on administration write (reported from the live API
+    # in https://github.com/trycompai/comp/pull/3457).
+    "/repos/{owner}/{repo}/code-scanning/default-setup": ("administration", "write"),
 }
 # Gateway paths whose permission app.yml does not grant (none: keep it so).
 KNOWN_GAPS: set[str] = set()
