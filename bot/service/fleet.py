@@ -37,7 +37,7 @@ LOCK_MARGIN = 5.0  # the lock outlives a job cancelled at its timeout by this mu
 # A try ends early (and does not fail) when a repository is busy or Redis blinks:
 # room for many of those, since the job must still run once.
 MAX_TRIES = 50
-LOCK_WAIT = 2.0  # seconds a job waits for a busy repository before going back to the queue
+LOCK_WAIT = 2.0  # seconds a job waits for a busy repository (at most half its timeout)
 POLL_DELAY = 0.05
 CRON_SECONDS = frozenset(range(0, 60, 10))
 RESYNC_KEY = "bulwark:resync"
@@ -229,6 +229,13 @@ def _worker_class() -> type[Worker]:
     return FleetWorker
 
 
+def lock_wait(job_timeout: float) -> float:
+    """Return how long a job waits for its repository's lock before going back to the queue."""
+    # Well inside the job's timeout: arq counts a timed-out job as failed and drops it,
+    # where a busy repository must only send the job back for another try.
+    return min(LOCK_WAIT, job_timeout / 2)
+
+
 async def create_worker(
     options: Options,
     setup: Setup,
@@ -246,7 +253,9 @@ async def create_worker(
         queue = RedisQueue(options.redis_url, metrics=metrics, ttl=options.delivery_ttl)
         await queue.open()
         # Wait briefly for a busy repository, then give the job (and its slot) back.
-        locks = RedisRepoLocks(redis, timeout=options.job_timeout + LOCK_MARGIN, wait=LOCK_WAIT)
+        locks = RedisRepoLocks(
+            redis, timeout=options.job_timeout + LOCK_MARGIN, wait=lock_wait(options.job_timeout)
+        )
         tools = Tools(queue=queue, locks=locks, redis=redis, metrics=metrics)
         service = await setup(tools)
         redeliverer = redelivery(tools, service) if redelivery is not None else None

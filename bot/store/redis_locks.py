@@ -82,6 +82,7 @@ class RedisRepoLocks:
         )
         if not await lock.acquire():
             raise LockBusy(f"lock of {repo} still held after {self.wait:.1f}s")
+        token: bytes = lock.local.token
         owner = asyncio.current_task()
         renewal = asyncio.create_task(self._renew(lock, repo, owner))
         reset = _HELD.set(held | {repo})
@@ -91,7 +92,7 @@ class RedisRepoLocks:
             _HELD.reset(reset)
             renewal.cancel()
             await asyncio.gather(renewal, return_exceptions=True)
-            await _release(lock, repo, self.timeout, self._releasing)
+            await _release(lock, token, repo, self.timeout, self._releasing)
 
     async def _renew(self, lock: Any, repo: str, owner: asyncio.Task[Any] | None) -> None:
         while True:
@@ -110,20 +111,24 @@ class RedisRepoLocks:
                 return
 
 
-async def _release(lock: Any, repo: str, ttl: float, tasks: set[asyncio.Task[None]]) -> None:
+async def _release(
+    lock: Any, token: bytes, repo: str, ttl: float, tasks: set[asyncio.Task[None]]
+) -> None:
     """Release now, or keep trying in the background while Redis is away (until the TTL)."""
-    if await _try_release(lock, repo):
+    if await _try_release(lock, token, repo):
         return
-    task = asyncio.create_task(_release_later(lock, repo, ttl))
+    task = asyncio.create_task(_release_later(lock, token, repo, ttl))
     tasks.add(task)
     task.add_done_callback(tasks.discard)
 
 
-async def _try_release(lock: Any, repo: str) -> bool:
+async def _try_release(lock: Any, token: bytes, repo: str) -> bool:
     from redis.exceptions import LockError
 
+    # Not `lock.release()`: it forgets the token before asking Redis, so after a failed
+    # try every later one would find "an unlocked lock" and the key would stay until its TTL.
     try:
-        await lock.release()
+        await lock.do_release(token)
     except LockError:  # expired or taken over: nothing of ours to release
         log.warning("lock of %s had expired before its release", repo)
     except Exception as exc:
@@ -132,10 +137,10 @@ async def _try_release(lock: Any, repo: str) -> bool:
     return True
 
 
-async def _release_later(lock: Any, repo: str, ttl: float) -> None:
+async def _release_later(lock: Any, token: bytes, repo: str, ttl: float) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + ttl
     while loop.time() < end:
         await asyncio.sleep(RELEASE_RETRY)
-        if await _try_release(lock, repo):
+        if await _try_release(lock, token, repo):
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +17,12 @@ DONE = "bulwark:test:done"
 OVERLAPS = "bulwark:test:overlaps"
 RELEASE = "bulwark:test:release"
 BUSY_TTL_MS = 1000
+CRON_PREFIX = "bulwark-resync:"  # arq's id of a unique cron job: name, then its tick
+# Runs in this process that are over: their busy marker may outlive them when a Redis
+# outage kept them from deleting it, which is no overlap. A run in another process is
+# never here, so its marker always counts.
+ENDED: set[str] = set()
+_RUNS = itertools.count()
 
 
 class Recorder:
@@ -33,11 +40,10 @@ class Recorder:
         redis = self.tools.redis
         await redis.rpush(STARTED, f"{job.delivery_id}@{self.name}")
         busy = f"bulwark:test:busy:{job.repo}"
-        mine = f"{job.delivery_id}@{self.name}"
-        # Expires by itself, so a job cut off by a Redis outage leaves no stale marker.
-        if job.repo is not None and not await redis.set(busy, mine, nx=True, px=BUSY_TTL_MS):
-            await redis.rpush(OVERLAPS, job.repo)
+        mine = f"{job.delivery_id}@{self.name}#{next(_RUNS)}"
         try:
+            if job.repo is not None and not await _enter(redis, busy, mine):
+                await redis.rpush(OVERLAPS, job.repo)
             if self.hold:  # until the test, in another process, sets RELEASE
 
                 async def released() -> bool:
@@ -47,6 +53,7 @@ class Recorder:
             if self.work:
                 await asyncio.sleep(self.work)  # the job's own duration
         finally:
+            ENDED.add(mine)  # before the lock is released, even if Redis is away now
             if job.repo is not None and await redis.get(busy) == mine.encode():
                 await redis.delete(busy)
         await redis.rpush(DONE, job.delivery_id)
@@ -60,6 +67,18 @@ class Recorder:
 
     async def flush(self) -> None:
         return None
+
+
+async def _enter(redis: Any, busy: str, mine: str) -> bool:
+    """Mark the repository busy with this run; False if another run is inside it."""
+    while not await redis.set(busy, mine, nx=True, px=BUSY_TTL_MS):
+        holder = await redis.get(busy)
+        if holder is not None and holder.decode() not in ENDED:
+            return False
+        # The marker of a run that is over (an outage kept it from deleting it): replace it.
+        if holder is not None and await redis.set(busy, mine, xx=True, px=BUSY_TTL_MS):
+            return True
+    return True
 
 
 def decoded(values: list[Any]) -> list[str]:
@@ -78,9 +97,12 @@ async def eventually(
 
 
 async def drained(redis: Any, deadline: float = 20.0) -> None:
-    """Wait until the arq queue holds no job (waiting or running)."""
+    """Wait until the arq queue holds no job (waiting or running) but the fleet's cron tick."""
 
+    # A worker whose tick comes late may enqueue a cron job again after another ran it;
+    # arq then keeps it queued behind the run's 60 s in-progress mark before a no-op run.
     async def empty() -> bool:
-        return int(await redis.zcard(QUEUE_NAME)) == 0
+        queued = decoded(await redis.zrange(QUEUE_NAME, 0, -1))
+        return all(job.startswith(CRON_PREFIX) for job in queued)
 
     await eventually(empty, deadline, "the queue to drain")

@@ -109,19 +109,21 @@ async def test_redis_stopped_under_load_gives_503s_then_recovers_without_duplica
 ) -> None:
     workers = Workers(redis_server.url, job_timeout=2)
     await workers.start(2, work=0.005)
-    before = [await post(web, f"b{n}", f"acme/r{n % 5}") for n in range(60)]
-    redis_server.stop()
-    during = [await post(web, f"d{n}", f"acme/r{n % 5}") for n in range(20)]
-    health = await web.get("/healthz")
-    redis_server.start()
-    after = [await post(web, f"d{n}", f"acme/r{n % 5}") for n in range(20)]  # redelivered
-    after += [await post(web, f"b{n}", f"acme/r{n % 5}") for n in range(10)]  # duplicates
-    redis = await connect(redis_server.url)
-    await drained(redis, deadline=60)
-    done = decoded(await redis.lrange(DONE, 0, -1))
-    overlaps = decoded(await redis.lrange(OVERLAPS, 0, -1))
-    await redis.aclose()
-    await workers.stop()
+    try:
+        before = [await post(web, f"b{n}", f"acme/r{n % 5}") for n in range(60)]
+        redis_server.stop()
+        during = [await post(web, f"d{n}", f"acme/r{n % 5}") for n in range(20)]
+        health = await web.get("/healthz")
+        redis_server.start()
+        after = [await post(web, f"d{n}", f"acme/r{n % 5}") for n in range(20)]  # redelivered
+        after += [await post(web, f"b{n}", f"acme/r{n % 5}") for n in range(10)]  # duplicates
+        redis = await connect(redis_server.url)
+        await drained(redis, deadline=60)
+        done = decoded(await redis.lrange(DONE, 0, -1))
+        overlaps = decoded(await redis.lrange(OVERLAPS, 0, -1))
+        await redis.aclose()
+    finally:
+        await workers.stop()
     assert set(before) == {202} and set(during) == {503} and set(after) == {202}
     assert health.status == 503
     expected = [f"b{n}" for n in range(60)] + [f"d{n}" for n in range(20)]

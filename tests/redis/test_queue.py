@@ -14,9 +14,18 @@ from bot.service.queue import Job, JobKind
 from bot.service.redis_queue import RedisQueue, connect
 from bot.store.redis_locks import RedisRepoLocks
 from tests.redis.conftest import RedisServer
-from tests.redis.fleet_helpers import DONE, OVERLAPS, STARTED, Recorder, decoded, drained
+from tests.redis.fleet_helpers import (
+    DONE,
+    OVERLAPS,
+    STARTED,
+    Recorder,
+    decoded,
+    drained,
+    eventually,
+)
 
 pytestmark = pytest.mark.redis
+RETRY_PREFIX = "arq:retry:"  # arq counts the tries of job ID under this prefix + ID
 
 
 def delivery(delivery_id: str, repo: str | None = "acme/api") -> Job:
@@ -165,6 +174,41 @@ async def test_a_lost_lock_cancels_the_job_holding_it(redis: Any) -> None:
     await redis.delete(RedisRepoLocks.key("acme/api"))  # expired, or taken over
     done, _ = await asyncio.wait([task], timeout=5)
     assert task in done and task.cancelled()
+
+
+async def test_a_lock_whose_release_met_an_outage_is_released_when_redis_returns(
+    redis: Any, redis_server: RedisServer
+) -> None:
+    locks = RedisRepoLocks(redis, timeout=60)  # far longer than the test: expiry cannot free it
+    key = RedisRepoLocks.key("acme/api")
+    async with locks.lock("acme/api"):
+        redis_server.stop()  # the job ends while Redis is away: the release fails
+    redis_server.start()
+
+    async def released() -> bool:
+        return not await redis.exists(key)
+
+    await eventually(released, 10, "the lock to be released once Redis is back")
+
+
+async def test_a_job_waiting_on_a_busy_repository_is_retried_not_timed_out(
+    queue: RedisQueue, redis: Any, redis_server: RedisServer
+) -> None:
+    await redis.set(RedisRepoLocks.key("acme/api"), "another worker")  # held, no TTL
+    assert await queue.put(delivery("busy"))
+    workers = Workers(redis_server.url, job_timeout=1)  # shorter than the fleet's LOCK_WAIT
+
+    async def tried_twice() -> bool:
+        return int(await redis.get(f"{RETRY_PREFIX}delivery:busy") or 0) >= 2
+
+    await workers.start()
+    try:
+        await eventually(tried_twice, 20, "a second try of the job on the busy repository")
+        await redis.delete(RedisRepoLocks.key("acme/api"))
+        await drained(redis)
+    finally:
+        await workers.stop()
+    assert decoded(await redis.lrange(DONE, 0, -1)) == ["busy"]
 
 
 async def test_the_resync_runs_once_per_interval_across_workers(
