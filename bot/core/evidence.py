@@ -416,7 +416,7 @@ def failing_tests_block_merge(repos: Sequence[RepoFacts]) -> PromiseResult:
     for repo in repos:
         if isinstance(repo.protection, Unknown):
             unknown.append((repo.repo, repo.protection.reason))
-        elif f"check_missing:{repo.test_check}" in repo.protection:
+        elif _test_not_required(repo):
             exceptions.append(
                 Exception_(
                     repo.repo,
@@ -436,10 +436,7 @@ def failing_tests_block_merge(repos: Sequence[RepoFacts]) -> PromiseResult:
     exceptions.extend(failing)
     unknown = _merge_unknown(unknown, history_unknown)
     required = sum(
-        1
-        for r in repos
-        if not isinstance(r.protection, Unknown)
-        and f"check_missing:{r.test_check}" not in r.protection
+        1 for r in repos if not isinstance(r.protection, Unknown) and not _test_not_required(r)
     )
     summary = (
         f"tests required on {required} of {len(repos)} repositories; "
@@ -671,3 +668,12 @@ def overall(results: Sequence[PromiseResult]) -> Status:
     order: list[Status] = [Status.NOT_MET, Status.UNKNOWN, Status.PARTIAL, Status.MET]
     present = {r.status for r in results}
     return next((s for s in order if s in present), Status.MET)
+
+
+def _test_not_required(repo: RepoFacts) -> bool:
+    """Tell whether the test check is not required now: missing, or held back (not reporting)."""
+    assert not isinstance(repo.protection, Unknown)
+    return any(
+        f"{kind}:{repo.test_check}" in repo.protection
+        for kind in ("check_missing", "check_not_reporting")
+    )

@@ -421,7 +421,7 @@ def _test_check(org_policy: Policy, node: Mapping[str, Any], full: str) -> str:
 
 
 def _protection(status: RepoStatus, test_check: str) -> tuple[str, ...]:
-    """Name what protection lacks now: admins_not_enforced, check_missing:<check>."""
+    """Name what protection lacks now: admins_not_enforced, check_missing:<check>, …"""
     found: list[str] = []
     for finding in status.findings:
         if finding.kind is FindingKind.UNPROTECTED:
@@ -430,6 +430,9 @@ def _protection(status: RepoStatus, test_check: str) -> tuple[str, ...]:
             found.append("admins_not_enforced")
         elif finding.kind is FindingKind.CHECK_MISSING and finding.detail:
             found.append(f"check_missing:{finding.detail}")
+        elif finding.kind is FindingKind.CHECK_NOT_REPORTING and finding.detail:
+            # Held back until it reports: not required now, so it blocks no failing merge.
+            found.append(f"check_not_reporting:{finding.detail}")
     return tuple(dict.fromkeys(found))
 
 

@@ -945,7 +945,7 @@ class State:
         sha = self._commit(repo, parent, f"Merge pull request #{pull['number']}", pull["author"])
         repo.commits[sha]["parents"] = [p for p in (parent, pull["head_sha"]) if p]
         repo.branches[pull["base"]] = sha
-        pull.update(merged=True, state="closed", merge_commit_sha=sha)
+        pull.update(merged=True, state="closed", merge_commit_sha=sha, merged_at=self.now())
         return sha
 
     # ---- installations and tokens ----------------------------------------------------
