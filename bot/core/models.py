@@ -23,6 +23,7 @@ class FindingKind(StrEnum):
     NOT_SUPPORTED = "not_supported"
     NO_PERMISSION = "no_permission"
     EMPTY_REPOSITORY = "empty_repository"
+    UNREADABLE = "unreadable"
 
 
 # Findings a protection write can repair; the rest are facts to report.

@@ -54,6 +54,7 @@ KIND_LABELS = {
     FindingKind.NOT_SUPPORTED: "Not supported",
     FindingKind.NO_PERMISSION: "No permission",
     FindingKind.EMPTY_REPOSITORY: "Empty repository",
+    FindingKind.UNREADABLE: "Unreadable",
 }
 
 # --- templates -----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import secrets
 from inspect import isawaitable
 from typing import Any
 
@@ -13,6 +14,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, parse
 
 from bot.clock import isoformat
 from bot.sandbox.context import context_of
+from bot.sandbox.faults import GRAPHQL_FORBIDDEN_MESSAGE, GRAPHQL_TIMEOUT_MESSAGE, GraphQLFaults
 from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
 from bot.sandbox.routes_common import (
     COST,
@@ -27,6 +29,20 @@ from bot.sandbox.routes_common import (
 from bot.sandbox.state import JSON, Repo, State
 
 routes = web.RouteTableDef()
+
+
+class Reading:
+    """What one query reads: whose protection (for the failure shapes a query may meet)."""
+
+    def __init__(self, faults: GraphQLFaults | None = None) -> None:
+        self.faults = faults or GraphQLFaults()
+        self.protections: list[str] = []
+
+    def protection(self, repo: Repo) -> None:
+        """Note a read of a repository's protection; refuse it where GitHub would."""
+        if repo.full_name.lower() in self.faults.forbidden:
+            raise GraphQLError(GRAPHQL_FORBIDDEN_MESSAGE)
+        self.protections.append(repo.full_name)
 
 
 def _cursor(index: int) -> str:
@@ -117,11 +133,14 @@ def _object(state: State, repo: Repo, expression: str) -> JSON | None:
     return {"__typename": "Blob", "text": text, "byteSize": len(text.encode()), "isBinary": False}
 
 
-def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
+def repo_node(state: State, caller: Caller, repo: Repo, reading: Reading | None = None) -> JSON:
     """Return a Repository node whose costly fields are resolved only when asked for."""
     head = repo.branches.get(repo.default_branch)
+    reading = reading or Reading()
 
     def rules(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+        assert reading is not None
+        reading.protection(repo)
         found = [_rule_node(state, repo, b, p) for b, p in repo.protections.items()]
         return connection(found, first, after)
 
@@ -181,7 +200,7 @@ def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
     }
 
 
-def _organization(state: State, caller: Caller, login: str) -> JSON:
+def _organization(state: State, caller: Caller, login: str, reading: Reading) -> JSON:
     account = state.accounts.get(login.lower())
     if (
         account is None
@@ -211,7 +230,7 @@ def _organization(state: State, caller: Caller, login: str) -> JSON:
         if isFork is not None:
             repos = [r for r in repos if r.fork == isFork]
         page = connection(repos, first, after)
-        page["nodes"] = [repo_node(state, caller, r) for r in page["nodes"]]
+        page["nodes"] = [repo_node(state, caller, r, reading) for r in page["nodes"]]
         for edge, node in zip(page["edges"], page["nodes"], strict=True):
             edge["node"] = node
         return page
@@ -250,15 +269,19 @@ async def post_graphql(request: web.Request) -> web.Response:
         "resetAt": isoformat(reset),
         "nodeCount": cost * 100,
     }
+    reading = Reading(context_of(request).faults.graphql)
     root = {
         "rateLimit": lambda _, **__: rate,
-        "organization": lambda _, login: _organization(state, caller, login),
-        "repository": lambda _, owner, name, **__: _repository(state, caller, owner, name),
+        "organization": lambda _, login: _organization(state, caller, login, reading),
+        "repository": lambda _, owner, name, **__: _repository(state, caller, owner, name, reading),
     }
     result = execute(load_graphql_schema(), document, root, variable_values=variables)
     if isawaitable(result):
         result = await result
     assert isinstance(result, ExecutionResult)
+    failure = reading.faults.failure(reading.protections)
+    if failure is not None:
+        return _timed_out(failure)
     answer: JSON = {"data": result.data}
     if result.errors:
         answer["errors"] = [_error(e) for e in result.errors]
@@ -275,15 +298,24 @@ def _checked(query: str, variables: str) -> tuple[list[str], int, DocumentNode |
     return [], node_cost(query, values), parse(query)
 
 
-def _repository(state: State, caller: Caller, owner: str, name: str) -> JSON:
+def _repository(state: State, caller: Caller, owner: str, name: str, reading: Reading) -> JSON:
     repo = state.find_repo(owner, name)
     if repo is None or not can_see_repo(state, caller, repo):
         raise GraphQLError(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
-    return repo_node(state, caller, repo)
+    return repo_node(state, caller, repo, reading)
+
+
+def _timed_out(shape: str) -> web.Response:
+    """Answer as GitHub does when a query runs out of time: `data: null`, 200 or 502."""
+    message = GRAPHQL_TIMEOUT_MESSAGE.format(request_id=secrets.token_hex(8).upper())
+    return respond({"data": None, "errors": [{"message": message}]}, 502 if shape == "502" else 200)
 
 
 def _error(error: GraphQLError) -> JSON:
     out: JSON = dict(error.formatted)
     if "Could not resolve" in error.message:
         out["type"] = "NOT_FOUND"
+    if error.message == GRAPHQL_FORBIDDEN_MESSAGE:
+        out["type"] = "FORBIDDEN"
+        out["extensions"] = {"saml_failure": False}
     return out
