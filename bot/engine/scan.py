@@ -43,7 +43,53 @@ query BulwarkOrgRepositories(
           totalCount
           nodes { name }
         }
-        rulesets(first: 1) { totalCount }
+        rulesets(first: 5, includeParents: true, targets: [BRANCH]) {
+          totalCount
+          nodes {
+            databaseId
+            name
+            enforcement
+            source {
+              __typename
+              ... on Organization { login }
+              ... on Repository { nameWithOwner }
+            }
+            conditions { refName { include exclude } }
+            rules(first: 20) {
+              totalCount
+              nodes {
+                type
+                parameters {
+                  __typename
+                  ... on PullRequestParameters {
+                    requiredApprovingReviewCount
+                    dismissStaleReviewsOnPush
+                    requireCodeOwnerReview
+                    requireLastPushApproval
+                    requiredReviewThreadResolution
+                    allowedMergeMethods
+                  }
+                  ... on RequiredStatusChecksParameters {
+                    strictRequiredStatusChecksPolicy
+                    doNotEnforceOnCreate
+                    requiredStatusChecks { context integrationId }
+                  }
+                }
+              }
+            }
+            bypassActors(first: 10) {
+              totalCount
+              nodes {
+                bypassMode
+                organizationAdmin
+                enterpriseOwner
+                deployKey
+                repositoryRoleDatabaseId
+                actor { __typename ... on App { databaseId } ... on Team { databaseId } }
+              }
+            }
+          }
+        }
         policyFile: object(expression: $policy) { ... on Blob { text } }
         branchProtectionRules(first: 10) {
           totalCount
@@ -131,7 +177,6 @@ class ScanResult:
 class RestReason(StrEnum):
     """Why a repository was read through REST instead of from the GraphQL page."""
 
-    JUDGING = "graphql_cannot_judge"  # see judge.needs_rest
     WRITE = "write"  # drifted, and this scan writes
     NODE_ERROR = "graphql_node_error"  # GitHub refused a field of this repository
     PAGE_FAILED = "graphql_page_failed"  # even a page of one timed out or failed
@@ -145,7 +190,7 @@ class Page:
     total: int
     nodes: list[Mapping[str, Any]]
     cost: int
-    failed: tuple[tuple[str, RestReason, str], ...] = ()  # (owner/name, why, GitHub's words)
+    failed: tuple[tuple[str, str, str], ...] = ()  # (owner/name, why, GitHub's words)
     has_next: bool = False
     end_cursor: str | None = None
 
@@ -243,7 +288,7 @@ async def _split(
         full = names[index]
         if full is None:
             return None
-        failed.append((full, RestReason.NODE_ERROR, why))
+        failed.append((full, RestReason.NODE_ERROR.value, why))
     info = repos.get("pageInfo") or {}
     return Page(
         total=int(repos.get("totalCount") or 0),
@@ -283,7 +328,7 @@ async def _named_page(gh: Gateway, ask: _Ask, reason: str) -> Page:
         nodes=[],
         cost=0,
         failed=tuple(
-            (str(n["nameWithOwner"]), RestReason.PAGE_FAILED, reason) for n in repos["nodes"]
+            (str(n["nameWithOwner"]), RestReason.PAGE_FAILED.value, reason) for n in repos["nodes"]
         ),
         has_next=bool(info.get("hasNextPage")),
         end_cursor=info.get("endCursor"),
@@ -295,7 +340,7 @@ class _RestWork:
     """A repository the scan reads through REST, and why."""
 
     full: str
-    why: RestReason
+    why: str  # a RestReason, or what judge.rest_reason says
     graphql_said: str | None = None
 
 
@@ -338,7 +383,7 @@ async def scan_org(
                     continue
                 verdict = judge(node, org_policy.policy, org_policy.errors)
                 if goes_to_rest(verdict, write):
-                    why = RestReason.JUDGING if verdict.needs_rest else RestReason.WRITE
+                    why = verdict.why or RestReason.WRITE.value
                     rest.append(_RestWork(str(node["nameWithOwner"]), why))
                 elif verdict.status is not None:
                     result.statuses.append(verdict.status)
@@ -352,7 +397,7 @@ async def scan_org(
         )
         listed = await gh.installation_repositories()
         rest.extend(
-            _RestWork(str(r["full_name"]), RestReason.UNLISTED, exc.reason)
+            _RestWork(str(r["full_name"]), RestReason.UNLISTED.value, exc.reason)
             for r in listed
             if str(r["full_name"]).split("/")[0].lower() == org.lower()
             and str(r["full_name"]).lower() not in seen
@@ -360,7 +405,7 @@ async def scan_org(
         )
     result.rest_repositories = len(rest)
     for work in rest:
-        result.rest_reasons[work.why.value] = result.rest_reasons.get(work.why.value, 0) + 1
+        result.rest_reasons[str(work.why)] = result.rest_reasons.get(str(work.why), 0) + 1
     mode = org_policy.policy.mode
     await _reconcile_rest(gh, reconciler, rest, write, result, progress, done, mode)
     result.delayed = gh.client.rate_limit_waits > waits  # waited for a reset, then went on

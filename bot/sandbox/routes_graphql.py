@@ -23,6 +23,7 @@ from bot.sandbox.routes_common import (
     caller_of,
     can_see_account,
     can_see_repo,
+    may_see_bypass,
     respond,
     state_of,
 )
@@ -117,6 +118,104 @@ def _rule_node(state: State, repo: Repo, branch: str, stored: JSON) -> JSON:
     }
 
 
+# REST's parameter names, as GraphQL's RuleParameters members spell them.
+_PULL_REQUEST = {
+    "required_approving_review_count": ("requiredApprovingReviewCount", 0),
+    "dismiss_stale_reviews_on_push": ("dismissStaleReviewsOnPush", False),
+    "require_code_owner_review": ("requireCodeOwnerReview", False),
+    "require_last_push_approval": ("requireLastPushApproval", False),
+    "required_review_thread_resolution": ("requiredReviewThreadResolution", False),
+    "allowed_merge_methods": ("allowedMergeMethods", None),
+}
+
+
+def _parameters(rule: JSON) -> JSON | None:
+    params = rule.get("parameters") or {}
+    if rule["type"] == "pull_request":
+        out: JSON = {"__typename": "PullRequestParameters"}
+        for key, (name, default) in _PULL_REQUEST.items():
+            out[name] = params.get(key, default)
+        return out
+    if rule["type"] == "required_status_checks":
+        return {
+            "__typename": "RequiredStatusChecksParameters",
+            "strictRequiredStatusChecksPolicy": bool(
+                params.get("strict_required_status_checks_policy")
+            ),
+            "doNotEnforceOnCreate": bool(params.get("do_not_enforce_on_create")),
+            "requiredStatusChecks": [
+                {"context": c["context"], "integrationId": c.get("integration_id")}
+                for c in params.get("required_status_checks") or []
+            ],
+        }
+    return None
+
+
+def _bypass_actor(ruleset: JSON, index: int, actor: JSON) -> JSON:
+    kind = actor.get("actor_type")
+    who = None
+    if kind == "Integration":
+        who = {"__typename": "App", "databaseId": actor.get("actor_id"), "id": f"A_{index}"}
+    elif kind == "Team":
+        who = {"__typename": "Team", "databaseId": actor.get("actor_id"), "id": f"T_{index}"}
+    role = actor.get("actor_id") if kind == "RepositoryRole" else None
+    return {
+        "__typename": "RepositoryRulesetBypassActor",
+        "id": f"RRBA_{ruleset['id']}_{index}",
+        "bypassMode": str(actor.get("bypass_mode", "always")).upper(),
+        "organizationAdmin": kind == "OrganizationAdmin",
+        "enterpriseOwner": kind == "EnterpriseOwner",
+        "deployKey": kind == "DeployKey",
+        "repositoryRoleDatabaseId": role,
+        "repositoryRoleName": None,
+        "actor": who,
+    }
+
+
+def ruleset_node(state: State, caller: Caller, ruleset: JSON) -> JSON:
+    """Return a RepositoryRuleset node; bypass actors only to callers who may write it.
+
+    REST shows `bypass_actors` only to callers with write access to the ruleset; the
+    sandbox answers GraphQL's nullable `bypassActors` alike, with null.
+    """
+    org = ruleset["source_type"] == "Organization"
+    source: JSON = (
+        {"__typename": "Organization", "login": ruleset["source"], "id": "O_src"}
+        if org
+        else {"__typename": "Repository", "nameWithOwner": ruleset["source"], "id": "R_src"}
+    )
+    ref_name = ruleset.get("conditions", {}).get("ref_name")
+    rules = [
+        {
+            "__typename": "RepositoryRule",
+            "id": f"RR_{ruleset['id']}_{i}",
+            "type": r["type"].upper(),
+            "parameters": _parameters(r),
+        }
+        for i, r in enumerate(ruleset["rules"])
+    ]
+    actors = [_bypass_actor(ruleset, i, a) for i, a in enumerate(ruleset["bypass_actors"])]
+    shown = may_see_bypass(state, caller, ruleset)
+    return {
+        "__typename": "RepositoryRuleset",
+        "id": f"RRS_{ruleset['id']}",
+        "databaseId": ruleset["id"],
+        "name": ruleset.get("name", f"ruleset-{ruleset['id']}"),
+        "enforcement": ruleset["enforcement"].upper(),
+        "target": ruleset["target"].upper(),
+        "source": source,
+        "conditions": {
+            "refName": None
+            if ref_name is None
+            else {"include": ref_name.get("include", []), "exclude": ref_name.get("exclude", [])},
+        },
+        "rules": lambda _, first=None, after=None, **__: connection(rules, first, after),
+        "bypassActors": lambda _, first=None, after=None, **__: (
+            connection(actors, first, after) if shown else None
+        ),
+    }
+
+
 def _permission(state: State, caller: Caller, repo: Repo) -> str | None:
     if caller.kind == "installation":
         return "ADMIN"
@@ -144,15 +243,19 @@ def repo_node(state: State, caller: Caller, repo: Repo, reading: Reading | None 
         found = [_rule_node(state, repo, b, p) for b, p in repo.protections.items()]
         return connection(found, first, after)
 
-    def rulesets(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+    def rulesets(
+        _: Any,
+        first: int | None = None,
+        after: str | None = None,
+        includeParents: bool = True,
+        targets: list[str] | None = None,
+        **__: Any,
+    ) -> JSON:
         found = [
-            {
-                "__typename": "RepositoryRuleset",
-                "databaseId": r["id"],
-                "name": r.get("name"),
-                "enforcement": r["enforcement"].upper(),
-            }
+            ruleset_node(state, caller, r)
             for r in state.rulesets(repo.owner, repo.name)
+            if (includeParents or r["source_type"] == "Repository")
+            and (targets is None or r["target"].upper() in targets)
         ]
         return connection(found, first, after)
 
