@@ -24,12 +24,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import resource
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import contextlib
 
 from bot.cli.embedded import sandbox_settings
 from bot.clock import SystemClock
@@ -61,6 +64,9 @@ class Figures:
     drifted: int
     note: str = ""
     rest_reasons: str = ""
+    longest_slice: float = 0.0
+    loop_lag: float = 0.0
+    peak_rss_mib: float = 0.0
 
     def line(self) -> str:
         points = "-" if self.points is None else str(self.points)
@@ -71,6 +77,13 @@ class Figures:
             f"{spent / HOURLY_BUDGET:>6.1%} of an hour's budget  "
             f"{self.seconds:>7.1f} s  {self.drifted:>5} drifted{self.note}"
             + (f"\n           read through REST: {self.rest_reasons}" if self.rest_reasons else "")
+            + (
+                f"\n           longest judging slice {self.longest_slice * 1000:.1f} ms, "
+                f"longest event-loop stall {self.loop_lag * 1000:.1f} ms (sandbox included), "
+                f"peak RSS {self.peak_rss_mib:.0f} MiB (sandbox included)"
+                if self.name == "graphql"
+                else ""
+            )
         )
 
 
@@ -134,11 +147,15 @@ async def graphql_scan(box: Sandbox, gh: Gateway, repos: int) -> Figures:
     box.requests.clear()
     statuses = StatusStore()
     policies = PolicyStore()
+    lag = asyncio.create_task(loop_lag())
     started = time.perf_counter()
     result = await scan_org(
         gh, ORG, policies=policies, reconciler=Reconciler(policies, statuses, SystemClock())
     )
     seconds = time.perf_counter() - started
+    lag.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await lag
     assert len(result.statuses) == repos, (len(result.statuses), repos)
     requests = len(box.requests)
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(result.rest_reasons.items()))
@@ -150,7 +167,23 @@ async def graphql_scan(box: Sandbox, gh: Gateway, repos: int) -> Figures:
         seconds,
         len(result.drifted),
         rest_reasons=reasons,
+        longest_slice=result.longest_slice,
+        loop_lag=LAG[0],
+        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     )
+
+
+LAG = [0.0]
+TICK = 0.005
+
+
+async def loop_lag() -> None:
+    """Record the longest time the event loop was held past a 5 ms tick."""
+    LAG[0] = 0.0
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(TICK)
+        LAG[0] = max(LAG[0], time.perf_counter() - before - TICK)
 
 
 async def naive_scan(box: Sandbox, gh: Gateway, names: list[str], total: int) -> Figures:

@@ -21,6 +21,9 @@ from bot.github.errors import NotFound, Unavailable
 from bot.github.gateway import Gateway
 
 REST_CONCURRENCY = 8
+# Nodes judged between two yields to the event loop: webhooks are acknowledged on the
+# same loop in `serve`, and GitHub gives a delivery 10 seconds.
+JUDGE_SLICE = 10
 
 REPOS_QUERY = """
 query BulwarkOrgRepositories(
@@ -160,6 +163,7 @@ class ScanResult:
     rest_repositories: int = 0
     # Why repositories went to REST (RestReason value → how many).
     rest_reasons: dict[str, int] = field(default_factory=dict)
+    longest_slice: float = 0.0  # seconds the judging held the event loop at most
 
     def counts(self) -> dict[str, int]:
         """Count repositories by outcome."""
@@ -378,17 +382,22 @@ async def scan_org(
             result.graphql_points += page.cost
             total = len(wanted) if wanted is not None else max(total, page.total)
             rest.extend(_RestWork(f, why, said) for f, why, said in page.failed if keep(f))
-            for node in page.nodes:
-                if not keep(str(node["nameWithOwner"])):
-                    continue
-                verdict = judge(node, org_policy.policy, org_policy.errors)
-                if goes_to_rest(verdict, write):
-                    why = verdict.why or RestReason.WRITE.value
-                    rest.append(_RestWork(str(node["nameWithOwner"]), why))
-                elif verdict.status is not None:
-                    result.statuses.append(verdict.status)
-                    reconciler.statuses.record(verdict.status)
-                    done += 1
+            clock = reconciler.clock
+            for start in range(0, len(page.nodes), JUDGE_SLICE):
+                began = clock.monotonic()
+                for node in page.nodes[start : start + JUDGE_SLICE]:
+                    if not keep(str(node["nameWithOwner"])):
+                        continue
+                    verdict = judge(node, org_policy.policy, org_policy.errors)
+                    if goes_to_rest(verdict, write):
+                        why = verdict.why or RestReason.WRITE.value
+                        rest.append(_RestWork(str(node["nameWithOwner"]), why))
+                    elif verdict.status is not None:
+                        result.statuses.append(verdict.status)
+                        reconciler.statuses.record(verdict.status)
+                        done += 1
+                result.longest_slice = max(result.longest_slice, clock.monotonic() - began)
+                await asyncio.sleep(0)  # let the webhook endpoint answer between slices
             if progress is not None:
                 progress(done, max(total, done + len(rest)))
     except PagesFailed as exc:
