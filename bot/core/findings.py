@@ -247,6 +247,18 @@ def empty_repository(mode: Mode, repo: str) -> RepoStatus:
     return RepoStatus(repo, Outcome.UNSUPPORTED, (empty,), mode, reason=empty.message)
 
 
+def unreadable(repo: str, mode: Mode, reason: str) -> RepoStatus:
+    """Return the status of a repository GitHub would not answer for (the reason is given)."""
+    finding = Finding(
+        FindingKind.UNREADABLE,
+        f"GitHub would not answer for this repository ({reason}), so Bulwark cannot tell "
+        "whether it keeps the promises.",
+        "Bulwark reads it again at the next resync; if this persists, check the App's "
+        "permissions (a change awaiting the owner's approval) and the org's IP allow list.",
+    )
+    return RepoStatus(repo, Outcome.ERROR, (finding,), mode, reason=f"unreadable: {reason}")
+
+
 def not_supported(branch: str, answer: str) -> Finding:
     """Return the finding for a repository GitHub offers no branch protection for."""
     return Finding(

@@ -18,8 +18,10 @@ from bot.core.protection import (
     Actors,
     ClassicProtection,
     PullRequestReviews,
+    RulesetProtection,
     StatusCheck,
     StatusChecks,
+    parse_rules,
 )
 
 
@@ -152,3 +154,154 @@ def beyond_rest(rule: Mapping[str, Any] | None) -> tuple[str, ...]:
     if allowances:
         found.append(f"force-push bypass allowances ({allowances})")
     return tuple(found)
+
+
+# --- rulesets ------------------------------------------------------------------
+
+# GraphQL's rule parameters, as REST's snake_case names (GET …/rules/branches/{b}).
+_PARAMETERS = {
+    "requiredApprovingReviewCount": "required_approving_review_count",
+    "dismissStaleReviewsOnPush": "dismiss_stale_reviews_on_push",
+    "requireCodeOwnerReview": "require_code_owner_review",
+    "requireLastPushApproval": "require_last_push_approval",
+    "requiredReviewThreadResolution": "required_review_thread_resolution",
+    "allowedMergeMethods": "allowed_merge_methods",
+    "strictRequiredStatusChecksPolicy": "strict_required_status_checks_policy",
+    "doNotEnforceOnCreate": "do_not_enforce_on_create",
+}
+# GraphQL's bypass actor flags, as REST's `actor_type`.
+_ACTOR_FLAGS = {
+    "organizationAdmin": "OrganizationAdmin",
+    "enterpriseOwner": "EnterpriseOwner",
+    "deployKey": "DeployKey",
+}
+_ACTOR_TYPES = {"App": "Integration", "Team": "Team"}
+
+
+def _nodes(connection: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    return [n for n in (connection or {}).get("nodes") or () if n is not None]
+
+
+def _truncated(connection: Mapping[str, Any] | None) -> bool:
+    if connection is None:
+        return False
+    return int(connection.get("totalCount") or 0) > len(_nodes(connection))
+
+
+def rulesets_unjudgeable(node: Mapping[str, Any]) -> str | None:
+    """Say why a repository's rulesets cannot be judged from its GraphQL node, or None.
+
+    The page asks a few rulesets, rules and bypass actors each: a longer list was not
+    seen whole. A branch ruleset without a `ref_name` condition targets nothing GitHub
+    documents, so REST's answer (the rules that reach the branch) decides.
+    """
+    connection = node.get("rulesets")
+    if _truncated(connection):
+        return "rulesets_truncated"
+    for ruleset in _nodes(connection):
+        if _truncated(ruleset.get("rules")) or _truncated(ruleset.get("bypassActors")):
+            return "ruleset_rules_truncated"
+        if ((ruleset.get("conditions") or {}).get("refName")) is None:
+            return "ruleset_without_ref_condition"
+    return None
+
+
+def _ref_matches(ruleset: Mapping[str, Any], branch: str, default: str) -> bool:
+    """Tell whether a ruleset's `ref_name` condition targets `branch`.
+
+    `~ALL` targets every branch, `~DEFAULT_BRANCH` the default one; patterns match the
+    full ref (`refs/heads/…`) as branch protection patterns do.
+    https://docs.github.com/en/rest/repos/rules#create-a-repository-ruleset
+    """
+    ref_name = (ruleset.get("conditions") or {}).get("refName") or {}
+    ref = f"refs/heads/{branch}"
+
+    def hit(pattern: str) -> bool:
+        if pattern == "~ALL":
+            return True
+        if pattern == "~DEFAULT_BRANCH":
+            return branch == default
+        return pattern_matches(pattern, ref)
+
+    include = ref_name.get("include") or ()
+    exclude = ref_name.get("exclude") or ()
+    return any(map(hit, include)) and not any(map(hit, exclude))
+
+
+def _rest_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (parameters or {}).items():
+        if key == "requiredStatusChecks":
+            out["required_status_checks"] = [
+                {"context": c["context"], "integration_id": c.get("integrationId")}
+                for c in value or ()
+            ]
+        elif key in _PARAMETERS:
+            out[_PARAMETERS[key]] = value
+    return out
+
+
+def _rest_actor(actor: Mapping[str, Any]) -> dict[str, Any]:
+    mode = str(actor.get("bypassMode") or "ALWAYS").lower()
+    for flag, kind in _ACTOR_FLAGS.items():
+        if actor.get(flag):
+            return {"actor_id": None, "actor_type": kind, "bypass_mode": mode}
+    if actor.get("repositoryRoleDatabaseId") is not None:
+        role = actor["repositoryRoleDatabaseId"]
+        return {"actor_id": role, "actor_type": "RepositoryRole", "bypass_mode": mode}
+    who = actor.get("actor") or {}
+    kind = _ACTOR_TYPES.get(str(who.get("__typename")), str(who.get("__typename")))
+    return {"actor_id": who.get("databaseId"), "actor_type": kind, "bypass_mode": mode}
+
+
+def rest_ruleset(ruleset: Mapping[str, Any]) -> dict[str, Any]:
+    """Build the REST shape of a `RepositoryRuleset` node (GET …/rulesets/{id}).
+
+    `bypass_actors` is left out when GitHub hid it (a null connection), as REST leaves
+    it out for callers who may not write the ruleset.
+    """
+    source = ruleset.get("source") or {}
+    org = source.get("__typename") == "Organization"
+    ref_name = (ruleset.get("conditions") or {}).get("refName") or {}
+    out: dict[str, Any] = {
+        "id": int(ruleset["databaseId"]),
+        "name": ruleset.get("name"),
+        "target": "branch",
+        "source_type": "Organization" if org else "Repository",
+        "source": source.get("login") if org else source.get("nameWithOwner"),
+        "enforcement": str(ruleset.get("enforcement") or "").lower(),
+        "conditions": {
+            "ref_name": {
+                "include": list(ref_name.get("include") or ()),
+                "exclude": list(ref_name.get("exclude") or ()),
+            }
+        },
+        "rules": [
+            {"type": str(r["type"]).lower(), "parameters": _rest_parameters(r.get("parameters"))}
+            for r in _nodes(ruleset.get("rules"))
+        ],
+    }
+    if ruleset.get("bypassActors") is not None:
+        out["bypass_actors"] = [_rest_actor(a) for a in _nodes(ruleset["bypassActors"])]
+    return out
+
+
+def ruleset_protection(
+    rulesets: Sequence[Mapping[str, Any]], branch: str, default: str
+) -> RulesetProtection:
+    """Combine the rulesets that reach `branch`, as REST's rules for the branch would.
+
+    REST's `GET …/rules/branches/{b}` lists the rules of active rulesets whose
+    conditions target the branch; the same rules, with their rulesets, go to the same
+    parser, so both paths judge alike.
+    """
+    rules: list[dict[str, Any]] = []
+    found: dict[int, Mapping[str, Any]] = {}
+    for node in rulesets:
+        if str(node.get("enforcement")) != "ACTIVE" or not _ref_matches(node, branch, default):
+            continue
+        ruleset = rest_ruleset(node)
+        for rule in ruleset["rules"]:
+            rules.append({**rule, "ruleset_id": ruleset["id"]})
+            found[ruleset["id"]] = ruleset
+    return parse_rules(rules, found)

@@ -14,7 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.core.findings import codeql_finding, empty_repository, policy_invalid
-from bot.core.graphql_protection import classic_from_rule, rule_for_branch
+from bot.core.graphql_protection import (
+    classic_from_rule,
+    rule_for_branch,
+    ruleset_protection,
+    rulesets_unjudgeable,
+)
 from bot.core.models import REPAIRABLE, WAITING, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.plan import plan
 from bot.core.policy import (
@@ -28,7 +33,7 @@ from bot.core.policy import (
     protected_branches,
     repo_policy,
 )
-from bot.core.protection import BranchProtection, parse_rules
+from bot.core.protection import BranchProtection
 from bot.core.render import DEFAULT_TERMS, PolicyTerms
 from bot.core.reporting import (
     CODEQL_CHECK,
@@ -47,6 +52,7 @@ class Verdict:
 
     status: RepoStatus | None
     needs_rest: bool = False
+    why: str | None = None  # why only REST can answer (see `rest_reason`)
 
 
 def has_branch_patterns(policy: Policy) -> bool:
@@ -75,14 +81,17 @@ def judge(
         return Verdict(RepoStatus(full, Outcome.EXCLUDED, mode=policy.mode, reason=reason))
     if node.get("isEmpty") or not node.get("defaultBranchRef"):
         return Verdict(empty_repository(policy.mode, full))
-    if needs_rest(node) or (has_branch_patterns(policy) and node.get("refs") is None):
-        # A repo file added branch patterns the page did not fetch branches for.
-        return Verdict(None, needs_rest=True)
+    why = rest_reason(node)
+    if why is None and has_branch_patterns(policy) and node.get("refs") is None:
+        why = "branches_not_listed"  # a repo file added branch patterns the page did not list
+    if why is not None:
+        return Verdict(None, needs_rest=True, why=why)
     rules, _ = _connection(node, "branchProtectionRules")
     default = str(node["defaultBranchRef"]["name"])
     refs = [str(r["name"]) for r in _connection(node, "refs")[0]] or [default]
     reported = reported_from(node) if has_reported_fields(node) else None
-    status = _status(full, policy, errors, default, refs, rules, reported)
+    rulesets, _ = _connection(node, "rulesets")
+    status = _status(full, policy, errors, default, refs, rules, rulesets, reported)
     return Verdict(_codeql_from_page(status, policy, reported))
 
 
@@ -103,19 +112,32 @@ def _codeql_from_page(status: RepoStatus, policy: Policy, reported: Reported | N
 
 
 def needs_rest(node: Mapping[str, Any]) -> bool:
-    """Tell whether GraphQL cannot answer for this repository and REST must.
+    """Tell whether GraphQL cannot answer for this repository and REST must."""
+    return rest_reason(node) is not None
 
-    Rulesets: GraphQL does not say which rules reach a branch. A private
-    repository without rules may sit on a plan without branch protection
-    (REST answers 403, a `not_supported` finding). Truncated lists: the page
-    did not show every rule or branch.
+
+def rest_reason(node: Mapping[str, Any]) -> str | None:
+    """Say why GraphQL cannot answer for this repository and REST must, or None.
+
+    Truncated lists: the page did not show every classic rule, branch, ruleset,
+    rule or bypass actor. A private repository without classic rules may sit on a
+    plan without branch protection (REST answers 403, a `not_supported` finding).
+    Active rulesets are judged from the page as REST's rules for the branch are.
     """
     rules, rule_count = _connection(node, "branchProtectionRules")
     refs, ref_count = _connection(node, "refs")
-    _, rulesets = _connection(node, "rulesets")
-    if rulesets or rule_count > len(rules) or ref_count > len(refs):
-        return True
-    return bool(node.get("isPrivate")) and not rules
+    if rule_count > len(rules):
+        return "classic_rules_truncated"
+    if ref_count > len(refs):
+        return "branches_truncated"
+    if "rulesets" in node and node["rulesets"] is None:
+        return "rulesets_unanswered"
+    found = rulesets_unjudgeable(node)
+    if found is not None:
+        return found
+    if bool(node.get("isPrivate")) and not rules:
+        return "private_without_classic_rules"
+    return None
 
 
 def _status(
@@ -125,6 +147,7 @@ def _status(
     default: str,
     refs: list[str],
     rules: list[Mapping[str, Any]],
+    rulesets: list[Mapping[str, Any]],
     reported: Reported | None = None,
 ) -> RepoStatus:
     findings = [policy_invalid(e) for e in errors]
@@ -132,7 +155,9 @@ def _status(
     for branch in branches:
         rule = rule_for_branch(rules, branch)
         classic = classic_from_rule(rule) if rule is not None else None
-        protection = BranchProtection(branch, classic, parse_rules([], {}))
+        protection = BranchProtection(
+            branch, classic, ruleset_protection(rulesets, branch, default)
+        )
         found = plan(
             policy, protection, write=WriteMode.NEVER, default_branch=default, reported=reported
         )

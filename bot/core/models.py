@@ -26,6 +26,7 @@ class FindingKind(StrEnum):
     BYPASS_UNKNOWN = "bypass_unknown"
     CHECK_NOT_REPORTING = "check_not_reporting"  # required as soon as it reports
     CODEQL_UNAVAILABLE = "codeql_unavailable"  # default setup cannot run here
+    UNREADABLE = "unreadable"
 
 
 # Checks Bulwark does not require yet because requiring them would block every merge.

@@ -66,6 +66,7 @@ KIND_LABELS = {
     FindingKind.BYPASS_UNKNOWN: "Bypass list hidden",
     FindingKind.CHECK_NOT_REPORTING: "Check not reporting",
     FindingKind.CODEQL_UNAVAILABLE: "CodeQL unavailable",
+    FindingKind.UNREADABLE: "Unreadable",
 }
 
 # --- templates -----------------------------------------------------------------

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.core.reporting import (
     REPORTED_FIELDS,
     CodeQLState,
     Reported,
+    Reporter,
     Unavailable,
     reported_from,
     setup_refusal,
 )
+from bot.github import errors
 from bot.github.errors import Forbidden, GitHubError, Invalid, NotFound
 from bot.github.gateway import Gateway
 
@@ -37,9 +41,27 @@ class CodeQL:
     reason: Unavailable | None = None
 
 
-async def read_reported(gh: Gateway, owner: str, name: str) -> Reported:
-    """Read which checks reported recently on a repository (one GraphQL request)."""
-    data = await gh.graphql(REPORTED_QUERY, owner=owner, name=name)
+async def read_reported(gh: Gateway, owner: str, name: str, default_branch: str) -> Reported:
+    """Read which checks reported recently on a repository (one GraphQL request).
+
+    Where GraphQL cannot answer (an outage, a timeout), the check runs on the default
+    branch's head are read through REST instead: fewer commits and no commit statuses or
+    languages, so a check seen only on pull requests waits for the next resync.
+    """
+    try:
+        data = await gh.graphql(REPORTED_QUERY, owner=owner, name=name)
+    except (errors.QueryFailed, errors.Unavailable) as exc:
+        log.warning("what reports on %s/%s: GraphQL failed (%s), asking REST", owner, name, exc)
+        runs = await gh.check_runs_for_ref(owner, name, default_branch)
+        return Reported(
+            frozenset(
+                Reporter(
+                    str(r["name"]), (r.get("app") or {}).get("id"), (r.get("app") or {}).get("slug")
+                )
+                for r in runs
+                if r.get("name")
+            )
+        )
     return reported_from(data.get("repository") or {})
 
 
@@ -86,3 +108,8 @@ def _refused(exc: GitHubError) -> CodeQL:
     if reason is None:
         raise exc
     return CodeQL(CodeQLState.UNAVAILABLE, reason)
+
+
+def _slug(run: Mapping[str, Any]) -> str | None:
+    slug = (run.get("app") or {}).get("slug")
+    return str(slug) if slug else None

@@ -191,7 +191,7 @@ class Reconciler:
             return replace(empty_repository(mode, full), private=private)
         default = str(repo.get("default_branch") or "main")
         if reported is None:
-            reported = await read_reported(gh, owner, name)
+            reported = await read_reported(gh, owner, name, default)
         target = Target(
             owner,
             name,

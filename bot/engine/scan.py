@@ -6,11 +6,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from enum import StrEnum
+from typing import Any, cast
 
+from bot.core.findings import unreadable
 from bot.core.judge import goes_to_rest, has_branch_patterns, judge
 from bot.core.models import FindingKind, Outcome, RepoStatus
-from bot.core.policy import POLICY_PATH, WriteMode
+from bot.core.policy import POLICY_PATH, Mode, WriteMode
 from bot.core.reporting import (
     CODEQL_CHECK,
     REPORTED_FIELDS,
@@ -18,19 +20,26 @@ from bot.core.reporting import (
     has_reported_fields,
     reported_from,
 )
+from bot.core.scan_page import is_not_found, page_reason, unanswered
 from bot.engine.codeql import ensure_codeql
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import REPO_GONE, Reconciler, with_codeql
-from bot.github.errors import NotFound, QueryFailed
+from bot.github.client import single_attempt
+from bot.github.errors import NotFound, Unavailable
 from bot.github.gateway import Gateway
 
 REST_CONCURRENCY = 8
+# Nodes judged between two yields to the event loop: webhooks are acknowledged on the
+# same loop in `serve`, and GitHub gives a delivery 10 seconds.
+JUDGE_SLICE = 10
 
 REPOS_QUERY = """
-query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!, $policy: String!) {
+query BulwarkOrgRepositories(
+  $org: String!, $first: Int = 100, $after: String, $withRefs: Boolean!, $policy: String!
+) {
   rateLimit { cost remaining resetAt }
   organization(login: $org) {
-    repositories(first: 100, after: $after, orderBy: {field: NAME, direction: ASC}) {
+    repositories(first: $first, after: $after, orderBy: {field: NAME, direction: ASC}) {
       totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
@@ -45,7 +54,53 @@ query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!,
           totalCount
           nodes { name }
         }
-        rulesets(first: 1) { totalCount }
+        rulesets(first: 5, includeParents: true, targets: [BRANCH]) {
+          totalCount
+          nodes {
+            databaseId
+            name
+            enforcement
+            source {
+              __typename
+              ... on Organization { login }
+              ... on Repository { nameWithOwner }
+            }
+            conditions { refName { include exclude } }
+            rules(first: 20) {
+              totalCount
+              nodes {
+                type
+                parameters {
+                  __typename
+                  ... on PullRequestParameters {
+                    requiredApprovingReviewCount
+                    dismissStaleReviewsOnPush
+                    requireCodeOwnerReview
+                    requireLastPushApproval
+                    requiredReviewThreadResolution
+                    allowedMergeMethods
+                  }
+                  ... on RequiredStatusChecksParameters {
+                    strictRequiredStatusChecksPolicy
+                    doNotEnforceOnCreate
+                    requiredStatusChecks { context integrationId }
+                  }
+                }
+              }
+            }
+            bypassActors(first: 10) {
+              totalCount
+              nodes {
+                bypassMode
+                organizationAdmin
+                enterpriseOwner
+                deployKey
+                repositoryRoleDatabaseId
+                actor { __typename ... on App { databaseId } ... on Team { databaseId } }
+              }
+            }
+          }
+        }
         __REPORTED__
         policyFile: object(expression: $policy) { ... on Blob { text } }
         branchProtectionRules(first: 10) {
@@ -78,6 +133,24 @@ query BulwarkOrgRepositories($org: String!, $after: String, $withRefs: Boolean!,
 }
 """.replace("__REPORTED__", REPORTED_FIELDS)  # which checks report: core/reporting.py
 
+# Only the names of a page's repositories: light enough to answer where the full page timed out.
+NAMES_QUERY = """
+query BulwarkOrgRepositoryNames($org: String!, $first: Int!, $after: String) {
+  organization(login: $org) {
+    repositories(first: $first, after: $after, orderBy: {field: NAME, direction: ASC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes { nameWithOwner }
+    }
+  }
+}
+"""
+
+# A page GitHub cannot answer in time is asked again in smaller pieces, down to one
+# repository: https://github.com/cartography-cncf/cartography/pull/1827 and
+# https://github.com/backstage/backstage/issues/15982 (first: 100 timing out).
+PAGE_SIZES = (100, 25, 5, 1)
+PAGE_ATTEMPTS = 2
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -97,6 +170,9 @@ class ScanResult:
     graphql_pages: int = 0
     graphql_points: int = 0
     rest_repositories: int = 0
+    # Why repositories went to REST (RestReason value → how many).
+    rest_reasons: dict[str, int] = field(default_factory=dict)
+    longest_slice: float = 0.0  # seconds the judging held the event loop at most
 
     def counts(self) -> dict[str, int]:
         """Count repositories by outcome."""
@@ -111,37 +187,175 @@ class ScanResult:
         return [s for s in self.statuses if s.outcome is Outcome.DRIFTED]
 
 
+class RestReason(StrEnum):
+    """Why a repository was read through REST instead of from the GraphQL page."""
+
+    WRITE = "write"  # drifted, and this scan writes
+    NODE_ERROR = "graphql_node_error"  # GitHub refused a field of this repository
+    PAGE_FAILED = "graphql_page_failed"  # even a page of one timed out or failed
+    UNLISTED = "graphql_unavailable"  # GraphQL could not even list the repositories
+
+
 @dataclass(frozen=True)
 class Page:
-    """One GraphQL page of an org's repositories."""
+    """One GraphQL page of an org's repositories, and the ones it could not answer for."""
 
     total: int
     nodes: list[Mapping[str, Any]]
     cost: int
+    failed: tuple[tuple[str, str, str], ...] = ()  # (owner/name, why, GitHub's words)
+    has_next: bool = False
+    end_cursor: str | None = None
+
+
+class PagesFailed(Exception):
+    """GraphQL could not list the org's repositories from here on, even one at a time."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """One page request: where it starts, how many, and the query's fixed variables."""
+
+    org: str
+    after: str | None
+    first: int
+    with_refs: bool
 
 
 async def repository_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[Page]:
-    """Yield pages of repository nodes of an org (100 a page); OrgNotFound for a non-org."""
+    """Yield pages of repository nodes of an org; OrgNotFound for a non-org.
+
+    A page that fails twice (a 502, or GitHub's timeout answer) is asked again
+    smaller; a page of one that still fails is named through a lighter query and
+    handed to REST. PagesFailed when even that cannot list the repositories.
+    """
     after: str | None = None
+    level = 0
     while True:
-        try:
-            data = await gh.graphql(
-                REPOS_QUERY, org=org, after=after, withRefs=with_refs, policy=f"HEAD:{POLICY_PATH}"
+        ask = _Ask(org, after, PAGE_SIZES[level], with_refs)
+        page, reason = await _page(gh, ask)
+        if page is None and level + 1 < len(PAGE_SIZES):
+            level += 1
+            log.warning(
+                "a GraphQL page failed (%s): asking %d repositories", reason, PAGE_SIZES[level]
             )
-        except QueryFailed as exc:
-            if any(isinstance(e, Mapping) and e.get("type") == "NOT_FOUND" for e in exc.errors):
-                raise OrgNotFound(404, f"no organization {org!r}") from exc
-            raise
-        organization = data.get("organization")
-        if organization is None:
-            raise OrgNotFound(404, f"no organization {org!r}")
-        repos = organization["repositories"]
-        cost = int((data.get("rateLimit") or {}).get("cost") or 0)
-        yield Page(int(repos.get("totalCount") or 0), list(repos.get("nodes") or []), cost)
-        info = repos["pageInfo"]
-        if not info.get("hasNextPage"):
+            continue
+        if page is None:
+            page = await _named_page(gh, ask, reason)
+        level = max(0, level - 1)  # grow back one step after a good page
+        yield page
+        if not page.has_next:
             return
-        after = info.get("endCursor")
+        after = page.end_cursor
+
+
+async def _page(gh: Gateway, ask: _Ask) -> tuple[Page | None, str]:
+    """Ask one page up to twice; return it, or None with why it failed."""
+    reason = "no answer"
+    for _ in range(PAGE_ATTEMPTS):
+        try:
+            with single_attempt():
+                answer = await gh.graphql_answer(
+                    REPOS_QUERY,
+                    org=ask.org,
+                    first=ask.first,
+                    after=ask.after,
+                    withRefs=ask.with_refs,
+                    policy=f"HEAD:{POLICY_PATH}",
+                )
+        except Unavailable as exc:
+            reason = str(exc)
+            continue
+        organization = (answer.data or {}).get("organization")
+        if organization is None:
+            if is_not_found(answer.errors):
+                raise OrgNotFound(404, f"no organization {ask.org!r}")
+            reason = page_reason(answer.errors)
+            continue
+        cost = int(((answer.data or {}).get("rateLimit") or {}).get("cost") or 0)
+        page = await _split(gh, ask, organization["repositories"], answer.errors, cost)
+        if page is not None:
+            return page, reason
+        reason = "the repositories a page could not answer for could not be named"
+    return None, reason
+
+
+async def _split(
+    gh: Gateway, ask: _Ask, repos: Mapping[str, Any], errors: tuple[Any, ...], cost: int
+) -> Page | None:
+    """Keep the nodes GraphQL answered for; name the others for REST (None: cannot name them)."""
+    nodes: list[Mapping[str, Any] | None] = list(repos.get("nodes") or [])
+    bad = unanswered(nodes, errors)
+    names: list[str | None] = [None if n is None else str(n["nameWithOwner"]) for n in nodes]
+    if any(names[i] is None for i in bad):
+        named = await _names(gh, ask)
+        if named is None or len(named["nodes"]) != len(names):
+            return None
+        names = [str(n["nameWithOwner"]) for n in named["nodes"]]
+    failed = []
+    for index, why in sorted(bad.items()):
+        full = names[index]
+        if full is None:
+            return None
+        failed.append((full, RestReason.NODE_ERROR.value, why))
+    info = repos.get("pageInfo") or {}
+    return Page(
+        total=int(repos.get("totalCount") or 0),
+        nodes=[n for i, n in enumerate(nodes) if n is not None and i not in bad],
+        cost=cost,
+        failed=tuple(failed),
+        has_next=bool(info.get("hasNextPage")),
+        end_cursor=info.get("endCursor"),
+    )
+
+
+async def _names(gh: Gateway, ask: _Ask) -> Mapping[str, Any] | None:
+    """Return a page's repositories through the light query (names only), or None."""
+    for _ in range(PAGE_ATTEMPTS):
+        try:
+            with single_attempt():
+                answer = await gh.graphql_answer(
+                    NAMES_QUERY, org=ask.org, first=ask.first, after=ask.after
+                )
+        except Unavailable:
+            continue
+        repos = ((answer.data or {}).get("organization") or {}).get("repositories")
+        nodes = (repos or {}).get("nodes")
+        if repos is not None and nodes is not None and all(n is not None for n in nodes):
+            return cast(Mapping[str, Any], repos)
+    return None
+
+
+async def _named_page(gh: Gateway, ask: _Ask, reason: str) -> Page:
+    """Hand a page of one that keeps failing to REST, named through the light query."""
+    repos = await _names(gh, ask)
+    if repos is None:
+        raise PagesFailed(reason)
+    info = repos.get("pageInfo") or {}
+    return Page(
+        total=0,
+        nodes=[],
+        cost=0,
+        failed=tuple(
+            (str(n["nameWithOwner"]), RestReason.PAGE_FAILED.value, reason) for n in repos["nodes"]
+        ),
+        has_next=bool(info.get("hasNextPage")),
+        end_cursor=info.get("endCursor"),
+    )
+
+
+@dataclass(frozen=True)
+class _RestWork:
+    """A repository the scan reads through REST, and why."""
+
+    full: str
+    why: str  # a RestReason, or what judge.rest_reason says
+    graphql_said: str | None = None
+    reported: Reported | None = None  # which checks report there, when the page said
 
 
 async def scan_org(
@@ -162,30 +376,61 @@ async def scan_org(
     waits = gh.client.rate_limit_waits
     wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
-    rest: list[tuple[str, Reported | None]] = []
+    rest: list[_RestWork] = []
+    seen: set[str] = set()
     done = total = 0
+
+    def keep(full: str) -> bool:
+        seen.add(full.lower())
+        return wanted is None or full.rsplit("/", 1)[-1].lower() in wanted
+
     # A RateLimited longer than the client waits propagates: the caller reports the delay.
-    async for page in repository_pages(gh, org, with_refs=has_branch_patterns(org_policy.policy)):
-        result.graphql_pages += 1
-        result.graphql_points += page.cost
-        total = len(wanted) if wanted is not None else page.total
-        for node in page.nodes:
-            if wanted is not None and str(node["name"]).lower() not in wanted:
-                continue
-            verdict = judge(node, org_policy.policy, org_policy.errors)
-            if goes_to_rest(verdict, write):
-                reported = reported_from(node) if has_reported_fields(node) else None
-                rest.append((str(node["nameWithOwner"]), reported))
-            elif verdict.status is not None:
-                status = replace(verdict.status, private=bool(node.get("isPrivate", True)))
-                status = await _codeql_read(gh, status, node)
-                result.statuses.append(status)
-                reconciler.statuses.record(status)
-                done += 1
-        if progress is not None:
-            progress(done, max(total, done + len(rest)))
+    try:
+        pages = repository_pages(gh, org, with_refs=has_branch_patterns(org_policy.policy))
+        async for page in pages:
+            result.graphql_pages += 1
+            result.graphql_points += page.cost
+            total = len(wanted) if wanted is not None else max(total, page.total)
+            rest.extend(_RestWork(f, why, said) for f, why, said in page.failed if keep(f))
+            clock = reconciler.clock
+            for start in range(0, len(page.nodes), JUDGE_SLICE):
+                began = clock.monotonic()
+                for node in page.nodes[start : start + JUDGE_SLICE]:
+                    if not keep(str(node["nameWithOwner"])):
+                        continue
+                    verdict = judge(node, org_policy.policy, org_policy.errors)
+                    if goes_to_rest(verdict, write):
+                        why = verdict.why or RestReason.WRITE.value
+                        reported = reported_from(node) if has_reported_fields(node) else None
+                        rest.append(_RestWork(str(node["nameWithOwner"]), why, None, reported))
+                    elif verdict.status is not None:
+                        private = bool(node.get("isPrivate", True))
+                        status = replace(verdict.status, private=private)
+                        status = await _codeql_read(gh, status, node)
+                        result.statuses.append(status)
+                        reconciler.statuses.record(status)
+                        done += 1
+                result.longest_slice = max(result.longest_slice, clock.monotonic() - began)
+                await asyncio.sleep(0)  # let the webhook endpoint answer between slices
+            if progress is not None:
+                progress(done, max(total, done + len(rest)))
+    except PagesFailed as exc:
+        log.warning(
+            "GraphQL cannot list %s's repositories (%s): listing them through REST", org, exc
+        )
+        listed = await gh.installation_repositories()
+        rest.extend(
+            _RestWork(str(r["full_name"]), RestReason.UNLISTED.value, exc.reason)
+            for r in listed
+            if str(r["full_name"]).split("/")[0].lower() == org.lower()
+            and str(r["full_name"]).lower() not in seen
+            and keep(str(r["full_name"]))
+        )
     result.rest_repositories = len(rest)
-    await _reconcile_rest(gh, reconciler, rest, write, result, progress, done)
+    for work in rest:
+        result.rest_reasons[str(work.why)] = result.rest_reasons.get(str(work.why), 0) + 1
+    mode = org_policy.policy.mode
+    await _reconcile_rest(gh, reconciler, rest, write, result, progress, done, mode)
     result.delayed = gh.client.rate_limit_waits > waits  # waited for a reset, then went on
     result.statuses.sort(key=lambda s: s.repo.lower())
     return result
@@ -207,25 +452,43 @@ async def _codeql_read(gh: Gateway, status: RepoStatus, node: Mapping[str, Any])
 async def _reconcile_rest(
     gh: Gateway,
     reconciler: Reconciler,
-    repos: list[tuple[str, Reported | None]],
+    repos: list[_RestWork],
     write: WriteMode,
     result: ScanResult,
     progress: Progress | None,
     done: int,
+    mode: Mode,
 ) -> None:
     """Reconcile through REST what GraphQL could not judge, or what must be written."""
     gate = asyncio.Semaphore(REST_CONCURRENCY)
     total = done + len(repos)
 
-    async def one(full: str, reported: Reported | None) -> None:
+    async def one(work: _RestWork) -> None:
         nonlocal done
-        owner, name = full.split("/", 1)
+        owner, name = work.full.split("/", 1)
         async with gate:
-            status = await reconciler.reconcile(gh, owner, name, write=write, reported=reported)
+            status = await reconciler.reconcile(
+                gh, owner, name, write=write, reported=work.reported
+            )
+        if status.outcome is Outcome.ERROR and status.reason != REPO_GONE:
+            status = _unreadable(work, status, mode)
+            reconciler.statuses.record(status)
         if status.reason != REPO_GONE:  # deleted or moved since the page listed it
             result.statuses.append(status)
         done += 1
         if progress is not None:
             progress(done, total)
 
-    await asyncio.gather(*(one(full, reported) for full, reported in repos))
+    await asyncio.gather(*(one(work) for work in repos))
+
+
+def _unreadable(work: _RestWork, status: RepoStatus, mode: Mode) -> RepoStatus:
+    """Report a repository neither GraphQL nor REST would answer for, with both reasons."""
+    rest_said = status.reason or "no answer"
+    reason = (
+        rest_said
+        if work.graphql_said is None
+        else f"GraphQL: {work.graphql_said}; REST: {rest_said}"
+    )
+    log.warning("unreadable: %s", reason, extra={"repo": work.full})
+    return unreadable(status.repo, status.mode or mode, reason)

@@ -130,7 +130,27 @@ def reading_post() -> Iterator[None]:
         _reading_post.reset(reset)
 
 
+_single_attempt: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "bulwark_single_attempt", default=False
+)
+
+
+@contextmanager
+def single_attempt() -> Iterator[None]:
+    """Send requests in this block once: a 5xx or a dropped connection is the caller's to handle.
+
+    The org scan asks a smaller page instead of the same one again.
+    """
+    reset = _single_attempt.set(True)
+    try:
+        yield
+    finally:
+        _single_attempt.reset(reset)
+
+
 def _retryable(method: str) -> bool:
+    if _single_attempt.get():
+        return False
     return method in IDEMPOTENT or (method == "POST" and _retry_safe_post.get())
 
 

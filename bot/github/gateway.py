@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -25,6 +26,14 @@ query($owner: String!, $name: String!, $ref: String!) {{
   }}
 }}
 """
+
+
+@dataclass(frozen=True)
+class GraphQLAnswer:
+    """A GraphQL answer as it came: data (partial, or None) and GitHub's errors."""
+
+    data: Json | None
+    errors: tuple[Json, ...] = ()
 
 
 class _Base:
@@ -380,17 +389,34 @@ class Gateway(_Base):
     # GraphQL
 
     async def graphql(self, query: str, **variables: Any) -> Json:
-        """Run a GraphQL query; wait out a primary-limit breach like REST does."""
+        """Run a GraphQL query; any error raises QueryFailed (see `graphql_answer`)."""
+        answer = await self.graphql_answer(query, **variables)
+        if answer.errors:
+            raise QueryFailed(list(answer.errors))
+        return answer.data or {}
+
+    async def graphql_answer(self, query: str, **variables: Any) -> GraphQLAnswer:
+        """Run a GraphQL query and keep what came back, partial data and errors alike.
+
+        A primary-limit breach is waited out like REST's; every other error is the
+        caller's to judge (GitHub answers the fields it could and nulls the others).
+        https://docs.github.com/en/graphql/guides/forming-calls-with-graphql#communicating-with-graphql
+        """
         payload = {"query": query, "variables": variables}
         attempt = 0
         while True:
             attempt += 1
             answer = await self._graphql_once(query, payload)
-            errors = answer.get("errors") or []
-            if not errors:
-                return cast(Json, answer.get("data") or {})
+            errors = [
+                e if isinstance(e, dict) else {"message": str(e)}
+                for e in answer.get("errors") or []
+            ]
+            data = answer.get("data")
+            found = GraphQLAnswer(data if isinstance(data, dict) else None, tuple(errors))
             if not _rate_limited(errors) or attempt >= self.client.retry.attempts:
-                raise QueryFailed(list(errors))
+                if _rate_limited(errors):
+                    raise QueryFailed(errors)
+                return found
             await self.client.wait_for_reset(self._reset_at())
 
     async def _graphql_once(self, query: str, payload: Json) -> Json:
@@ -477,4 +503,4 @@ def _decode_file(found: Any) -> str | None:
         return None
 
 
-__all__ = ["AppGateway", "Gateway", "Json", "ManifestGateway", "NotFound"]
+__all__ = ["AppGateway", "Gateway", "GraphQLAnswer", "Json", "ManifestGateway", "NotFound"]

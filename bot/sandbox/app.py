@@ -360,6 +360,7 @@ class Sandbox:
                 self.rate_limits.scale(rate_key, len(repos))
             self._check_primary(resource, rate_key, caller)
             self._check_permission(request, caller)
+            self._check_refused(request)
             self._check_request(request, body)
             if self._no_rulesets(template):
                 raise error(404, "Not Found", f"{GHES_DOCS}@{self.enterprise}/rest")
@@ -372,6 +373,16 @@ class Sandbox:
         if fault is not None and request.transport is not None:
             request.transport.abort()  # done, but the caller never hears of it
         return response
+
+    def _check_refused(self, request: web.Request) -> None:
+        """Refuse a repository the installation may not read, as GitHub does.
+
+        https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api#resource-not-accessible
+        """
+        parts = request.path.split("/")
+        repo = "/".join(parts[2:4]).lower() if len(parts) > 3 and parts[1] == "repos" else None
+        if repo is not None and repo in self.faults.refused_repos:
+            raise error(403, "Resource not accessible by integration")
 
     def _check_request(self, request: web.Request, body: Any) -> None:
         if request.get(BAD_JSON):

@@ -17,6 +17,76 @@ SECONDARY_MESSAGE = (
 )
 
 
+# GitHub's answer when a GraphQL query runs past its time limit: HTTP 200 (or 502) with
+# `data: null`. https://github.com/backstage/backstage/issues/15982 (200, a first: 100
+# page of repositories), https://github.com/turbot/steampipe-plugin-github/issues/351 and
+# https://github.com/cli/cli/issues/12715 (the same body with 502), and
+# https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#timeouts
+GRAPHQL_TIMEOUT_MESSAGE = (
+    "Something went wrong while executing your query. This may be the result of a timeout, "
+    "or it could be a GitHub bug. Please include `{request_id}` when reporting this issue."
+)
+# A field the installation may not read: the field's error carries type FORBIDDEN and its
+# path; a non-null field takes its parent node with it.
+# https://github.com/fpicalausa/remove-stale-branches/issues/49
+GRAPHQL_FORBIDDEN_MESSAGE = "Resource not accessible by integration"
+GRAPHQL_SHAPES = ("timeout", "502")
+
+
+class GraphQLFaults:
+    """GitHub's GraphQL failure shapes, on demand, each tied to what a query reads.
+
+    `forbid(repo)`: reading that repository's protection rules is refused (FORBIDDEN,
+    the node comes back null with the error's path). `slow(repo, shape)`: any query that
+    reads its protection fails whole, as a timeout ("timeout": 200 with `data: null`) or
+    a 502. `limit(n, shape)`: a query reading the protection of more than `n`
+    repositories fails whole, as large pages do on GitHub.
+    """
+
+    def __init__(self) -> None:
+        self.forbidden: set[str] = set()
+        self.slow_repos: dict[str, str] = {}
+        self.page_limit: tuple[int, str] | None = None
+        self.injected: list[str] = []
+
+    def forbid(self, full_name: str) -> None:
+        """Refuse the protection rules of `owner/name` in GraphQL."""
+        self.forbidden.add(full_name.lower())
+
+    def slow(self, full_name: str, shape: str = "timeout") -> None:
+        """Fail every query that reads the protection of `owner/name`."""
+        self.slow_repos[full_name.lower()] = _shape(shape)
+
+    def limit(self, most: int, shape: str = "timeout") -> None:
+        """Fail every query that reads the protection of more than `most` repositories."""
+        self.page_limit = (most, _shape(shape))
+
+    def clear(self) -> None:
+        """Answer every GraphQL query again."""
+        self.forbidden.clear()
+        self.slow_repos.clear()
+        self.page_limit = None
+
+    def failure(self, read: list[str]) -> str | None:
+        """Return the shape a query that read these repositories' protection fails with."""
+        for full in read:
+            if full.lower() in self.slow_repos:
+                return self._injected(self.slow_repos[full.lower()])
+        if self.page_limit is not None and len(read) > self.page_limit[0]:
+            return self._injected(self.page_limit[1])
+        return None
+
+    def _injected(self, shape: str) -> str:
+        self.injected.append(shape)
+        return shape
+
+
+def _shape(shape: str) -> str:
+    if shape not in GRAPHQL_SHAPES:
+        raise ValueError(f"unknown GraphQL failure shape {shape!r}; one of {GRAPHQL_SHAPES}")
+    return shape
+
+
 @dataclass(frozen=True)
 class Fault:
     """One fault to inject into a response."""
@@ -43,6 +113,14 @@ class Faults:
         self._methods: frozenset[str] | None = None
         self._left: int | None = None
         self._rng = random.Random(0)
+        self.graphql = GraphQLFaults()
+        # Repositories the installation may not read through REST either (a permission
+        # awaiting the owner's approval, an IP allow list): 403 on every /repos/{o}/{r} route.
+        self.refused_repos: set[str] = set()
+
+    def refuse_repo(self, full_name: str) -> None:
+        """Answer 403 "Resource not accessible by integration" for this repository's routes."""
+        self.refused_repos.add(full_name.lower())
 
     def configure(
         self,

@@ -192,3 +192,15 @@ def paginate(request: web.Request, items: list[Any]) -> tuple[list[Any], dict[st
 
 def _link(url: URL, page: int, rel: str) -> str:
     return f'<{url.update_query(page=str(page))}>; rel="{rel}"'
+
+
+def may_see_bypass(state: State, caller: Caller, ruleset: JSON) -> bool:
+    """Whether GitHub would show this caller the ruleset's bypass actors (write access).
+
+    The App asks for administration: write on repositories but only
+    organization_administration: read, so it may write repository rulesets, not org ones.
+    """
+    if ruleset["source_type"] == "Repository":
+        return True
+    owners = state.account(ruleset["source"]).owners
+    return caller.kind != "installation" and caller.login.lower() in owners

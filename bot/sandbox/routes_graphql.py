@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import secrets
 from inspect import isawaitable
 from typing import Any
 
@@ -13,6 +14,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, execute, parse
 
 from bot.clock import isoformat
 from bot.sandbox.context import context_of
+from bot.sandbox.faults import GRAPHQL_FORBIDDEN_MESSAGE, GRAPHQL_TIMEOUT_MESSAGE, GraphQLFaults
 from bot.sandbox.graphql_history import ref_node, repo_fields
 from bot.sandbox.graphql_schema import load_graphql_schema, node_cost, validate_query
 from bot.sandbox.routes_common import (
@@ -22,12 +24,27 @@ from bot.sandbox.routes_common import (
     caller_of,
     can_see_account,
     can_see_repo,
+    may_see_bypass,
     respond,
     state_of,
 )
 from bot.sandbox.state import JSON, Repo, State
 
 routes = web.RouteTableDef()
+
+
+class Reading:
+    """What one query reads: whose protection (for the failure shapes a query may meet)."""
+
+    def __init__(self, faults: GraphQLFaults | None = None) -> None:
+        self.faults = faults or GraphQLFaults()
+        self.protections: list[str] = []
+
+    def protection(self, repo: Repo) -> None:
+        """Note a read of a repository's protection; refuse it where GitHub would."""
+        if repo.full_name.lower() in self.faults.forbidden:
+            raise GraphQLError(GRAPHQL_FORBIDDEN_MESSAGE)
+        self.protections.append(repo.full_name)
 
 
 def _cursor(index: int) -> str:
@@ -112,6 +129,104 @@ def _rule_node(state: State, repo: Repo, branch: str, stored: JSON) -> JSON:
     }
 
 
+# REST's parameter names, as GraphQL's RuleParameters members spell them.
+_PULL_REQUEST = {
+    "required_approving_review_count": ("requiredApprovingReviewCount", 0),
+    "dismiss_stale_reviews_on_push": ("dismissStaleReviewsOnPush", False),
+    "require_code_owner_review": ("requireCodeOwnerReview", False),
+    "require_last_push_approval": ("requireLastPushApproval", False),
+    "required_review_thread_resolution": ("requiredReviewThreadResolution", False),
+    "allowed_merge_methods": ("allowedMergeMethods", None),
+}
+
+
+def _parameters(rule: JSON) -> JSON | None:
+    params = rule.get("parameters") or {}
+    if rule["type"] == "pull_request":
+        out: JSON = {"__typename": "PullRequestParameters"}
+        for key, (name, default) in _PULL_REQUEST.items():
+            out[name] = params.get(key, default)
+        return out
+    if rule["type"] == "required_status_checks":
+        return {
+            "__typename": "RequiredStatusChecksParameters",
+            "strictRequiredStatusChecksPolicy": bool(
+                params.get("strict_required_status_checks_policy")
+            ),
+            "doNotEnforceOnCreate": bool(params.get("do_not_enforce_on_create")),
+            "requiredStatusChecks": [
+                {"context": c["context"], "integrationId": c.get("integration_id")}
+                for c in params.get("required_status_checks") or []
+            ],
+        }
+    return None
+
+
+def _bypass_actor(ruleset: JSON, index: int, actor: JSON) -> JSON:
+    kind = actor.get("actor_type")
+    who = None
+    if kind == "Integration":
+        who = {"__typename": "App", "databaseId": actor.get("actor_id"), "id": f"A_{index}"}
+    elif kind == "Team":
+        who = {"__typename": "Team", "databaseId": actor.get("actor_id"), "id": f"T_{index}"}
+    role = actor.get("actor_id") if kind == "RepositoryRole" else None
+    return {
+        "__typename": "RepositoryRulesetBypassActor",
+        "id": f"RRBA_{ruleset['id']}_{index}",
+        "bypassMode": str(actor.get("bypass_mode", "always")).upper(),
+        "organizationAdmin": kind == "OrganizationAdmin",
+        "enterpriseOwner": kind == "EnterpriseOwner",
+        "deployKey": kind == "DeployKey",
+        "repositoryRoleDatabaseId": role,
+        "repositoryRoleName": None,
+        "actor": who,
+    }
+
+
+def ruleset_node(state: State, caller: Caller, ruleset: JSON) -> JSON:
+    """Return a RepositoryRuleset node; bypass actors only to callers who may write it.
+
+    REST shows `bypass_actors` only to callers with write access to the ruleset; the
+    sandbox answers GraphQL's nullable `bypassActors` alike, with null.
+    """
+    org = ruleset["source_type"] == "Organization"
+    source: JSON = (
+        {"__typename": "Organization", "login": ruleset["source"], "id": "O_src"}
+        if org
+        else {"__typename": "Repository", "nameWithOwner": ruleset["source"], "id": "R_src"}
+    )
+    ref_name = ruleset.get("conditions", {}).get("ref_name")
+    rules = [
+        {
+            "__typename": "RepositoryRule",
+            "id": f"RR_{ruleset['id']}_{i}",
+            "type": r["type"].upper(),
+            "parameters": _parameters(r),
+        }
+        for i, r in enumerate(ruleset["rules"])
+    ]
+    actors = [_bypass_actor(ruleset, i, a) for i, a in enumerate(ruleset["bypass_actors"])]
+    shown = may_see_bypass(state, caller, ruleset)
+    return {
+        "__typename": "RepositoryRuleset",
+        "id": f"RRS_{ruleset['id']}",
+        "databaseId": ruleset["id"],
+        "name": ruleset.get("name", f"ruleset-{ruleset['id']}"),
+        "enforcement": ruleset["enforcement"].upper(),
+        "target": ruleset["target"].upper(),
+        "source": source,
+        "conditions": {
+            "refName": None
+            if ref_name is None
+            else {"include": ref_name.get("include", []), "exclude": ref_name.get("exclude", [])},
+        },
+        "rules": lambda _, first=None, after=None, **__: connection(rules, first, after),
+        "bypassActors": lambda _, first=None, after=None, **__: (
+            connection(actors, first, after) if shown else None
+        ),
+    }
+
+
 def _permission(state: State, caller: Caller, repo: Repo) -> str | None:
     if caller.kind == "installation":
         return "ADMIN"
@@ -188,23 +303,30 @@ def _pull_node(state: State, repo: Repo, pull: JSON) -> JSON:
     }
 
 
-def repo_node(state: State, caller: Caller, repo: Repo) -> JSON:
+def repo_node(state: State, caller: Caller, repo: Repo, reading: Reading | None = None) -> JSON:
     """Return a Repository node whose costly fields are resolved only when asked for."""
     head = repo.branches.get(repo.default_branch)
+    reading = reading or Reading()
 
     def rules(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+        assert reading is not None
+        reading.protection(repo)
         found = [_rule_node(state, repo, b, p) for b, p in repo.protections.items()]
         return connection(found, first, after)
 
-    def rulesets(_: Any, first: int | None = None, after: str | None = None, **__: Any) -> JSON:
+    def rulesets(
+        _: Any,
+        first: int | None = None,
+        after: str | None = None,
+        includeParents: bool = True,
+        targets: list[str] | None = None,
+        **__: Any,
+    ) -> JSON:
         found = [
-            {
-                "__typename": "RepositoryRuleset",
-                "databaseId": r["id"],
-                "name": r.get("name"),
-                "enforcement": r["enforcement"].upper(),
-            }
+            ruleset_node(state, caller, r)
             for r in state.rulesets(repo.owner, repo.name)
+            if (includeParents or r["source_type"] == "Repository")
+            and (targets is None or r["target"].upper() in targets)
         ]
         return connection(found, first, after)
 
@@ -299,7 +421,7 @@ def _pull_state(pull: JSON) -> str:
     return "MERGED" if pull["merged"] else str(pull["state"]).upper()
 
 
-def _organization(state: State, caller: Caller, login: str) -> JSON:
+def _organization(state: State, caller: Caller, login: str, reading: Reading) -> JSON:
     account = state.accounts.get(login.lower())
     if (
         account is None
@@ -329,7 +451,7 @@ def _organization(state: State, caller: Caller, login: str) -> JSON:
         if isFork is not None:
             repos = [r for r in repos if r.fork == isFork]
         page = connection(repos, first, after)
-        page["nodes"] = [repo_node(state, caller, r) for r in page["nodes"]]
+        page["nodes"] = [repo_node(state, caller, r, reading) for r in page["nodes"]]
         for edge, node in zip(page["edges"], page["nodes"], strict=True):
             edge["node"] = node
         return page
@@ -368,15 +490,19 @@ async def post_graphql(request: web.Request) -> web.Response:
         "resetAt": isoformat(reset),
         "nodeCount": cost * 100,
     }
+    reading = Reading(context_of(request).faults.graphql)
     root = {
         "rateLimit": lambda _, **__: rate,
-        "organization": lambda _, login: _organization(state, caller, login),
-        "repository": lambda _, owner, name, **__: _repository(state, caller, owner, name),
+        "organization": lambda _, login: _organization(state, caller, login, reading),
+        "repository": lambda _, owner, name, **__: _repository(state, caller, owner, name, reading),
     }
     result = execute(load_graphql_schema(), document, root, variable_values=variables)
     if isawaitable(result):
         result = await result
     assert isinstance(result, ExecutionResult)
+    failure = reading.faults.failure(reading.protections)
+    if failure is not None:
+        return _timed_out(failure)
     answer: JSON = {"data": result.data}
     if result.errors:
         answer["errors"] = [_error(e) for e in result.errors]
@@ -393,15 +519,24 @@ def _checked(query: str, variables: str) -> tuple[list[str], int, DocumentNode |
     return [], node_cost(query, values), parse(query)
 
 
-def _repository(state: State, caller: Caller, owner: str, name: str) -> JSON:
+def _repository(state: State, caller: Caller, owner: str, name: str, reading: Reading) -> JSON:
     repo = state.find_repo(owner, name)
     if repo is None or not can_see_repo(state, caller, repo):
         raise GraphQLError(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
-    return repo_node(state, caller, repo)
+    return repo_node(state, caller, repo, reading)
+
+
+def _timed_out(shape: str) -> web.Response:
+    """Answer as GitHub does when a query runs out of time: `data: null`, 200 or 502."""
+    message = GRAPHQL_TIMEOUT_MESSAGE.format(request_id=secrets.token_hex(8).upper())
+    return respond({"data": None, "errors": [{"message": message}]}, 502 if shape == "502" else 200)
 
 
 def _error(error: GraphQLError) -> JSON:
     out: JSON = dict(error.formatted)
     if "Could not resolve" in error.message:
         out["type"] = "NOT_FOUND"
+    if error.message == GRAPHQL_FORBIDDEN_MESSAGE:
+        out["type"] = "FORBIDDEN"
+        out["extensions"] = {"saml_failure": False}
     return out

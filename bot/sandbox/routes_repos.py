@@ -9,7 +9,6 @@ from aiohttp import web
 
 from bot.sandbox.routes_common import (
     BODY,
-    Caller,
     account_from,
     body_of,
     branch_from,
@@ -17,6 +16,7 @@ from bot.sandbox.routes_common import (
     check_body_length,
     error,
     invalid,
+    may_see_bypass,
     not_found,
     paginate,
     repo_from,
@@ -337,7 +337,7 @@ async def get_ruleset(request: web.Request) -> web.Response:
         ruleset = None
     if ruleset is None:
         raise not_found()
-    shown = _may_write_ruleset(state, caller_of(request), ruleset)
+    shown = may_see_bypass(state, caller_of(request), ruleset)
     return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id, show_bypass=shown))
 
 
@@ -388,20 +388,8 @@ async def get_org_ruleset(request: web.Request) -> web.Response:
         ruleset = None
     if ruleset is None:
         raise not_found()
-    shown = _may_write_ruleset(state, caller_of(request), ruleset)
+    shown = may_see_bypass(state, caller_of(request), ruleset)
     return respond(_ruleset_json(state, ruleset, full=True, app_id=state.app_id, show_bypass=shown))
-
-
-def _may_write_ruleset(state: State, caller: Caller, ruleset: JSON) -> bool:
-    """Whether GitHub would show this caller the ruleset's bypass actors (write access).
-
-    The App asks for administration: write on repositories but only
-    organization_administration: read, so it may write repository rulesets, not org ones.
-    """
-    if ruleset["source_type"] == "Repository":
-        return True
-    owners = state.account(ruleset["source"]).owners
-    return caller.kind != "installation" and caller.login.lower() in owners
 
 
 # ---- contents, people, commits -----------------------------------------------------------------

@@ -162,3 +162,18 @@ async def test_no_rulesets_api_means_no_rulesets():
     gw = gateway(reply(404, {"message": "Not Found"}), reply(404, {"message": "Not Found"}))
     assert await gw.rules_for_branch("o", "r", "main") == []
     assert await gw.repo_rulesets("o", "r") == []
+
+
+async def test_graphql_answer_keeps_partial_data_and_errors():
+    error = {"type": "FORBIDDEN", "path": ["repository", "x"], "message": "Resource not accessible"}
+    gw = gateway(reply(200, {"data": {"repository": None}, "errors": [error]}))
+    answer = await gw.graphql_answer("query { repository { x } }")
+    assert answer.data == {"repository": None}
+    assert answer.errors == (error,)
+
+
+async def test_graphql_answer_of_a_timeout_has_no_data():
+    message = "Something went wrong while executing your query. This may be the result of a timeout"
+    gw = gateway(reply(200, {"data": None, "errors": [{"message": message}]}))
+    answer = await gw.graphql_answer("query { viewer { login } }")
+    assert answer.data is None and answer.errors[0]["message"] == message
