@@ -256,7 +256,8 @@ def _report(inst: InstallationView) -> Check:
             name,
             Severity.WARNING,
             "public: private repositories are counted in the report, not named",
-            f"make {name} private to see every repository named, or accept counts",
+            "keep the report in a private repository (org policy `report: {repository: "
+            ".github-private}`) to see every repository named, or accept counts",
         )
     return Check("report", name, Severity.OK, "private, issues enabled")
 
