@@ -214,3 +214,37 @@ async def test_what_each_ruleset_meets(box: Sandbox, gh: Gateway, clock: FakeClo
 def test_a_page_with_rulesets_stays_cheap() -> None:
     variables = {"org": ORG, "after": None, "withRefs": True, "policy": "HEAD:x"}
     assert node_cost(REPOS_QUERY, variables) <= 30
+
+
+async def test_the_event_read_and_rest_judge_every_repository_alike(
+    box: Sandbox, gh: Gateway, clock: FakeClock
+) -> None:
+    names = sorted(box.state.account(ORG).repos, key=str.lower)
+    rest = Reconciler(PolicyStore(), StatusStore(), clock)
+    expected = [await rest.reconcile(gh, ORG, n, write=WriteMode.NEVER) for n in names]
+    event = Reconciler(PolicyStore(), StatusStore(), clock)
+    box.requests.clear()
+    got = [
+        await event.reconcile(gh, ORG, n, write=WriteMode.NEVER, graphql_first=True)
+        for n in names
+    ]
+
+    assert got == expected
+    # GraphQL answered for every repository but the one whose rulesets it lists in part.
+    read = {r.path.split("/")[3] for r in box.requests if r.path.startswith(f"/repos/{ORG}/")}
+    assert read - {".github"} == {"many"}
+    graphql = [r for r in box.requests if r.path == "/graphql"]
+    assert len(graphql) == len(names) + 1  # "many" also asks REST's reporting query
+
+
+async def test_an_event_on_a_compliant_repository_costs_one_request(
+    box: Sandbox, gh: Gateway, clock: FakeClock
+) -> None:
+    event = Reconciler(PolicyStore(), StatusStore(), clock)
+    await event.reconcile(gh, ORG, "binding", graphql_first=True)  # the org policy, read once
+    box.requests.clear()
+
+    status = await event.reconcile(gh, ORG, "binding", graphql_first=True)
+
+    assert status.outcome.value == "compliant"
+    assert [r.path for r in box.requests] == ["/graphql"]

@@ -66,12 +66,15 @@ async def feedback(
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note, pull_number=int(pull["number"]))
     app_id = ctx.services.app_id
-    await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body, app_id=app_id)
+    memory = ctx.services.feedback
+    sha = str(pull["head"]["sha"])
+    await publish_check(ctx.gh, *repo, sha, body, app_id=app_id, memory=memory)
     if verdict.status.outcome is Outcome.ERROR:
         log.info("returning: the base branch could not be read; the comment stays as it is")
         return
     login = await ctx.services.app_login()
-    await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict, login=login)
+    number = int(pull["number"])
+    await publish_comment(ctx.gh, *repo, number, verdict, login=login, memory=memory)
 
 
 @router.register("check_run", action="rerequested")
