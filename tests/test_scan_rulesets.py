@@ -225,8 +225,7 @@ async def test_the_event_read_and_rest_judge_every_repository_alike(
     event = Reconciler(PolicyStore(), StatusStore(), clock)
     box.requests.clear()
     got = [
-        await event.reconcile(gh, ORG, n, write=WriteMode.NEVER, graphql_first=True)
-        for n in names
+        await event.reconcile(gh, ORG, n, write=WriteMode.NEVER, graphql_first=True) for n in names
     ]
 
     assert got == expected
