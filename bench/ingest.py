@@ -295,21 +295,31 @@ def quiet_logs() -> None:
 
 @dataclass
 class LoopLag:
-    """How late a periodic timer fires: the longest time the loop was held by one step."""
+    """How late a periodic timer fires, and how much CPU the loop's thread spent meanwhile.
+
+    Lateness counts every cause, the OS giving the core to the sandbox or the sender
+    included; the loop thread's CPU time between two ticks is the work that held it.
+    """
 
     worst: float = 0.0
     over_20ms: int = 0
+    worst_cpu: float = 0.0
+    cpu_over_20ms: int = 0
     ticks: int = 0
 
     async def watch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             due = loop.time() + TICK
+            cpu = time.thread_time()
             await asyncio.sleep(TICK)
             late = loop.time() - due
+            held = time.thread_time() - cpu
             self.ticks += 1
             self.worst = max(self.worst, late)
             self.over_20ms += late > 0.020
+            self.worst_cpu = max(self.worst_cpu, held)
+            self.cpu_over_20ms += held > 0.020
 
 
 def peak_rss_mib() -> float:
@@ -406,6 +416,8 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
     url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
     await queue.start(forgetting_failures(runtime.run, seen))
     installation = int(reach["installation"])
+    # A serve process that runs has its key loaded and a token minted: not measured.
+    await runtime.gateway(installation).client.getitem("/rate_limit")
     lag = LoopLag()
     watcher = asyncio.create_task(lag.watch())
     rss_before = rss_kib()
@@ -453,6 +465,10 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
     print(
         f"  longest loop stall: {lag.worst * 1000:.1f} ms over {lag.ticks} ticks of "
         f"{TICK * 1000:g} ms; stalls over 20 ms: {lag.over_20ms}"
+    )
+    print(
+        f"  most CPU the loop's thread spent between two ticks: {lag.worst_cpu * 1000:.1f} ms; "
+        f"ticks with over 20 ms: {lag.cpu_over_20ms}"
     )
     print(f"  serve process RSS: {rss_before / 1024:.0f} MiB before, peak {peak_rss_mib():.0f} MiB")
 
