@@ -35,17 +35,42 @@ class FeedbackMemory:
     """Bulwark's own check run per head SHA and status comment per pull request.
 
     A compliant pull request seen before needs no comment list, a head SHA's second
-    verdict no check run list. Bounded: forgetting only costs the list again.
+    verdict no check run list. Bounded: forgetting only costs the list again. Off
+    (`shared=True`) where other processes publish too: what one process remembers
+    would not be what GitHub holds.
     """
 
-    def __init__(self, maxsize: int = MEMORY_SIZE) -> None:
-        self.check_runs: LRUCache[tuple[str, str], int] = LRUCache(maxsize=maxsize)
+    def __init__(self, maxsize: int = MEMORY_SIZE, *, shared: bool = False) -> None:
+        self.on = not shared
+        self._runs: LRUCache[tuple[str, str], int] = LRUCache(maxsize=maxsize)
         # (id, body) of Bulwark's comment; None: the pull request has none of Bulwark's.
-        self.comments: LRUCache[tuple[str, int], tuple[int, str] | None] = LRUCache(maxsize=maxsize)
+        self._comments: LRUCache[tuple[str, int], tuple[int, str] | None] = LRUCache(
+            maxsize=maxsize
+        )
+
+    def check_run(self, key: tuple[str, str]) -> int | None:
+        """Return the check run Bulwark made on a head SHA, if remembered."""
+        return self._runs.get(key)
+
+    def remember_check_run(self, key: tuple[str, str], run_id: int | None) -> None:
+        """Remember (or, given None, forget) the check run on a head SHA."""
+        if run_id is None:
+            self._runs.pop(key, None)
+        elif self.on:
+            self._runs[key] = run_id
+
+    def comment(self, key: tuple[str, int]) -> tuple[int, str] | bool | None:
+        """Return Bulwark's comment (id, body), None when it has none, False: not known."""
+        return self._comments.get(key, False)
+
+    def remember_comment(self, key: tuple[str, int], comment: tuple[int, str] | None) -> None:
+        """Remember Bulwark's comment on a pull request, or that it has none."""
+        if self.on:
+            self._comments[key] = comment
 
     def forget_comment(self, key: tuple[str, int]) -> None:
         """Forget a pull request's comment: the next verdict lists the comments again."""
-        self.comments.pop(key, None)
+        self._comments.pop(key, None)
 
 
 class CommentOutcome(StrEnum):
@@ -114,20 +139,19 @@ async def publish_check(
     memory = memory or FeedbackMemory(maxsize=1)
     key = (f"{owner}/{repo}".lower(), head_sha)
     update = {k: v for k, v in body.items() if k != "head_sha"}
-    known = memory.check_runs.get(key)
+    known = memory.check_run(key)
     if known is not None:
         try:
             return await gh.update_check_run(owner, repo, known, update)
         except NotFound:
-            memory.check_runs.pop(key, None)  # gone: list what is there
+            memory.remember_check_run(key, None)  # gone: list what is there
     runs = await gh.check_runs_for_ref(owner, repo, head_sha, name=CHECK_NAME)
     existing = [r for r in runs if (r.get("app") or {}).get("id") == app_id]
     if existing:
         run = await gh.update_check_run(owner, repo, int(existing[0]["id"]), update)
     else:
         run = await gh.create_check_run(owner, repo, body)
-    if isinstance(run.get("id"), int):
-        memory.check_runs[key] = int(run["id"])
+    memory.remember_check_run(key, run["id"] if isinstance(run.get("id"), int) else None)
     return run
 
 
@@ -147,7 +171,7 @@ async def publish_comment(
     """
     memory = memory or FeedbackMemory(maxsize=1)
     key = (f"{owner}/{repo}".lower(), number)
-    known = memory.comments.get(key, False)
+    known = memory.comment(key)
     if known is None and not verdict.findings:
         return CommentOutcome.NONE  # none of Bulwark's, and nothing to say
     if isinstance(known, tuple):
@@ -156,21 +180,21 @@ async def publish_comment(
             return outcome
     comments = await gh.issue_comments(owner, repo, number)
     mine = _own_comment(comments, login)
-    memory.comments[key] = None if mine is None else _remembered(mine)
+    memory.remember_comment(key, None if mine is None else _remembered(mine))
     if not verdict.findings and mine is None:
         return CommentOutcome.NONE
     body = _comment_body(verdict)
     if mine is None:
         created = await gh.create_issue_comment(owner, repo, number, body)
         if isinstance(created.get("id"), int):
-            memory.comments[key] = _remembered(created)
+            memory.remember_comment(key, _remembered(created))
         else:
             memory.forget_comment(key)
         return CommentOutcome.CREATED
     if str(mine.get("body") or "") == body:
         return CommentOutcome.UNCHANGED
     await gh.update_issue_comment(owner, repo, int(mine["id"]), body)
-    memory.comments[key] = (int(mine["id"]), body)
+    memory.remember_comment(key, (int(mine["id"]), body))
     return CommentOutcome.EDITED
 
 
@@ -193,7 +217,7 @@ async def _edit_known(
     except NotFound:
         memory.forget_comment(key)
         return None
-    memory.comments[key] = (comment_id, body)
+    memory.remember_comment(key, (comment_id, body))
     return CommentOutcome.EDITED
 
 
