@@ -68,6 +68,16 @@ class FeedbackMemory:
         if self.on:
             self._comments[key] = comment
 
+    def opened(self, repo: str, number: int) -> None:
+        """Know that a pull request just opened has no comment of Bulwark's (unless known).
+
+        Should the delivery be a redelivery after Bulwark commented, a verdict with
+        findings still lists the comments before creating one.
+        """
+        key = (repo.lower(), number)
+        if self.comment(key) is False:
+            self.remember_comment(key, None)
+
     def forget_comment(self, key: tuple[str, int]) -> None:
         """Forget a pull request's comment: the next verdict lists the comments again."""
         self._comments.pop(key, None)

@@ -48,7 +48,8 @@ async def pr_changed(event: Event, ctx: Context) -> None:
     pull = event.data.get("pull_request")
     if repo is None or not isinstance(pull, Mapping):
         return
-    await feedback(ctx, repo, pull, write=WriteMode.NEVER)
+    opened = event.data.get("action") == "opened"
+    await feedback(ctx, repo, pull, write=WriteMode.NEVER, opened=opened)
 
 
 async def feedback(
@@ -58,6 +59,7 @@ async def feedback(
     *,
     write: WriteMode,
     note: str | None = None,
+    opened: bool = False,
 ) -> None:
     """Evaluate the base branch, then publish the check run and the status comment."""
     base = str(pull["base"]["ref"])
@@ -74,6 +76,8 @@ async def feedback(
         return
     login = await ctx.services.app_login()
     number = int(pull["number"])
+    if opened:  # a pull request just opened carries no comment of Bulwark's yet
+        memory.opened(f"{repo[0]}/{repo[1]}", number)
     await publish_comment(ctx.gh, *repo, number, verdict, login=login, memory=memory)
 
 

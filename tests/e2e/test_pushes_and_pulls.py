@@ -176,7 +176,14 @@ async def test_a_pr_seen_before_is_judged_without_listing_comments_or_runs(
     state = bulwark.sandbox.state
     state.add_repo("acme", "api")
     await install(bulwark)
+    bulwark.sandbox.requests.clear()
     number = await _open_pr(bulwark, "api")
+    # Just opened: no comment of Bulwark's to look for; a new head SHA: its runs are listed.
+    assert [f"{r.method} {r.template}" for r in bulwark.sandbox.requests] == [
+        "POST /graphql",
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+        "POST /repos/{owner}/{repo}/check-runs",
+    ]
     bulwark.sandbox.requests.clear()
 
     payload = bulwark.sandbox.payloads.pull_request("synchronize", "acme", "api", number, "bob")
