@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -247,3 +248,46 @@ async def test_an_event_on_a_compliant_repository_costs_one_request(
 
     assert status.outcome.value == "compliant"
     assert [r.path for r in box.requests] == ["/graphql"]
+
+
+async def _fix_all(clock: FakeClock, *, graphql_first: bool) -> tuple[list[RepoStatus], Any]:
+    """Fix every repository of a fresh org (`seed`); return the statuses and what GitHub holds."""
+    sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
+    report_policy_checks(sandbox.state)
+    seed(sandbox)
+    await sandbox.start()
+    try:
+        settings = sandbox_settings(sandbox)
+        retry = RetryPolicy.for_tests()
+        async with GitHubClients.open(settings, clock=clock, retry=retry) as opened:
+            gh = opened.for_installation(sandbox.state.install(ORG))
+            reconciler = Reconciler(PolicyStore(), StatusStore(), clock)
+            names = sorted(sandbox.state.account(ORG).repos, key=str.lower)
+            statuses = [
+                await reconciler.reconcile(
+                    gh, ORG, n, write=WriteMode.ALWAYS, graphql_first=graphql_first
+                )
+                for n in names
+            ]
+        state = sandbox.state
+        held = {
+            n: (
+                {b: state.protection(ORG, n, b) for b in state.repo(ORG, n).branches},
+                state.repo(ORG, n).rulesets,
+            )
+            for n in names
+        }
+        # The two sandboxes differ only by their port: compare what they hold without it.
+        text = json.dumps(held, sort_keys=True, default=str).replace(sandbox.api_url, "")
+    finally:
+        await sandbox.stop()
+    return statuses, json.loads(text)
+
+
+async def test_the_event_read_and_rest_fix_every_repository_alike(clock: FakeClock) -> None:
+    rest, rest_held = await _fix_all(clock, graphql_first=False)
+    event, event_held = await _fix_all(clock, graphql_first=True)
+
+    assert event == rest
+    assert event_held == rest_held
+    assert any(s.outcome.value == "fixed" for s in event)
