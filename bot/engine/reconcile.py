@@ -152,7 +152,8 @@ class Reconciler:
             try:
                 found = None
                 if graphql_first:
-                    found = await self._from_graphql(gh, owner, name, write, actor)
+                    found, seen = await self._from_graphql(gh, owner, name, write, actor)
+                    reported = reported or seen
                 if found is None:
                     found = await self._reconcile(
                         gh, owner, name, write, actor, repo_json, reported
@@ -241,26 +242,31 @@ class Reconciler:
 
     async def _from_graphql(
         self, gh: Gateway, owner: str, name: str, write: WriteMode, actor: str | None
-    ) -> RepoStatus | None:
-        """Judge from one GraphQL read, reading REST only to write; None: only REST can answer."""
+    ) -> tuple[RepoStatus | None, Reported | None]:
+        """Judge from one GraphQL read, reading REST only to write.
+
+        (None, what reports) where only REST can answer: the node still says which
+        checks report, so the REST read need not ask again.
+        """
         full = f"{owner}/{name}"
         if self._ruleset_only.get(full.lower()):
-            return None  # classic protection is disabled there: GraphQL cannot tell
+            return None, None  # classic protection is disabled there: GraphQL cannot tell
         org = await self.policies.org(gh, owner)
         node = await read_node(gh, owner, name, with_refs=has_branch_patterns(org.policy))
         if node is None:
-            return None
+            return None, None
         full = str(node["nameWithOwner"])
         owner, name = full.split("/", 1)
         self.policies.remember_file(owner, name, _policy_text(node))
         verdict = judge(node, org.policy, org.errors)
         if verdict.needs_rest:
             log.info("reading through REST: %s", verdict.why, extra={"repo": full})
-            return None
+            return None, reported_from(node) if has_reported_fields(node) else None
         if goes_to_rest(verdict, write):
-            return await self._reconcile(gh, owner, name, write, actor, None, node=node)
+            status = await self._reconcile(gh, owner, name, write, actor, None, node=node)
+            return status, None
         assert verdict.status is not None
-        return await self._judged(gh, node, verdict.status, write)
+        return await self._judged(gh, node, verdict.status, write), None
 
     async def _judged(
         self, gh: Gateway, node: Mapping[str, Any], status: RepoStatus, write: WriteMode
