@@ -9,6 +9,15 @@ process of its own (its own core on a 2-core machine), the load client in
 this one; the server's resident memory is read before and after the run.
 
     python bench/ingest.py [--count 2000] [--concurrency 32] [--duration SECONDS]
+
+With `--during-resync N`: one serve process (webhook endpoint, in-process queue,
+runtime) acknowledges deliveries sent at `--rate` a second for `--seconds` while it
+resyncs, over and over, an org of N repositories held by a sandbox in its own
+process (its GraphQL work stalls no loop being measured); the sender is a third
+process. Prints acknowledgement p50/p99, deliveries over 1 s, the longest loop
+stall (a 5 ms timer's lateness) and the serve process's peak RSS.
+
+    python bench/ingest.py --during-resync 1000 [--rate 500] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -244,6 +253,226 @@ async def bench(count: int, concurrency: int, duration: float | None) -> None:
     print(f"   ratio: bulwark / ceiling throughput = {ours.rate / ceiling.rate:.2f}")
 
 
+# --- acknowledgements while a resync runs (--during-resync N) --------------------------
+
+RESYNC_ORG = "bench"
+TICK = 0.005  # the loop-lag probe's period
+
+
+def sandbox_org(repos: int, latency: float) -> None:
+    """Run a sandbox holding an org of `repos` repositories; print how to reach it (JSON)."""
+    from scan import build  # bench/scan.py: the same org shape as the scan benchmark
+
+    from bot.cli.manifest import app_permissions
+    from bot.sandbox import Sandbox
+
+    async def run() -> None:
+        box = Sandbox(latency=latency, clock=SystemClock(), permissions=app_permissions())
+        box.rate_limits.limit = lambda resource, key="": 10**9  # type: ignore[method-assign]
+        build(box, repos)
+        # Report mode: a periodic resync of a converged org reads; it does not write.
+        box.state.add_file(RESYNC_ORG, ".github", ".github/repo-protection.yml", "mode: report\n")
+        installation = box.state.install(RESYNC_ORG)
+        await box.start()
+        settings = {
+            "app_id": box.app_id,
+            "private_key": box.private_key_pem,
+            "webhook_secret": box.webhook_secret,
+            "github_api_url": box.api_url,
+            "github_graphql_url": box.graphql_url,
+            "installation": installation,
+        }
+        print(json.dumps(settings), flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
+def quiet_logs() -> None:
+    """Log JSON lines as in production, to nowhere."""
+    configure_logging("INFO", "json", stream=open(os.devnull, "w"))  # noqa: SIM115
+
+
+@dataclass
+class LoopLag:
+    """How late a periodic timer fires, and how much CPU the loop's thread spent meanwhile.
+
+    Lateness counts every cause, the OS giving the core to the sandbox or the sender
+    included; the loop thread's CPU time between two ticks is the work that held it.
+    """
+
+    worst: float = 0.0
+    over_20ms: int = 0
+    worst_cpu: float = 0.0
+    cpu_over_20ms: int = 0
+    ticks: int = 0
+
+    async def watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + TICK
+            cpu = time.thread_time()
+            await asyncio.sleep(TICK)
+            late = loop.time() - due
+            held = time.thread_time() - cpu
+            self.ticks += 1
+            self.worst = max(self.worst, late)
+            self.over_20ms += late > 0.020
+            self.worst_cpu = max(self.worst_cpu, held)
+            self.cpu_over_20ms += held > 0.020
+
+
+def peak_rss_mib() -> float:
+    """Return this process's peak resident set size so far (Linux: KiB in ru_maxrss)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load(url: str, secret: str, installation: int, rate: float, seconds: float) -> None:
+    """Send signed deliveries at `rate` a second for `seconds`; print latencies (JSON)."""
+
+    async def run() -> None:
+        rng = random.Random(2)
+        bodies = []
+        for n in range(64):
+            payload = json.loads(pull_request_payload(n, rng))
+            payload["action"] = "labeled"  # acknowledged and queued like any delivery
+            payload["installation"] = {"id": installation}
+            raw = json.dumps(payload).encode()
+            sig = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+            bodies.append((raw, sig))
+        latencies: list[float] = []
+        errors = 0
+
+        async def one(session: ClientSession, n: int) -> None:
+            nonlocal errors
+            body, signature = bodies[n % len(bodies)]
+            headers = {
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "pull_request",
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": signature,
+            }
+            t0 = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    errors += resp.status != 202
+            except OSError:
+                errors += 1
+            latencies.append(time.perf_counter() - t0)
+
+        async with ClientSession(connector=TCPConnector(limit=0)) as session:
+            started = time.perf_counter()
+            tasks = []
+            n = 0
+            while time.perf_counter() - started < seconds:
+                # Open loop: deliveries go out on schedule, whether or not earlier ones returned.
+                due = started + n / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(session, n)))
+                n += 1
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - started
+        print(json.dumps({"latencies": latencies, "errors": errors, "seconds": elapsed}))
+
+    asyncio.run(run())
+
+
+async def during_resync(repos: int, rate: float, seconds: float, latency: float) -> None:
+    """Acknowledge deliveries in this process while it resyncs an org of `repos` repositories."""
+    from bot.app import build_runtime
+    from bot.service.server import forgetting_failures
+    from bot.store.deliveries import DeliveryMemory
+
+    sandbox = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--sandbox-org", str(repos), "--latency", str(latency),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert sandbox.stdout is not None
+    reach = json.loads(await sandbox.stdout.readline())
+    quiet_logs()
+    settings = Settings(
+        app_id=reach["app_id"],
+        private_key=reach["private_key"],
+        webhook_secret=reach["webhook_secret"],
+        github_api_url=reach["github_api_url"],
+        github_graphql_url=reach["github_graphql_url"],
+        host="127.0.0.1",
+        port=0,
+        write_interval=0.0,
+    )
+    clock = SystemClock()
+    metrics = Metrics()
+    queue = InProcessQueue(8, metrics=metrics, clock=clock)
+    runtime = await build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
+    seen = DeliveryMemory(clock)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
+    await queue.start(forgetting_failures(runtime.run, seen))
+    installation = int(reach["installation"])
+    # A serve process that runs has its key loaded and a token minted: not measured.
+    await runtime.gateway(installation).client.getitem("/rate_limit")
+    lag = LoopLag()
+    watcher = asyncio.create_task(lag.watch())
+    rss_before = rss_kib()
+    resyncs: list[float] = []
+
+    async def resync_until(stop: asyncio.Event) -> None:
+        gh = runtime.gateway(installation)
+        while not stop.is_set():
+            began = time.perf_counter()
+            await runtime.resyncs.run(gh, installation, None)
+            resyncs.append(time.perf_counter() - began)
+
+    stop = asyncio.Event()
+    resyncing = asyncio.create_task(resync_until(stop))
+    try:
+        loader = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--load", url, "--secret", settings.webhook_secret,
+            "--installation", str(installation), "--rate", str(rate),
+            "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await loader.communicate()
+        stop.set()
+        await resyncing  # the resync under way finishes: its whole run is measured
+        await queue.join()
+    finally:
+        watcher.cancel()
+        await queue.close(timeout=10)
+        await runtime.close()
+        await runner.cleanup()
+        sandbox.terminate()
+        await sandbox.wait()
+    sent = json.loads(out)
+    lat = sorted(sent["latencies"])
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
+    print(
+        f"during a resync of {repos} repositories ({latency * 1000:g} ms per sandbox request; "
+        "the sandbox in its own process, the load sender in a third)"
+    )
+    print(
+        f"  {len(lat)} deliveries in {sent['seconds']:.1f} s ({len(lat) / sent['seconds']:.0f}/s): "
+        f"ack p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms; "
+        f"over 1 s: {sum(1 for x in lat if x > 1.0)}; errors {sent['errors']}"
+    )
+    print(f"  resyncs: {len(resyncs)}, seconds each: " + ", ".join(f"{s:.1f}" for s in resyncs))
+    print(
+        f"  longest loop stall: {lag.worst * 1000:.1f} ms over {lag.ticks} ticks of "
+        f"{TICK * 1000:g} ms; stalls over 20 ms: {lag.over_20ms}"
+    )
+    print(
+        f"  most CPU the loop's thread spent between two ticks: {lag.worst_cpu * 1000:.1f} ms; "
+        f"ticks with over 20 ms: {lag.cpu_over_20ms}"
+    )
+    print(f"  serve process RSS: {rss_before / 1024:.0f} MiB before, peak {peak_rss_mib():.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=2000)
@@ -254,10 +483,32 @@ def main() -> None:
         default=None,
         help="sustained mode: send for this many seconds to each server",
     )
+    parser.add_argument(
+        "--during-resync",
+        type=int,
+        metavar="N",
+        help="acknowledgements while one serve process resyncs an org of N repositories",
+    )
+    parser.add_argument("--rate", type=float, default=500.0, help="deliveries/s (--during-resync)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="load time (--during-resync)")
+    parser.add_argument("--latency", type=float, default=0.0, help="sandbox seconds per request")
     parser.add_argument("--serve", choices=("bare", "bulwark"), help=argparse.SUPPRESS)
+    parser.add_argument("--sandbox-org", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    parser.add_argument("--secret", help=argparse.SUPPRESS)
+    parser.add_argument("--installation", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
+        return
+    if args.sandbox_org:
+        sandbox_org(args.sandbox_org, args.latency)
+        return
+    if args.load:
+        load(args.load, args.secret, args.installation, args.rate, args.seconds)
+        return
+    if args.during_resync:
+        asyncio.run(during_resync(args.during_resync, args.rate, args.seconds, args.latency))
         return
     asyncio.run(bench(args.count, args.concurrency, args.duration))
 

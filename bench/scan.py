@@ -219,7 +219,7 @@ async def bench(
     box = Sandbox(latency=latency, permissions=app_permissions())
     # The naive scan spends the whole hourly budget of 5,000 requests on 1,000
     # repositories; lift the limit so both scans finish and report what they spend.
-    box.rate_limits.limit = lambda resource: 10**9  # type: ignore[method-assign]
+    box.rate_limits.limit = lambda resource, key="": 10**9  # type: ignore[method-assign]
     names = build(box, repos, shape)
     await box.start()
     settings = sandbox_settings(box)

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
+from bot.engine.feedback import FeedbackMemory
 from bot.engine.limits import CommandLimiter
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
@@ -175,6 +177,8 @@ def fleet_setup(settings: Settings) -> Callable[[Tools], Awaitable[Runtime]]:
             policy_ttl=FLEET_POLICY_TTL,
         )
         runtime.on_close(statuses.close)
+        # Other workers publish on the same pull requests: list what GitHub holds each time.
+        runtime.services = replace(runtime.services, feedback=FeedbackMemory(shared=True))
         return runtime
 
     return setup

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -214,3 +215,79 @@ async def test_what_each_ruleset_meets(box: Sandbox, gh: Gateway, clock: FakeClo
 def test_a_page_with_rulesets_stays_cheap() -> None:
     variables = {"org": ORG, "after": None, "withRefs": True, "policy": "HEAD:x"}
     assert node_cost(REPOS_QUERY, variables) <= 30
+
+
+async def test_the_event_read_and_rest_judge_every_repository_alike(
+    box: Sandbox, gh: Gateway, clock: FakeClock
+) -> None:
+    names = sorted(box.state.account(ORG).repos, key=str.lower)
+    rest = Reconciler(PolicyStore(), StatusStore(), clock)
+    expected = [await rest.reconcile(gh, ORG, n, write=WriteMode.NEVER) for n in names]
+    event = Reconciler(PolicyStore(), StatusStore(), clock)
+    box.requests.clear()
+    got = [
+        await event.reconcile(gh, ORG, n, write=WriteMode.NEVER, graphql_first=True) for n in names
+    ]
+
+    assert got == expected
+    # GraphQL answered for every repository but the one whose rulesets it lists in part.
+    read = {r.path.split("/")[3] for r in box.requests if r.path.startswith(f"/repos/{ORG}/")}
+    assert read - {".github"} == {"many"}
+    graphql = [r for r in box.requests if r.path == "/graphql"]
+    assert len(graphql) == len(names)  # "many" goes to REST knowing what reports there
+
+
+async def test_an_event_on_a_compliant_repository_costs_one_request(
+    box: Sandbox, gh: Gateway, clock: FakeClock
+) -> None:
+    event = Reconciler(PolicyStore(), StatusStore(), clock)
+    await event.reconcile(gh, ORG, "binding", graphql_first=True)  # the org policy, read once
+    box.requests.clear()
+
+    status = await event.reconcile(gh, ORG, "binding", graphql_first=True)
+
+    assert status.outcome.value == "compliant"
+    assert [r.path for r in box.requests] == ["/graphql"]
+
+
+async def _fix_all(clock: FakeClock, *, graphql_first: bool) -> tuple[list[RepoStatus], Any]:
+    """Fix every repository of a fresh org (`seed`); return the statuses and what GitHub holds."""
+    sandbox = Sandbox(clock=clock, permissions=APP_PERMISSIONS)
+    report_policy_checks(sandbox.state)
+    seed(sandbox)
+    await sandbox.start()
+    try:
+        settings = sandbox_settings(sandbox)
+        retry = RetryPolicy.for_tests()
+        async with GitHubClients.open(settings, clock=clock, retry=retry) as opened:
+            gh = opened.for_installation(sandbox.state.install(ORG))
+            reconciler = Reconciler(PolicyStore(), StatusStore(), clock)
+            names = sorted(sandbox.state.account(ORG).repos, key=str.lower)
+            statuses = [
+                await reconciler.reconcile(
+                    gh, ORG, n, write=WriteMode.ALWAYS, graphql_first=graphql_first
+                )
+                for n in names
+            ]
+        state = sandbox.state
+        held = {
+            n: (
+                {b: state.protection(ORG, n, b) for b in state.repo(ORG, n).branches},
+                state.repo(ORG, n).rulesets,
+            )
+            for n in names
+        }
+        # The two sandboxes differ only by their port: compare what they hold without it.
+        text = json.dumps(held, sort_keys=True, default=str).replace(sandbox.api_url, "")
+    finally:
+        await sandbox.stop()
+    return statuses, json.loads(text)
+
+
+async def test_the_event_read_and_rest_fix_every_repository_alike(clock: FakeClock) -> None:
+    rest, rest_held = await _fix_all(clock, graphql_first=False)
+    event, event_held = await _fix_all(clock, graphql_first=True)
+
+    assert event == rest
+    assert event_held == rest_held
+    assert any(s.outcome.value == "fixed" for s in event)

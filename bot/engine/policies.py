@@ -99,6 +99,12 @@ class PolicyStore:
             self._repo_files[key] = cached
         return cached[0]
 
+    def remember_file(self, owner: str, repo: str, text: str | None) -> None:
+        """Keep a repository's policy file as another read (GraphQL) just saw it, if not kept."""
+        key = f"{owner}/{repo}".lower()
+        if self._repo_files.get(key) is None:
+            self._repo_files[key] = (text,)
+
     async def for_repo(
         self, gh: Gateway, owner: str, repo: str
     ) -> tuple[Policy, tuple[PolicyError, ...]]:

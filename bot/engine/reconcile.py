@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,13 +20,22 @@ from bot.core.findings import (
     policy_invalid,
     unsupported_reason,
 )
-from bot.core.graphql_protection import beyond_rest
+from bot.core.graphql_protection import beyond_rest, rule_for_branch
+from bot.core.judge import goes_to_rest, has_branch_patterns, judge
 from bot.core.models import REPAIRABLE, Finding, Outcome, RepoStatus
 from bot.core.plan import RULESET_NAME, PartialWrite, Plan, partial_write, plan
 from bot.core.policy import Mode, Policy, WriteMode, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
-from bot.core.reporting import CODEQL_CHECK, CodeQLState, Reported, codeql_wanted
+from bot.core.reporting import (
+    CODEQL_CHECK,
+    CodeQLState,
+    Reported,
+    codeql_wanted,
+    has_reported_fields,
+    reported_from,
+)
 from bot.engine.codeql import CodeQL, ensure_codeql, read_reported
+from bot.engine.event_read import read_node
 from bot.engine.policies import PolicyStore
 from bot.github.errors import (
     Forbidden,
@@ -57,6 +67,8 @@ class Target:
     enforce_with: str  # "classic" or "ruleset"
     actor: str | None
     reported: Reported | None = None  # which checks report here (None: not known)
+    # The classic rules GraphQL showed (with what a REST PUT would drop), when it was read.
+    graphql_rules: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def full(self) -> str:
@@ -125,17 +137,28 @@ class Reconciler:
         actor: str | None = None,
         repo_json: Mapping[str, Any] | None = None,
         reported: Reported | None = None,
+        graphql_first: bool = False,
     ) -> RepoStatus:
         """Reconcile `owner/name`, writing as `write` says (by default, as the policy's mode).
 
         `reported`: what reports on it, when the caller read it already (the scan's page).
+        `graphql_first`: judge from one GraphQL request (webhook-driven work); REST reads
+        only to build a write, or where GraphQL cannot answer.
         """
         full = f"{owner}/{name}"
         if write is WriteMode.ALWAYS:  # a person asked for the fix: try the write again
             self._stuck.pop(full.lower(), None)
         async with self.locks.lock(full):
             try:
-                status = await self._reconcile(gh, owner, name, write, actor, repo_json, reported)
+                found = None
+                if graphql_first:
+                    found, seen = await self._from_graphql(gh, owner, name, write, actor)
+                    reported = reported or seen
+                if found is None:
+                    found = await self._reconcile(
+                        gh, owner, name, write, actor, repo_json, reported
+                    )
+                status = found
             except RateLimited:
                 raise  # nothing is wrong with the repository: the whole scan is delayed
             except GitHubError as exc:
@@ -170,7 +193,12 @@ class Reconciler:
         actor: str | None,
         repo_json: Mapping[str, Any] | None,
         reported: Reported | None = None,
+        node: Mapping[str, Any] | None = None,
     ) -> RepoStatus:
+        if node is not None:
+            repo_json = _repo_from_node(node)
+            if has_reported_fields(node):
+                reported = reported_from(node)
         repo = repo_json if repo_json is not None else await gh.repo(owner, name)
         full = f"{owner}/{name}"
         if repo is None:
@@ -186,7 +214,11 @@ class Reconciler:
         if reason is not None:
             return RepoStatus(full, Outcome.EXCLUDED, mode=mode, reason=reason, private=private)
         invalid = tuple(policy_invalid(e) for e in errors)
-        branch_names = [b["name"] for b in await gh.branches(owner, name)]
+        branch_names = (
+            _branches_from_node(node)
+            if node is not None
+            else [b["name"] for b in await gh.branches(owner, name)]
+        )
         if not branch_names:
             return replace(empty_repository(mode, full), private=private)
         default = str(repo.get("default_branch") or "main")
@@ -201,11 +233,58 @@ class Reconciler:
             "ruleset" if self._ruleset_only.get(full.lower()) else policy.enforce_with,
             actor,
             reported,
+            None if node is None else _classic_rules(node),
         )
         codeql = await self._codeql(gh, target)
         branches = tuple(protected_branches(policy, default, branch_names))
         status = await self._branches(gh, target, mode, branches, invalid)
         return with_codeql(replace(status, private=private), codeql)
+
+    async def _from_graphql(
+        self, gh: Gateway, owner: str, name: str, write: WriteMode, actor: str | None
+    ) -> tuple[RepoStatus | None, Reported | None]:
+        """Judge from one GraphQL read, reading REST only to write.
+
+        (None, what reports) where only REST can answer: the node still says which
+        checks report, so the REST read need not ask again.
+        """
+        full = f"{owner}/{name}"
+        if self._ruleset_only.get(full.lower()):
+            return None, None  # classic protection is disabled there: GraphQL cannot tell
+        org = await self.policies.org(gh, owner)
+        node = await read_node(gh, owner, name, with_refs=has_branch_patterns(org.policy))
+        if node is None:
+            return None, None
+        full = str(node["nameWithOwner"])
+        owner, name = full.split("/", 1)
+        self.policies.remember_file(owner, name, _policy_text(node))
+        verdict = judge(node, org.policy, org.errors)
+        if verdict.needs_rest:
+            log.info("reading through REST: %s", verdict.why, extra={"repo": full})
+            return None, reported_from(node) if has_reported_fields(node) else None
+        if goes_to_rest(verdict, write):
+            status = await self._reconcile(gh, owner, name, write, actor, None, node=node)
+            return status, None
+        assert verdict.status is not None
+        return await self._judged(gh, node, verdict.status, write), None
+
+    async def _judged(
+        self, gh: Gateway, node: Mapping[str, Any], status: RepoStatus, write: WriteMode
+    ) -> RepoStatus:
+        """Finish a status judged from GraphQL as the REST path would: mode, privacy, CodeQL."""
+        private = node.get("isPrivate") is not False
+        mode = None if status.mode is None else write.shown_mode(status.mode)
+        status = replace(status, mode=mode, private=private)
+        judged = (Outcome.COMPLIANT, Outcome.DRIFTED)
+        if status.outcome not in judged or status.codeql is not None:
+            return status
+        owner, name = status.repo.split("/", 1)
+        policy, _ = await self.policies.for_repo(gh, owner, name)
+        if not any(c.context == CODEQL_CHECK for c in policy.checks):
+            return status
+        languages = reported_from(node).codeql_languages
+        writes = write.writes(policy.mode)
+        return with_codeql(status, await ensure_codeql(gh, owner, name, languages, writes=writes))
 
     async def _codeql(self, gh: Gateway, target: Target) -> CodeQL | None:
         """Where CodeQL stands, when the policy requires it; turn default setup on if allowed."""
@@ -301,8 +380,10 @@ class Reconciler:
     async def _read(self, gh: Gateway, target: Target, branch: str) -> BranchRead:
         owner, name = target.owner, target.name
         try:
-            classic, disabled = await self._classic(gh, target, branch)
-            rules = await gh.rules_for_branch(owner, name, branch)
+            # Both at once: one wait on GitHub instead of two.
+            (classic, disabled), rules = await asyncio.gather(
+                self._classic(gh, target, branch), gh.rules_for_branch(owner, name, branch)
+            )
         except NotSupported as exc:
             return BranchRead(_empty_protection(branch), not_supported(branch, str(exc)))
         rulesets = await self._rulesets(gh, owner, name, rules)
@@ -415,7 +496,9 @@ class Reconciler:
         return ()
 
     async def _beyond_rest(self, gh: Gateway, target: Target, branch: str) -> tuple[str, ...]:
-        """Name the branch's settings a REST PUT would drop (one GraphQL query)."""
+        """Name the branch's settings a REST PUT would drop (one GraphQL query, unless read)."""
+        if target.graphql_rules is not None:
+            return beyond_rest(rule_for_branch(target.graphql_rules, branch))
         return beyond_rest(await gh.protection_rule(target.owner, target.name, branch))
 
     async def _write_partial(
@@ -464,6 +547,35 @@ def _is_own(ruleset: Mapping[str, Any]) -> bool:
 def _held(findings: Iterable[Finding], settings: tuple[str, ...]) -> list[Finding]:
     """Keep a branch's findings open, each repairable one saying why it was not written."""
     return [held_back(f, settings) if f.kind in REPAIRABLE else f for f in findings]
+
+
+def _repo_from_node(node: Mapping[str, Any]) -> dict[str, Any]:
+    """Build the REST repository fields the reconcile reads from a GraphQL node."""
+    return {
+        "full_name": node["nameWithOwner"],
+        "private": node.get("isPrivate"),
+        "archived": node.get("isArchived"),
+        "fork": node.get("isFork"),
+        "default_branch": (node.get("defaultBranchRef") or {}).get("name"),
+    }
+
+
+def _branches_from_node(node: Mapping[str, Any]) -> list[str]:
+    """List the branches the node shows: every one when listed, else the default one."""
+    if node.get("isEmpty") or not node.get("defaultBranchRef"):
+        return []
+    refs = [str(r["name"]) for r in (node.get("refs") or {}).get("nodes") or () if r]
+    return refs or [str(node["defaultBranchRef"]["name"])]
+
+
+def _classic_rules(node: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
+    rules: Sequence[Any] = (node.get("branchProtectionRules") or {}).get("nodes") or ()
+    return tuple(r for r in rules if r is not None)
+
+
+def _policy_text(node: Mapping[str, Any]) -> str | None:
+    text = (node.get("policyFile") or {}).get("text")
+    return text if isinstance(text, str) else None
 
 
 def _empty_protection(branch: str) -> BranchProtection:

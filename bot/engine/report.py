@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 from bot.clock import Clock, isoformat
 from bot.core.concerns import concerns
-from bot.core.models import RepoStatus
+from bot.core.models import DirectPush, RepoStatus
 from bot.core.policy import DEFAULT_POLICY, ORG_POLICY_REPO
 from bot.core.render import (
     REPORT_MARKER_PREFIX,
@@ -108,18 +109,19 @@ class ReportKeeper:
             return self._unavailable(org, repo, "the repository does not exist")
         await self.statuses.refresh(org)
         state = self.statuses.org(org)
-        statuses = sorted(state.statuses.values(), key=lambda s: s.repo.lower())
-        body = report_body(
-            statuses,
-            org=org,
-            computed_at=isoformat(self.clock.time()),
+        settings = await self._settings(gh, org)
+        page = _ReportInput(
+            org,
+            tuple(state.statuses.values()),
+            tuple(state.direct_pushes),
+            state.delayed,
             # Whoever can read the report repository reads the report; no `private`: the safe side.
-            public=found.get("private") is not True,
-            direct_pushes=list(state.direct_pushes),
-            delayed=state.delayed,
-            promises=promises_table(statuses, await self._settings(gh, org), org),
+            found.get("private") is not True,
+            settings,
+            self.clock.time(),
         )
-        standing = concerns(statuses, list(state.direct_pushes), now=self.clock.time())
+        # Off the event loop: rendering 10,000 repositories takes longer than a webhook may wait.
+        statuses, body, standing = await asyncio.to_thread(_render, page)
         log.info("report of %s: %s", org, ", ".join(standing) or "nothing stands in the way")
         issue = await self._find(gh, org, repo)
         if issue is not None:
@@ -190,3 +192,32 @@ class ReportKeeper:
             and "pull_request" not in i
         ]
         return min(ours, key=lambda i: int(i["number"])) if ours else None
+
+
+@dataclass(frozen=True)
+class _ReportInput:
+    """What one rendering of the report reads: a snapshot, safe to hand to a thread."""
+
+    org: str
+    statuses: tuple[RepoStatus, ...]
+    direct_pushes: tuple[DirectPush, ...]
+    delayed: bool
+    public: bool
+    settings: OrgSettings
+    now: float
+
+
+def _render(page: _ReportInput) -> tuple[list[RepoStatus], str, list[str]]:
+    """Sort the statuses, render the report body, and name what stands in the way."""
+    statuses = sorted(page.statuses, key=lambda s: s.repo.lower())
+    body = report_body(
+        statuses,
+        org=page.org,
+        computed_at=isoformat(page.now),
+        public=page.public,
+        direct_pushes=list(page.direct_pushes),
+        delayed=page.delayed,
+        promises=promises_table(statuses, page.settings, page.org),
+    )
+    standing = concerns(statuses, list(page.direct_pushes), now=page.now)
+    return statuses, body, list(standing)

@@ -15,11 +15,11 @@ from bot.core.models import FindingKind, Outcome, RepoStatus
 from bot.core.policy import POLICY_PATH, Mode, WriteMode
 from bot.core.reporting import (
     CODEQL_CHECK,
-    REPORTED_FIELDS,
     Reported,
     has_reported_fields,
     reported_from,
 )
+from bot.core.repository_node import REPOSITORY_FIELDS
 from bot.core.scan_page import is_not_found, page_reason, unanswered
 from bot.engine.codeql import ensure_codeql
 from bot.engine.policies import PolicyStore
@@ -43,95 +43,12 @@ query BulwarkOrgRepositories(
       totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
-        name
-        nameWithOwner
-        isArchived
-        isFork
-        isPrivate
-        isEmpty
-        defaultBranchRef { name }
-        refs(refPrefix: "refs/heads/", first: 100) @include(if: $withRefs) {
-          totalCount
-          nodes { name }
-        }
-        rulesets(first: 5, includeParents: true, targets: [BRANCH]) {
-          totalCount
-          nodes {
-            databaseId
-            name
-            enforcement
-            source {
-              __typename
-              ... on Organization { login }
-              ... on Repository { nameWithOwner }
-            }
-            conditions { refName { include exclude } }
-            rules(first: 20) {
-              totalCount
-              nodes {
-                type
-                parameters {
-                  __typename
-                  ... on PullRequestParameters {
-                    requiredApprovingReviewCount
-                    dismissStaleReviewsOnPush
-                    requireCodeOwnerReview
-                    requireLastPushApproval
-                    requiredReviewThreadResolution
-                    allowedMergeMethods
-                  }
-                  ... on RequiredStatusChecksParameters {
-                    strictRequiredStatusChecksPolicy
-                    doNotEnforceOnCreate
-                    requiredStatusChecks { context integrationId }
-                  }
-                }
-              }
-            }
-            bypassActors(first: 10) {
-              totalCount
-              nodes {
-                bypassMode
-                organizationAdmin
-                enterpriseOwner
-                deployKey
-                repositoryRoleDatabaseId
-                actor { __typename ... on App { databaseId } ... on Team { databaseId } }
-              }
-            }
-          }
-        }
-        __REPORTED__
-        policyFile: object(expression: $policy) { ... on Blob { text } }
-        branchProtectionRules(first: 10) {
-          totalCount
-          nodes {
-            pattern
-            requiresApprovingReviews
-            requiredApprovingReviewCount
-            dismissesStaleReviews
-            requiresCodeOwnerReviews
-            requireLastPushApproval
-            requiresStatusChecks
-            requiresStrictStatusChecks
-            requiredStatusChecks { context app { databaseId } }
-            isAdminEnforced
-            allowsForcePushes
-            allowsDeletions
-            requiresLinearHistory
-            requiresConversationResolution
-            lockBranch
-            requiresCommitSignatures
-            restrictsPushes
-            blocksCreations
-            restrictsReviewDismissals
-          }
-        }
+        __REPOSITORY__
       }
     }
   }
 }
-""".replace("__REPORTED__", REPORTED_FIELDS)  # which checks report: core/reporting.py
+""".replace("__REPOSITORY__", REPOSITORY_FIELDS)  # core/repository_node.py
 
 # Only the names of a page's repositories: light enough to answer where the full page timed out.
 NAMES_QUERY = """

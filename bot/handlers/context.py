@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.engine.feedback import FeedbackMemory
 from bot.engine.limits import CommandLimiter
 from bot.engine.policies import PolicyStore
 from bot.engine.pushes import ASSOCIATION_WAIT
@@ -53,6 +54,7 @@ class Services:
     app_login: Callable[[], Awaitable[str]]
     scheduler: Scheduler
     association_wait: float = ASSOCIATION_WAIT  # how long a push waits for GitHub to link merges
+    feedback: FeedbackMemory = field(default_factory=FeedbackMemory)  # own check runs, comments
 
 
 @dataclass(frozen=True)

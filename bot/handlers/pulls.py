@@ -48,7 +48,8 @@ async def pr_changed(event: Event, ctx: Context) -> None:
     pull = event.data.get("pull_request")
     if repo is None or not isinstance(pull, Mapping):
         return
-    await feedback(ctx, repo, pull, write=WriteMode.NEVER)
+    opened = event.data.get("action") == "opened"
+    await feedback(ctx, repo, pull, write=WriteMode.NEVER, opened=opened)
 
 
 async def feedback(
@@ -58,6 +59,7 @@ async def feedback(
     *,
     write: WriteMode,
     note: str | None = None,
+    opened: bool = False,
 ) -> None:
     """Evaluate the base branch, then publish the check run and the status comment."""
     base = str(pull["base"]["ref"])
@@ -66,12 +68,17 @@ async def feedback(
         note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
     body = check_run_body(verdict, str(pull["head"]["sha"]), note, pull_number=int(pull["number"]))
     app_id = ctx.services.app_id
-    await publish_check(ctx.gh, *repo, str(pull["head"]["sha"]), body, app_id=app_id)
+    memory = ctx.services.feedback
+    sha = str(pull["head"]["sha"])
+    await publish_check(ctx.gh, *repo, sha, body, app_id=app_id, memory=memory)
     if verdict.status.outcome is Outcome.ERROR:
         log.info("returning: the base branch could not be read; the comment stays as it is")
         return
     login = await ctx.services.app_login()
-    await publish_comment(ctx.gh, *repo, int(pull["number"]), verdict, login=login)
+    number = int(pull["number"])
+    if opened:  # a pull request just opened carries no comment of Bulwark's yet
+        memory.opened(f"{repo[0]}/{repo[1]}", number)
+    await publish_comment(ctx.gh, *repo, number, verdict, login=login, memory=memory)
 
 
 @router.register("check_run", action="rerequested")

@@ -229,6 +229,7 @@ class Runtime:
             name,
             actor=actor if isinstance(actor, str) else None,
             repo_json=repo_json if isinstance(repo_json, Mapping) else None,
+            graphql_first=True,
         )
         self.report_soon(job.installation_id, owner)
         if status.outcome is Outcome.ERROR and status.reason != REPO_GONE:

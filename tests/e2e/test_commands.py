@@ -429,7 +429,8 @@ async def test_the_notice_names_the_flooder_not_the_next_commenter(
 
 
 async def test_github_down_is_told_in_the_thread(bulwark: Embedded, org: int) -> None:
-    fail_only(bulwark.sandbox, {"/repos/{owner}/{repo}/branches/{branch}/protection"})
+    # Down for GraphQL and for REST's protection read: the verdict cannot be read at all.
+    fail_only(bulwark.sandbox, {"/graphql", "/repos/{owner}/{repo}/branches/{branch}/protection"})
 
     await say(bulwark, "/protection status")
 

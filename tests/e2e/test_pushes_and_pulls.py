@@ -170,6 +170,33 @@ async def test_pr_on_a_compliant_base_gets_a_green_check_and_no_comment(bulwark:
     assert state.comments("acme", "api", number) == []
 
 
+async def test_a_pr_seen_before_is_judged_without_listing_comments_or_runs(
+    bulwark: Embedded,
+) -> None:
+    state = bulwark.sandbox.state
+    state.add_repo("acme", "api")
+    await install(bulwark)
+    bulwark.sandbox.requests.clear()
+    number = await _open_pr(bulwark, "api")
+    # Just opened: no comment of Bulwark's to look for; a new head SHA: its runs are listed.
+    assert [f"{r.method} {r.template}" for r in bulwark.sandbox.requests] == [
+        "POST /graphql",
+        "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+        "POST /repos/{owner}/{repo}/check-runs",
+    ]
+    bulwark.sandbox.requests.clear()
+
+    payload = bulwark.sandbox.payloads.pull_request("synchronize", "acme", "api", number, "bob")
+    assert await bulwark.deliver("pull_request", payload) == 202
+    await bulwark.settle()
+
+    sent = [f"{r.method} {r.template}" for r in bulwark.sandbox.requests]
+    assert sent == ["POST /graphql", "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}"]
+    runs = [r for r in state.check_runs("acme", "api") if r["name"] == "repo-protection"]
+    assert len(runs) == 1 and runs[0]["conclusion"] == "success"
+    assert state.comments("acme", "api", number) == []
+
+
 async def test_pr_on_a_drifted_base_gets_one_check_and_one_comment(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_file("acme", ".github", ".github/repo-protection.yml", "mode: report\n")
