@@ -16,6 +16,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from bot.core.commands import Verb
 from bot.core.markdown import body_length, clean, code, escape, link, truncate_body
@@ -289,6 +290,28 @@ def finding_line(finding: Finding, *, max_len: int = 400) -> str:
     remedy = f" {escape(finding.remedy, max_len=max_len)}" if finding.remedy else ""
     label = KIND_LABELS.get(finding.kind, finding.kind.value)
     return f"- **{label}** ({code(finding.kind.value)}){where}: {sentence}{remedy}"
+
+
+class _Rendered(Sequence[str]):
+    """Items rendered only when read: of 10,000 drifted repositories, only what fits."""
+
+    def __init__(self, items: Sequence[RepoStatus], render: Callable[[RepoStatus], str]) -> None:
+        self._items = items
+        self._render = render
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self._render(item) for item in self._items[index]]
+        return self._render(self._items[index])
 
 
 def bounded(lines: Sequence[str], budget: int, more: Callable[[int], str]) -> list[str]:
@@ -720,7 +743,7 @@ def _drifted_section(
     if not drifted:
         return ""
     command = code(f"bulwark scan --org {org} --format markdown", max_len=150)
-    entries = [_drifted_entry(status, read_only) for status in drifted]
+    entries = _Rendered(drifted, lambda status: _drifted_entry(status, read_only))
     more = lambda count: REPORT_MORE_DRIFTED.format(count=count, command=command)  # noqa: E731
     title = f"### Drifted repositories ({len(drifted)})"
     return "\n\n".join([title, *bounded(entries, budget - len(title) - 2, more)])
