@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hashlib
 import hmac
 import json
@@ -31,11 +32,13 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import ClientSession, TCPConnector, web
 
@@ -306,10 +309,36 @@ class LoopLag:
     worst_cpu: float = 0.0
     cpu_over_20ms: int = 0
     ticks: int = 0
+    # Where the loop's thread was, sampled while a tick is overdue: Bulwark's frames only.
+    where: collections.Counter[str] = field(default_factory=collections.Counter)
+    _last: float = field(default_factory=time.monotonic)
+
+    def sample_stalls(self) -> None:
+        """Sample the loop thread's stack from another thread whenever a tick is 20 ms late."""
+        loop_thread = threading.get_ident()
+
+        def sampler() -> None:
+            while True:
+                time.sleep(0.002)
+                if time.monotonic() - self._last < TICK + 0.020:
+                    continue
+                frame = sys._current_frames().get(loop_thread)
+                if frame is None:
+                    continue
+                ours = [
+                    f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
+                    for f in traceback.extract_stack(frame)
+                    if f"{os.sep}bot{os.sep}" in f.filename
+                ]
+                if ours:
+                    self.where[" > ".join(ours[-3:])] += 1
+
+        threading.Thread(target=sampler, daemon=True).start()
 
     async def watch(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            self._last = time.monotonic()
             due = loop.time() + TICK
             cpu = time.thread_time()
             await asyncio.sleep(TICK)
@@ -419,6 +448,7 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
     # A serve process that runs has its key loaded and a token minted: not measured.
     await runtime.gateway(installation).client.getitem("/rate_limit")
     lag = LoopLag()
+    lag.sample_stalls()
     watcher = asyncio.create_task(lag.watch())
     rss_before = rss_kib()
     resyncs: list[float] = []
@@ -471,6 +501,8 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
         f"ticks with over 20 ms: {lag.cpu_over_20ms}"
     )
     print(f"  serve process RSS: {rss_before / 1024:.0f} MiB before, peak {peak_rss_mib():.0f} MiB")
+    for place, count in lag.where.most_common(5):
+        print(f"  stalled in Bulwark's code ({count} samples of 2 ms): {place}")
 
 
 def main() -> None:
