@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,7 +14,7 @@ from bot.core.models import FindingKind, Outcome, RepoStatus
 from bot.core.policy import WriteMode
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
-from bot.engine.scan import REPOS_QUERY, RestReason, ScanResult, scan_org
+from bot.engine.scan import REPOS_QUERY, Page, RestReason, ScanResult, fetching_ahead, scan_org
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
@@ -211,3 +212,38 @@ async def test_the_resync_repairs_the_others_when_one_node_is_refused(
     status = bulwark.runtime.statuses.get("acme/locked")
     assert status is not None and status.outcome is Outcome.ERROR
     assert [f.kind for f in status.findings] == [FindingKind.UNREADABLE]
+
+
+async def test_fetching_ahead_yields_every_page_in_order_and_stops_cleanly() -> None:
+    asked: list[int] = []
+
+    async def pages() -> AsyncIterator[Page]:
+        for n in range(3):
+            asked.append(n)
+            yield Page(nodes=[{"n": n}], total=3, cost=1)
+
+    got = [page.nodes[0]["n"] async for page in fetching_ahead(pages())]
+    assert got == [0, 1, 2]
+    assert asked == [0, 1, 2]
+
+
+async def test_fetching_ahead_stops_the_page_asked_ahead_when_the_scan_stops() -> None:
+    asked: list[object] = []
+    answer = asyncio.Event()  # GitHub never answers the page asked ahead
+
+    async def pages() -> AsyncIterator[Page]:
+        yield Page(nodes=[{"n": 0}], total=2, cost=1)
+        asked.append(1)
+        try:
+            await answer.wait()
+        except asyncio.CancelledError:
+            asked.append("cancelled")
+            raise
+        yield Page(nodes=[{"n": 1}], total=2, cost=1)
+
+    ahead = fetching_ahead(pages())
+    first = await anext(ahead)
+    await asyncio.sleep(0)  # the next page is being asked for
+    await ahead.aclose()  # the scan stops here
+    assert first.nodes[0]["n"] == 0
+    assert asked == [1, "cancelled"]
