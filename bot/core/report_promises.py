@@ -57,13 +57,20 @@ def _protection_row(
 def promises_table(statuses: Sequence[RepoStatus], settings: OrgSettings, org: str) -> str:
     """Return the Promises section: protection now, two-factor, owners, a security policy."""
     reviews = (FindingKind.REVIEWS_MISSING, FindingKind.REVIEWS_TOO_FEW)
-    check = (FindingKind.CHECK_MISSING,)
+    # A check held back because nothing reports it is not required either.
+    check = (
+        FindingKind.CHECK_MISSING,
+        FindingKind.CHECK_NOT_REPORTING,
+        FindingKind.CODEQL_UNAVAILABLE,
+    )
+    # A hidden bypass list leaves the promise unproven: not met until classic protection binds.
+    admins = (FindingKind.ADMINS_NOT_ENFORCED, FindingKind.BYPASS_UNKNOWN)
     rows = [
         _protection_row(statuses, PromiseId.CHANGES_VIA_PULL_REQUEST, reviews[:1]),
         _protection_row(statuses, PromiseId.INDEPENDENT_REVIEW, reviews),
         _protection_row(statuses, PromiseId.CODEQL_EVERY_CHANGE, check, "CodeQL"),
         _protection_row(statuses, PromiseId.FAILING_TESTS_BLOCK_MERGE, check, "test"),
-        _protection_row(statuses, PromiseId.NO_ADMIN_BYPASS, (FindingKind.ADMINS_NOT_ENFORCED,)),
+        _protection_row(statuses, PromiseId.NO_ADMIN_BYPASS, admins),
         _mfa_row(settings),
         _owners_row(settings),
         _disclosure_row(settings),
