@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from bot.core.markdown import counted
+
 CODEQL_CHECK = "CodeQL"
 DEFAULT_MAX_ORG_OWNERS = 5
 PASSING = frozenset({"SUCCESS", "NEUTRAL", "SKIPPED"})
@@ -440,7 +442,7 @@ def failing_tests_block_merge(repos: Sequence[RepoFacts]) -> PromiseResult:
     )
     summary = (
         f"tests required on {required} of {len(repos)} repositories; "
-        f"{len(failing)} merges with failing tests"
+        f"{counted(len(failing), 'merge')} with failing tests"
     )
     figures: dict[str, int | str | list[str]] = {
         "repositories": len(repos),
@@ -563,8 +565,8 @@ def few_admins(org: OrgFacts, repos: Sequence[RepoFacts]) -> PromiseResult:
         "repository_admins_outside_owners": outside,
     }
     summary = (
-        f"{len(org.owners)} org owners (limit {org.max_owners}); "
-        f"{len(outside)} repository admins outside them"
+        f"{counted(len(org.owners), 'org owner')} (limit {org.max_owners}); "
+        f"{counted(len(outside), 'repository admin')} outside them"
     )
     status = Status.NOT_MET if exceptions else (Status.PARTIAL if unknown else Status.MET)
     return PromiseResult(

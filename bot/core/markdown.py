@@ -113,3 +113,8 @@ def _cut(text: str, max_len: int) -> str:
     if len(text) <= max_len:
         return text
     return text[: max(max_len - 1, 0)] + ELLIPSIS
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """Return `n word`, the word in the plural unless n is 1 ("1 org owner", "2 merges")."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"

@@ -155,10 +155,6 @@ class RulesetProtection:
         """Return one ruleset's requirements, or None when it applies none."""
         return dict(self.by_ruleset).get(ruleset_id) if ruleset_id is not None else None
 
-    def declared_of(self, ruleset_id: int | None) -> Requirements | None:
-        """Return what a ruleset declares, applied to this branch or not."""
-        return dict(self.declared).get(ruleset_id) if ruleset_id is not None else None
-
     def raw_of(self, ruleset_id: int | None) -> Mapping[str, Any] | None:
         """Return a readable ruleset as GitHub returned it, or None."""
         return dict(self.raw).get(ruleset_id) if ruleset_id is not None else None

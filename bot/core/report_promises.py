@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.evidence import ICONS, PromiseId, Status
-from bot.core.markdown import code, table
+from bot.core.markdown import code, counted, table
 from bot.core.models import FindingKind, Outcome, RepoStatus
 
 JUDGED = (Outcome.COMPLIANT, Outcome.FIXED, Outcome.DRIFTED)
@@ -105,7 +105,9 @@ def _owners_row(settings: OrgSettings) -> list[str]:
         return _row(PromiseId.FEW_ADMINS, Status.UNKNOWN, "the owners could not be read")
     status = Status.MET if settings.owners <= settings.max_owners else Status.NOT_MET
     return _row(
-        PromiseId.FEW_ADMINS, status, f"{settings.owners} org owners (limit {settings.max_owners})"
+        PromiseId.FEW_ADMINS,
+        status,
+        f"{counted(settings.owners, 'org owner')} (limit {settings.max_owners})",
     )
 
 

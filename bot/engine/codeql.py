@@ -55,9 +55,7 @@ async def read_reported(gh: Gateway, owner: str, name: str, default_branch: str)
         runs = await gh.check_runs_for_ref(owner, name, default_branch)
         return Reported(
             frozenset(
-                Reporter(
-                    str(r["name"]), (r.get("app") or {}).get("id"), (r.get("app") or {}).get("slug")
-                )
+                Reporter(str(r["name"]), (r.get("app") or {}).get("id"), _slug(r))
                 for r in runs
                 if r.get("name")
             )

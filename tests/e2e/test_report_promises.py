@@ -19,7 +19,7 @@ async def test_the_report_opens_with_the_promises_table(
     body = the_report(sandbox)["body"]
     assert body.splitlines()[3] == "### Promises"
     assert "| `mfa_required` | ❌ `not_met` |" in body
-    assert "| `few_admins` | ✅ `met` | 1 org owners (limit 5) |" in body
+    assert "| `few_admins` | ✅ `met` | 1 org owner (limit 5) |" in body
     assert (
         "| `no_admin_bypass` | ❌ `not_met` | protection requires it on 0 of 2 repositories |"
         in body
