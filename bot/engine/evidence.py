@@ -253,13 +253,14 @@ async def _read_batch(gh: Gateway, batch: list[Unit], since: str, until: str, co
         )
     cost.graphql_requests += 1
     try:
-        data, errors = await gh.graphql_partial(history_query(len(batch)), **variables)
+        answer = await gh.graphql_answer(history_query(len(batch)), **variables)
     except GitHubError as exc:  # the whole request failed: these units only are unknown
         for unit in batch:
             unit.error, unit.done = f"GitHub would not answer: {exc}", True
         return
+    data = answer.data or {}
     cost.graphql_points += int((data.get("rateLimit") or {}).get("cost") or 0)
-    failed = _errors_by_alias(errors)
+    failed = _errors_by_alias(answer.errors)
     for i, unit in enumerate(batch):
         _take_page(unit, data.get(f"r{i}"), failed.get(f"r{i}"))
 

@@ -411,12 +411,11 @@ class Gateway(_Base):
                 e if isinstance(e, dict) else {"message": str(e)}
                 for e in answer.get("errors") or []
             ]
-            data = answer.get("data")
-            found = GraphQLAnswer(data if isinstance(data, dict) else None, tuple(errors))
-            if not _rate_limited(errors) or attempt >= self.client.retry.attempts:
-                if _rate_limited(errors):
-                    raise QueryFailed(errors)
-                return found
+            if not _rate_limited(errors):
+                data = answer.get("data")
+                return GraphQLAnswer(data if isinstance(data, dict) else None, tuple(errors))
+            if attempt >= self.client.retry.attempts:
+                raise QueryFailed(errors)
             await self.client.wait_for_reset(self._reset_at())
 
     async def _graphql_once(self, query: str, payload: Json) -> Json:
@@ -434,20 +433,6 @@ class Gateway(_Base):
         return cast(Json, await self._get("/rate_limit"))
 
     # Evidence: history and settings, read only
-
-    async def graphql_partial(self, query: str, **variables: Any) -> tuple[Json, list[Any]]:
-        """Run a GraphQL query; return its data and field errors (a partial answer is kept)."""
-        payload = {"query": query, "variables": variables}
-        attempt = 0
-        while True:
-            attempt += 1
-            answer = await self._graphql_once(query, payload)
-            errors = list(answer.get("errors") or [])
-            if not _rate_limited(errors):
-                return cast(Json, answer.get("data") or {}), errors
-            if attempt >= self.client.retry.attempts:
-                raise QueryFailed(errors)
-            await self.client.wait_for_reset(self._reset_at())
 
     async def org(self, org: str) -> Json | None:
         """Return an organization (owners-only fields are null to anyone else), or None."""
