@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.clock import Clock
@@ -49,15 +49,26 @@ class Resync:
         self.interval = interval
 
     async def enqueue(
-        self, installation_id: int, *, delivery_id: str, repos: Iterable[str] | None = None
+        self,
+        installation_id: int,
+        *,
+        delivery_id: str,
+        repos: Iterable[str] | None = None,
+        account: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Queue a resync of an installation (all its repos, or the ones named)."""
+        """Queue a resync of an installation (all its repos, or the ones named).
+
+        `account`, the installation's as a listing already showed it, saves asking again.
+        """
         names = sorted(repos) if repos is not None else None
+        payload: dict[str, Any] = {"repos": names} if names is not None else {}
+        if account is not None:
+            payload["account"] = {"login": account.get("login"), "type": account.get("type")}
         job = Job(
             kind=JobKind.RESYNC,
             delivery_id=delivery_id,
             installation_id=installation_id,
-            payload={"repos": names} if names is not None else {},
+            payload=payload,
             dedupe_key=None if names is not None else f"resync:{installation_id}",
         )
         return await self.queue.put(job)
@@ -74,7 +85,9 @@ class Resync:
             if inst.get("suspended_at"):
                 continue
             stamp = int(self.clock.time())
-            queued += await self.enqueue(int(inst["id"]), delivery_id=f"{reason}-{stamp}")
+            queued += await self.enqueue(
+                int(inst["id"]), delivery_id=f"{reason}-{stamp}", account=inst.get("account")
+            )
         return queued
 
     async def forever(self) -> None:
@@ -90,9 +103,18 @@ class Resync:
             reason = "periodic"
             await self.clock.sleep(self.interval)
 
-    async def run(self, gh: Gateway, installation_id: int, only: list[str] | None) -> None:
+    async def run(
+        self,
+        gh: Gateway,
+        installation_id: int,
+        only: list[str] | None,
+        account: Mapping[str, Any] | None = None,
+    ) -> None:
         """Resync one installation: scan its org, or reconcile through REST without one."""
-        org = await self._org_of(installation_id)
+        if account is None:  # queued by a webhook: ask which account it is on
+            installation = await self.clients.for_app().installation(installation_id)
+            account = (installation or {}).get("account") or {}
+        org = _org_login(account)
         if org is not None:
             self.policies.forget(org)  # read the org policy afresh for every resync
             try:
@@ -125,14 +147,6 @@ class Resync:
                 return
         await self._rest(gh, only)
 
-    async def _org_of(self, installation_id: int) -> str | None:
-        """Return the login of the org an installation is on, or None for a user account."""
-        installation = await self.clients.for_app().installation(installation_id)
-        account = (installation or {}).get("account") or {}
-        if account.get("type") != "Organization" or not account.get("login"):
-            return None
-        return str(account["login"])
-
     async def _rest(self, gh: Gateway, only: list[str] | None) -> None:
         """Reconcile every repository of the installation through REST, one by one."""
         repos = await gh.installation_repositories()
@@ -156,3 +170,10 @@ class Resync:
                     log.exception("reconcile crashed", extra={"repo": repo.get("full_name")})
 
         await asyncio.gather(*(one(r) for r in repos))
+
+
+def _org_login(account: Mapping[str, Any]) -> str | None:
+    """Return the login of an installation's account when it is an org, else None."""
+    if account.get("type") != "Organization" or not account.get("login"):
+        return None
+    return str(account["login"])

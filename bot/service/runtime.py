@@ -240,7 +240,13 @@ class Runtime:
         assert job.installation_id is not None
         named = job.payload.get("repos")
         only = [str(n) for n in named] if isinstance(named, list) else None
-        await self.resyncs.run(self.gateway(job.installation_id), job.installation_id, only)
+        account = job.payload.get("account")
+        await self.resyncs.run(
+            self.gateway(job.installation_id),
+            job.installation_id,
+            only,
+            account if isinstance(account, Mapping) else None,
+        )
 
     async def _report(self, job: Job) -> None:
         assert job.installation_id is not None

@@ -71,6 +71,19 @@ async def test_second_resync_writes_nothing(bulwark: Embedded) -> None:
     assert [w for w in writes if "/protection" in w.path] == []
 
 
+async def test_a_periodic_resync_asks_for_each_installation_once(bulwark: Embedded) -> None:
+    installation_id = await install(bulwark)
+    bulwark.sandbox.requests.clear()
+
+    assert await bulwark.runtime.resync_all() == 1
+    await bulwark.settle()
+
+    paths = [r.path for r in bulwark.sandbox.requests]
+    assert paths.count("/app/installations") == 1
+    # The listing names each installation's account: no second ask per installation.
+    assert f"/app/installations/{installation_id}" not in paths
+
+
 async def test_deleted_protection_is_restored_after_the_webhook(bulwark: Embedded) -> None:
     state = bulwark.sandbox.state
     state.add_repo("acme", "api")
