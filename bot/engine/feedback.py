@@ -143,10 +143,9 @@ async def publish_check(
     body: dict[str, Any],
     *,
     app_id: int,
-    memory: FeedbackMemory | None = None,
+    memory: FeedbackMemory,
 ) -> Mapping[str, Any]:
     """Create the head SHA's check run, or update the one Bulwark (App `app_id`) made before."""
-    memory = memory or FeedbackMemory(maxsize=1)
     key = (f"{owner}/{repo}".lower(), head_sha)
     update = {k: v for k, v in body.items() if k != "head_sha"}
     known = memory.check_run(key)
@@ -173,13 +172,12 @@ async def publish_comment(
     verdict: BranchVerdict,
     *,
     login: str,
-    memory: FeedbackMemory | None = None,
+    memory: FeedbackMemory,
 ) -> CommentOutcome:
     """Keep one status comment on the PR: created on drift, edited in place, marked resolved.
 
     Only a comment by `login` (Bulwark's own bot user) is Bulwark's to edit.
     """
-    memory = memory or FeedbackMemory(maxsize=1)
     key = (f"{owner}/{repo}".lower(), number)
     known = memory.comment(key)
     if known is None and not verdict.findings:

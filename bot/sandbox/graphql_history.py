@@ -181,7 +181,7 @@ def ref_node(state: State, repo: Repo, qualified: str, page: Pager) -> JSON | No
 
 
 def repo_fields(state: State, repo: Repo, page: Pager) -> JSON:
-    """Return the Repository fields history reading adds: `ref` and direct `collaborators`."""
+    """Return the Repository fields history reading adds: direct `collaborators`."""
 
     def collaborators(
         _: Any, first: int | None = None, after: str | None = None, **__: Any
@@ -199,7 +199,4 @@ def repo_fields(state: State, repo: Repo, page: Pager) -> JSON:
         found["nodes"] = [edge["node"] for edge in found["edges"]]
         return found
 
-    return {
-        "ref": lambda _, qualifiedName, **__: ref_node(state, repo, qualifiedName, page),
-        "collaborators": collaborators,
-    }
+    return {"collaborators": collaborators}

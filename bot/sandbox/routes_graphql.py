@@ -294,7 +294,7 @@ def _pull_node(state: State, repo: Repo, pull: JSON) -> JSON:
         "__typename": "PullRequest",
         "id": f"PR_{pull['id']}",
         "number": pull["number"],
-        "state": "MERGED" if pull["merged"] else pull["state"].upper(),
+        "state": _pull_state(pull),
         "headRefOid": pull["head_sha"],
         "headRefName": pull["head_ref"],
         "baseRefName": pull["base"],

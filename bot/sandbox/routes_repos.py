@@ -209,10 +209,7 @@ async def update_reviews(request: web.Request) -> web.Response:
 @routes.get(PROTECTION)
 async def get_protection(request: web.Request) -> web.Response:
     """Return a branch's classic protection, or 404 Branch not protected."""
-    repo, branch = _protected_repo(request)
-    if repo.protection_disabled:
-        # GET answers like PUT here (see the project's notes on the live API).
-        raise error(404, "Branch protection has been disabled on this repository")
+    repo, branch = _protected_repo(request)  # 404 where classic protection is disabled
     _stored(repo, branch)
     return respond(state_of(request).protection(repo.owner, repo.name, branch))
 

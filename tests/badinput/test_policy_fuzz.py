@@ -94,7 +94,8 @@ _TEXT = st.one_of(st.text(max_size=300), st.lists(_PIECES | st.text(max_size=4))
 
 
 def assert_located(errors: list[PolicyError], text: str) -> None:
-    lines = text.count("\n") + 2
+    # YAML (1.1, as PyYAML reads it) also breaks lines at \r, NEL and the Unicode separators.
+    lines = sum(text.count(c) for c in ("\n", "\r", "\x85", "\u2028", "\u2029")) + 2
     for error in errors:
         assert error.file == FILE
         assert error.message
