@@ -43,6 +43,7 @@ from bot.core.reporting import (
     codeql_wanted,
     has_reported_fields,
     reported_from,
+    requires_codeql,
 )
 
 
@@ -100,7 +101,7 @@ def _codeql_from_page(status: RepoStatus, policy: Policy, reported: Reported | N
 
     Whether default setup can run otherwise takes REST (the reconcile asks).
     """
-    if reported is None or not any(c.context == CODEQL_CHECK for c in policy.checks):
+    if reported is None or not requires_codeql(policy.checks):
         return status
     if not codeql_wanted(policy.checks, reported):
         return replace(status, codeql=CodeQLState.REPORTING.value)

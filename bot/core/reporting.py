@@ -178,6 +178,11 @@ def setup_refusal(status: int, message: str, *, archived: bool = False) -> Unava
     return None
 
 
+def requires_codeql(checks: Iterable[CheckRequirement]) -> bool:
+    """Tell whether the policy requires the CodeQL check."""
+    return any(c.context == CODEQL_CHECK for c in checks)
+
+
 def codeql_wanted(checks: Iterable[CheckRequirement], reported: Reported) -> bool:
     """Tell whether the policy requires CodeQL and nothing reports it yet."""
     return any(c.context == CODEQL_CHECK and not reported.reports(c) for c in checks)

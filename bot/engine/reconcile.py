@@ -27,12 +27,12 @@ from bot.core.plan import RULESET_NAME, PartialWrite, Plan, partial_write, plan
 from bot.core.policy import Mode, Policy, WriteMode, excluded_reason, protected_branches
 from bot.core.protection import BranchProtection, parse_classic, parse_rules
 from bot.core.reporting import (
-    CODEQL_CHECK,
     CodeQLState,
     Reported,
     codeql_wanted,
     has_reported_fields,
     reported_from,
+    requires_codeql,
 )
 from bot.engine.codeql import CodeQL, ensure_codeql, read_reported
 from bot.engine.event_read import read_node
@@ -280,7 +280,7 @@ class Reconciler:
             return status
         owner, name = status.repo.split("/", 1)
         policy, _ = await self.policies.for_repo(gh, owner, name)
-        if not any(c.context == CODEQL_CHECK for c in policy.checks):
+        if not requires_codeql(policy.checks):
             return status
         languages = reported_from(node).codeql_languages
         writes = write.writes(policy.mode)
@@ -289,7 +289,7 @@ class Reconciler:
     async def _codeql(self, gh: Gateway, target: Target) -> CodeQL | None:
         """Where CodeQL stands, when the policy requires it; turn default setup on if allowed."""
         policy, reported = target.policy, target.reported or Reported()
-        if not any(c.context == CODEQL_CHECK for c in policy.checks):
+        if not requires_codeql(policy.checks):
             return None
         if not codeql_wanted(policy.checks, reported):
             return CodeQL(CodeQLState.REPORTING)

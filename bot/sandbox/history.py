@@ -11,11 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from bot.clock import isoformat
-from bot.sandbox.state import JSON, Account, Repo, State
+from bot.sandbox.state import ACTIONS_APP, CODEQL_APP, CODEQL_CHECK, JSON, Account, Repo, State
 
 WEB = "https://github.com"
-CODEQL_APP_ID = 57789  # github-advanced-security reports the `CodeQL` results check
-ACTIONS_APP_ID = 15368  # GitHub Actions reports workflow jobs such as `test`
 
 
 # ---- seeding ---------------------------------------------------------------------------
@@ -57,7 +55,8 @@ def check_at(
     state: State, owner: str, repo: str, sha: str, *, name: str, conclusion: str, at: float
 ) -> JSON:
     """Complete a check run on a commit at time `at` (CodeQL by its app, others by Actions)."""
-    app_id = CODEQL_APP_ID if name == "CodeQL" else ACTIONS_APP_ID
+    # github-advanced-security reports the `CodeQL` results check, Actions the jobs.
+    app_id = state.app_id_of(CODEQL_APP if name == CODEQL_CHECK else ACTIONS_APP)
     body = {"name": name, "head_sha": sha, "conclusion": conclusion, "status": "completed"}
     run = state.add_check_run(owner, repo, body, app_id=app_id)
     run["started_at"] = run["completed_at"] = isoformat(at)
