@@ -68,8 +68,12 @@ class RetryPolicy:
 
     @classmethod
     def for_tests(cls) -> RetryPolicy:
-        """Return a policy with no back-off and a short timeout."""
-        return cls(base_delay=0.0, max_delay=0.0, timeout=0.5)
+        """Return a policy with no back-off and a short timeout.
+
+        Short, not tiny: an in-process sandbox answers a page while the scan judges the one
+        before it on the same loop, and a loaded CI machine must not turn that into a retry.
+        """
+        return cls(base_delay=0.0, max_delay=0.0, timeout=5.0)
 
     def backoff(self, attempt: int) -> float:
         """Return a full-jitter exponential delay for this 1-based attempt."""
