@@ -25,11 +25,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import gc
 import hashlib
 import hmac
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import threading
@@ -262,21 +264,52 @@ RESYNC_ORG = "bench"
 TICK = 0.005  # the loop-lag probe's period
 
 
-def sandbox_org(repos: int, latency: float) -> None:
-    """Run a sandbox holding an org of `repos` repositories; print how to reach it (JSON)."""
-    from scan import build  # bench/scan.py: the same org shape as the scan benchmark
+def sandbox_org(repos: int, latency: float, shape: str, processes: int) -> None:
+    """Run a sandbox holding an org of `repos` repositories; print how to reach it (JSON).
+
+    With `processes` > 1 the state is built once, an installation token minted, and
+    the process forks: every copy serves the same port (SO_REUSEPORT), the kernel
+    spreading connections among them, as GitHub spreads requests among its servers.
+    Each copy keeps its own state from then on: the resync only reads the org (report
+    mode); the report issue it writes lands in whichever copy answers.
+    """
+    import socket
+
+    from scan import build  # bench/scan.py: the same org shapes as the scan benchmark
 
     from bot.cli.manifest import app_permissions
     from bot.sandbox import Sandbox
 
+    box = Sandbox(latency=latency, clock=SystemClock(), permissions=app_permissions())
+    box.rate_limits.limit = lambda resource, key="": 10**9  # type: ignore[method-assign]
+    build(box, repos, shape)
+    # Report mode: a periodic resync of a converged org reads; it does not write.
+    box.state.add_file(RESYNC_ORG, ".github", ".github/repo-protection.yml", "mode: report\n")
+    installation = box.state.install(RESYNC_ORG)
+    token = box.state.create_token(installation)  # before the fork: every copy knows it
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    bound_r, bound_w = os.pipe()
+    children = 0
+    for _ in range(processes - 1):
+        if os.fork() == 0:
+            os.close(bound_r)
+            break
+        children += 1
+    else:
+        os.close(bound_w)
+        bound_w = -1
+
     async def run() -> None:
-        box = Sandbox(latency=latency, clock=SystemClock(), permissions=app_permissions())
-        box.rate_limits.limit = lambda resource, key="": 10**9  # type: ignore[method-assign]
-        build(box, repos)
-        # Report mode: a periodic resync of a converged org reads; it does not write.
-        box.state.add_file(RESYNC_ORG, ".github", ".github/repo-protection.yml", "mode: report\n")
-        installation = box.state.install(RESYNC_ORG)
-        await box.start()
+        await box.start(port=port, reuse_port=True)
+        if bound_w != -1:  # a forked copy: tell the first one it listens, then serve
+            os.write(bound_w, b"1")
+            await asyncio.Event().wait()
+        for _ in range(children):
+            os.read(bound_r, 1)
+        holder.close()
         settings = {
             "app_id": box.app_id,
             "private_key": box.private_key_pem,
@@ -284,6 +317,8 @@ def sandbox_org(repos: int, latency: float) -> None:
             "github_api_url": box.api_url,
             "github_graphql_url": box.graphql_url,
             "installation": installation,
+            "token": token.token,
+            "token_expires_at": token.expires_at,
         }
         print(json.dumps(settings), flush=True)
         await asyncio.Event().wait()
@@ -309,31 +344,7 @@ class LoopLag:
     worst_cpu: float = 0.0
     cpu_over_20ms: int = 0
     ticks: int = 0
-    # Where the loop's thread was, sampled while a tick is overdue: Bulwark's frames only.
-    where: collections.Counter[str] = field(default_factory=collections.Counter)
     _last: float = field(default_factory=time.monotonic)
-
-    def sample_stalls(self) -> None:
-        """Sample the loop thread's stack from another thread whenever a tick is 20 ms late."""
-        loop_thread = threading.get_ident()
-
-        def sampler() -> None:
-            while True:
-                time.sleep(0.002)
-                if time.monotonic() - self._last < TICK + 0.020:
-                    continue
-                frame = sys._current_frames().get(loop_thread)
-                if frame is None:
-                    continue
-                ours = [
-                    f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
-                    for f in traceback.extract_stack(frame)
-                    if f"{os.sep}bot{os.sep}" in f.filename
-                ]
-                if ours:
-                    self.where[" > ".join(ours[-3:])] += 1
-
-        threading.Thread(target=sampler, daemon=True).start()
 
     async def watch(self) -> None:
         loop = asyncio.get_running_loop()
@@ -349,6 +360,123 @@ class LoopLag:
             self.over_20ms += late > 0.020
             self.worst_cpu = max(self.worst_cpu, held)
             self.cpu_over_20ms += held > 0.020
+
+
+@dataclass
+class LoopSteps:
+    """How long each single step of the event loop (one callback, one task step) ran.
+
+    Wraps the loop's Handle._run in this process: the CPU the loop's thread spent in
+    one step is the time that step held the loop (the OS taking the core away is not
+    counted). Each step over 20 ms is charged to the task it advanced, named by the
+    coroutine the task runs; a thread samples the stack of a step still running past
+    20 ms, so the place in Bulwark's code is known too.
+    """
+
+    worst: collections.Counter[str] = field(default_factory=collections.Counter)
+    over_20ms: collections.Counter[str] = field(default_factory=collections.Counter)
+    where: collections.Counter[str] = field(default_factory=collections.Counter)
+    steps: int = 0
+    # The cyclic garbage collector stops every thread: each pass's length, by generation.
+    gc_worst: dict[int, float] = field(default_factory=dict)
+    gc_passes: collections.Counter[int] = field(default_factory=collections.Counter)
+    gc_over_20ms: int = 0
+    gc_tracked: list[str] = field(default_factory=list)
+    _began: float | None = None
+    _gc_began: float = 0.0
+    _gc_cpu: float = 0.0
+
+    def install(self) -> None:
+        original = asyncio.events.Handle._run
+        timer = self
+
+        def timed(handle: asyncio.events.Handle) -> None:
+            timer._began = time.monotonic()
+            cpu = time.thread_time()
+            try:
+                original(handle)
+            finally:
+                held = time.thread_time() - cpu
+                timer._began = None
+                timer.steps += 1
+                if held > 0.020:
+                    owner = step_owner(handle)
+                    timer.over_20ms[owner] += 1
+                    timer.worst[owner] = max(timer.worst[owner], held)
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+
+        def collected(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                self._gc_began = time.perf_counter()
+                self._gc_cpu = time.thread_time()
+                return
+            took = time.perf_counter() - self._gc_began
+            generation = info["generation"]
+            self.gc_passes[generation] += 1
+            self.gc_worst[generation] = max(self.gc_worst.get(generation, 0.0), took)
+            self.gc_over_20ms += took > 0.020
+            if generation == 2:
+                cpu = (time.thread_time() - self._gc_cpu) * 1000
+                self.gc_tracked.append(
+                    f"{len(gc.get_objects()):,} kept, {info['collected']:,} freed, "
+                    f"{took * 1000:.0f} ms ({cpu:.0f} ms CPU)"
+                )
+
+        gc.callbacks.append(collected)
+        loop_thread = threading.get_ident()
+
+        def sampler() -> None:
+            while True:
+                time.sleep(0.002)
+                began = self._began
+                if began is None or time.monotonic() - began < 0.020:
+                    continue
+                frame = sys._current_frames().get(loop_thread)
+                if frame is None:
+                    continue
+                ours = [
+                    f"{os.path.basename(f.filename)}:{f.lineno} {f.name}"
+                    for f in traceback.extract_stack(frame)
+                    if f"{os.sep}bot{os.sep}" in f.filename or "site-packages" in f.filename
+                ]
+                if ours:
+                    self.where[" > ".join(ours[-4:])] += 1
+
+        threading.Thread(target=sampler, daemon=True).start()
+
+
+def step_owner(handle: asyncio.events.Handle) -> str:
+    """Name the coroutine whose task this loop step advanced (or the plain callback)."""
+    callback = handle._callback  # type: ignore[attr-defined]
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        coro = task.get_coro()
+        return getattr(coro, "__qualname__", repr(coro))
+    return getattr(callback, "__qualname__", repr(callback))
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """Return a process's user + system CPU time so far, in seconds (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(group: int) -> float:
+    """Return the CPU time so far of every process in a process group (Linux)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def peak_rss_mib() -> float:
@@ -409,15 +537,27 @@ def load(url: str, secret: str, installation: int, rate: float, seconds: float) 
     asyncio.run(run())
 
 
-async def during_resync(repos: int, rate: float, seconds: float, latency: float) -> None:
-    """Acknowledge deliveries in this process while it resyncs an org of `repos` repositories."""
-    from bot.app import build_runtime
+async def during_resync(
+    repos: int,
+    rate: float,
+    seconds: float,
+    latency: float,
+    shape: str,
+    processes: int,
+    count: int,
+) -> None:
+    """Acknowledge deliveries in this process while it resyncs an org of `repos` repositories.
+
+    `rate` 0: no deliveries; `count` resyncs, alone.
+    """
+    from bot.app import build_runtime, freeze_start_up_objects
     from bot.service.server import forgetting_failures
     from bot.store.deliveries import DeliveryMemory
 
     sandbox = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--sandbox-org", str(repos), "--latency", str(latency),
-        stdout=asyncio.subprocess.PIPE,
+        "--shape", shape, "--sandbox-processes", str(processes),
+        stdout=asyncio.subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     assert sandbox.stdout is not None
     reach = json.loads(await sandbox.stdout.readline())
@@ -445,31 +585,42 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
     url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
     await queue.start(forgetting_failures(runtime.run, seen))
     installation = int(reach["installation"])
-    # A serve process that runs has its key loaded and a token minted: not measured.
+    # A serve process that runs has its key loaded and a token minted: not measured. The
+    # token is the one the sandbox minted before it forked, which all its copies know.
+    runtime.clients.tokens._tokens[installation] = (reach["token"], reach["token_expires_at"])
     await runtime.gateway(installation).client.getitem("/rate_limit")
+    freeze_start_up_objects()  # as `serve` does once its runtime is built
     lag = LoopLag()
-    lag.sample_stalls()
+    steps = LoopSteps()
+    steps.install()
     watcher = asyncio.create_task(lag.watch())
     rss_before = rss_kib()
+    cpus: list[tuple[float, float]] = []  # CPU seconds of each resync: (serve, sandbox)
     resyncs: list[float] = []
 
     async def resync_until(stop: asyncio.Event) -> None:
         gh = runtime.gateway(installation)
         while not stop.is_set():
             began = time.perf_counter()
+            cpu = cpu_seconds(), group_cpu_seconds(sandbox.pid)
             await runtime.resyncs.run(gh, installation, None)
             resyncs.append(time.perf_counter() - began)
+            cpus.append((cpu_seconds() - cpu[0], group_cpu_seconds(sandbox.pid) - cpu[1]))
+            if rate == 0 and len(resyncs) >= count:
+                return
 
     stop = asyncio.Event()
     resyncing = asyncio.create_task(resync_until(stop))
+    out = json.dumps({"latencies": [], "errors": 0, "seconds": 0.0})
     try:
-        loader = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--load", url, "--secret", settings.webhook_secret,
-            "--installation", str(installation), "--rate", str(rate),
-            "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, _ = await loader.communicate()
-        stop.set()
+        if rate > 0:
+            loader = await asyncio.create_subprocess_exec(
+                sys.executable, __file__, "--load", url, "--secret", settings.webhook_secret,
+                "--installation", str(installation), "--rate", str(rate),
+                "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out = (await loader.communicate())[0].decode()
+            stop.set()
         await resyncing  # the resync under way finishes: its whole run is measured
         await queue.join()
     finally:
@@ -477,21 +628,28 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
         await queue.close(timeout=10)
         await runtime.close()
         await runner.cleanup()
-        sandbox.terminate()
+        os.killpg(sandbox.pid, signal.SIGTERM)  # the sandbox and the copies it forked
         await sandbox.wait()
     sent = json.loads(out)
     lat = sorted(sent["latencies"])
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
     print(
-        f"during a resync of {repos} repositories ({latency * 1000:g} ms per sandbox request; "
-        "the sandbox in its own process, the load sender in a third)"
+        f"during a resync of {repos} repositories, shape {shape} "
+        f"({latency * 1000:g} ms per sandbox request; "
+        f"the sandbox in {processes} process(es) of its own, the load sender in another)"
     )
-    print(
-        f"  {len(lat)} deliveries in {sent['seconds']:.1f} s ({len(lat) / sent['seconds']:.0f}/s): "
-        f"ack p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms; "
-        f"over 1 s: {sum(1 for x in lat if x > 1.0)}; errors {sent['errors']}"
-    )
+    if lat:
+        print(
+            f"  {len(lat)} deliveries in {sent['seconds']:.1f} s "
+            f"({len(lat) / sent['seconds']:.0f}/s): "
+            f"ack p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, max {lat[-1] * 1000:.1f} ms; "
+            f"over 1 s: {sum(1 for x in lat if x > 1.0)}; errors {sent['errors']}"
+        )
     print(f"  resyncs: {len(resyncs)}, seconds each: " + ", ".join(f"{s:.1f}" for s in resyncs))
+    print(
+        "  CPU seconds during each (serve, of which acknowledging too / sandbox): "
+        + ", ".join(f"{a:.1f} / {b:.1f}" for a, b in cpus)
+    )
     print(
         f"  longest loop stall: {lag.worst * 1000:.1f} ms over {lag.ticks} ticks of "
         f"{TICK * 1000:g} ms; stalls over 20 ms: {lag.over_20ms}"
@@ -501,8 +659,20 @@ async def during_resync(repos: int, rate: float, seconds: float, latency: float)
         f"ticks with over 20 ms: {lag.cpu_over_20ms}"
     )
     print(f"  serve process RSS: {rss_before / 1024:.0f} MiB before, peak {peak_rss_mib():.0f} MiB")
-    for place, count in lag.where.most_common(5):
-        print(f"  stalled in Bulwark's code ({count} samples of 2 ms): {place}")
+    print(f"  loop steps: {steps.steps:,}; over 20 ms of CPU, by the coroutine they advanced:")
+    for owner, count in steps.over_20ms.most_common():
+        print(f"    {owner}: {count}, longest {steps.worst[owner] * 1000:.1f} ms")
+    if not steps.over_20ms:
+        print("    none")
+    passes = ", ".join(
+        f"gen {g}: {steps.gc_passes[g]} (longest {steps.gc_worst[g] * 1000:.1f} ms)"
+        for g in sorted(steps.gc_passes)
+    )
+    print(f"  garbage collector passes: {passes}; over 20 ms: {steps.gc_over_20ms}")
+    for n, pass_ in enumerate(steps.gc_tracked, 1):
+        print(f"  full collection {n}: {pass_}")
+    for place, count in steps.where.most_common(8):
+        print(f"  a step past 20 ms stood at ({count} samples of 2 ms): {place}")
 
 
 def main() -> None:
@@ -524,6 +694,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="deliveries/s (--during-resync)")
     parser.add_argument("--seconds", type=float, default=20.0, help="load time (--during-resync)")
     parser.add_argument("--latency", type=float, default=0.0, help="sandbox seconds per request")
+    parser.add_argument(
+        "--shape",
+        choices=("rulesets", "classic"),
+        default="rulesets",
+        help="the org (--during-resync): bench/scan.py's shapes; rulesets: every "
+        "repository under an org ruleset",
+    )
+    parser.add_argument(
+        "--sandbox-processes",
+        type=int,
+        default=2,
+        help="processes serving the sandbox's org (--during-resync); forked, one port",
+    )
+    parser.add_argument(
+        "--resyncs", type=int, default=3, help="resyncs to run with --rate 0 (no deliveries)"
+    )
     parser.add_argument("--serve", choices=("bare", "bulwark"), help=argparse.SUPPRESS)
     parser.add_argument("--sandbox-org", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
@@ -534,13 +720,22 @@ def main() -> None:
         serve(args.serve)
         return
     if args.sandbox_org:
-        sandbox_org(args.sandbox_org, args.latency)
+        sandbox_org(args.sandbox_org, args.latency, args.shape, args.sandbox_processes)
         return
     if args.load:
         load(args.load, args.secret, args.installation, args.rate, args.seconds)
         return
     if args.during_resync:
-        asyncio.run(during_resync(args.during_resync, args.rate, args.seconds, args.latency))
+        resync = during_resync(
+            args.during_resync,
+            args.rate,
+            args.seconds,
+            args.latency,
+            args.shape,
+            args.sandbox_processes,
+            args.resyncs,
+        )
+        asyncio.run(resync)
         return
     asyncio.run(bench(args.count, args.concurrency, args.duration))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -45,6 +46,19 @@ log = logging.getLogger(__name__)
 # Running jobs get this long to finish on SIGTERM (Heroku allows 30 seconds in all).
 SHUTDOWN_GRACE = 20.0
 FLEET_POLICY_TTL = 300.0  # seconds a fleet worker trusts a cached policy file
+
+
+def freeze_start_up_objects() -> None:
+    """Keep what start-up built (modules, classes, the runtime) out of every later collection.
+
+    A full pass of CPython's cyclic collector stops the process for as long as it takes
+    to visit every tracked object: with the ~50,000 objects a started process holds, 25 to
+    100 ms on a 2-core machine, long enough to hold a webhook acknowledgement behind it.
+    Frozen objects are still freed by reference counting; only cycles among them stay.
+    https://docs.python.org/3/library/gc.html#gc.freeze
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def require_redis_extra() -> None:
@@ -110,6 +124,7 @@ def build_services(
         redelivery: asyncio.Task[None] | None = None
         if runtime is None:
             built = await build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
+            freeze_start_up_objects()
             # One resync at start-up, then every RESYNC_INTERVAL: nothing lost stays lost.
             built.start_resync()
             worker = built
@@ -177,6 +192,7 @@ def fleet_setup(settings: Settings) -> Callable[[Tools], Awaitable[Runtime]]:
             policy_ttl=FLEET_POLICY_TTL,
         )
         runtime.on_close(statuses.close)
+        freeze_start_up_objects()
         # Other workers publish on the same pull requests: list what GitHub holds each time.
         runtime.services = replace(runtime.services, feedback=FeedbackMemory(shared=True))
         return runtime

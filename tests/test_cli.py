@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import cli
-from bot.app import build_services
+from bot.app import build_services, freeze_start_up_objects
 from bot.clock import FakeClock
 from bot.service.queue import Job
 from bot.service.server import QUEUE
@@ -107,6 +109,24 @@ async def test_build_services_runs_jobs_and_shuts_down(
         await client.server.app[QUEUE].join()
         assert [job.repo for job in runtime.jobs] == ["acme/w"]
     assert runtime.closed
+
+
+def test_start_up_objects_stay_out_of_collections_and_later_cycles_are_freed() -> None:
+    class Node:
+        me: object = None
+
+    frozen = gc.get_freeze_count()
+    try:
+        freeze_start_up_objects()
+        assert gc.get_freeze_count() > frozen  # what start-up built is no longer walked
+        cycle = Node()
+        cycle.me = cycle
+        alive = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert alive() is None  # a cycle made after start-up is still collected
+    finally:
+        gc.unfreeze()
 
 
 def test_worker_help_needs_no_settings(capsys: pytest.CaptureFixture[str]) -> None:

@@ -238,11 +238,17 @@ class Sandbox:
         major, _, minor = self.enterprise.partition(".")
         return (int(major), int(minor or 0)) < RULESETS_SINCE
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Serve on a real port; set and return `url`."""
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+    ) -> str:
+        """Serve on a real port; set and return `url`.
+
+        `reuse_port`: several processes, forked once the state was built, share the port
+        (each then keeps its own copy of the state: for read-mostly benchmarks).
+        """
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        site = web.TCPSite(self._runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         server = site._server
         assert server is not None
