@@ -479,6 +479,12 @@ def group_cpu_seconds(group: int) -> float:
     return total
 
 
+def requests_sent(metrics: Metrics) -> int:
+    """Return how many GitHub requests the process has sent (its Prometheus counter)."""
+    samples = metrics.github_requests.collect()[0].samples
+    return int(sum(s.value for s in samples if s.name.endswith("_total")))
+
+
 def peak_rss_mib() -> float:
     """Return this process's peak resident set size so far (Linux: KiB in ru_maxrss)."""
     import resource
@@ -596,6 +602,7 @@ async def during_resync(
     watcher = asyncio.create_task(lag.watch())
     rss_before = rss_kib()
     cpus: list[tuple[float, float]] = []  # CPU seconds of each resync: (serve, sandbox)
+    sent_each: list[int] = []  # GitHub requests of each resync
     resyncs: list[float] = []
 
     async def resync_until(stop: asyncio.Event) -> None:
@@ -603,7 +610,9 @@ async def during_resync(
         while not stop.is_set():
             began = time.perf_counter()
             cpu = cpu_seconds(), group_cpu_seconds(sandbox.pid)
+            asked = requests_sent(metrics)
             await runtime.resyncs.run(gh, installation, None)
+            sent_each.append(requests_sent(metrics) - asked)
             resyncs.append(time.perf_counter() - began)
             cpus.append((cpu_seconds() - cpu[0], group_cpu_seconds(sandbox.pid) - cpu[1]))
             if rate == 0 and len(resyncs) >= count:
@@ -646,6 +655,7 @@ async def during_resync(
             f"over 1 s: {sum(1 for x in lat if x > 1.0)}; errors {sent['errors']}"
         )
     print(f"  resyncs: {len(resyncs)}, seconds each: " + ", ".join(f"{s:.1f}" for s in resyncs))
+    print("  GitHub requests of each: " + ", ".join(str(n) for n in sent_each))
     print(
         "  CPU seconds during each (serve, of which acknowledging too / sandbox): "
         + ", ".join(f"{a:.1f} / {b:.1f}" for a, b in cpus)
