@@ -6,8 +6,8 @@ import base64
 import functools
 import json
 import secrets
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeGuard
 
 from aiohttp import web
 from graphql import (
@@ -522,14 +522,14 @@ async def post_graphql(request: web.Request) -> web.Response:
     return respond(answer)
 
 
-def _field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+def _field(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
     """Resolve a field from a dict node: a value, or a callable given the field's arguments."""
     name = info.field_name
     value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
     return value(info, **args) if callable(value) else value
 
 
-def _never_awaitable(value: Any) -> bool:
+def _never_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     return False
 
 
