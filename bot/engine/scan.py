@@ -488,6 +488,7 @@ async def scan_org(
     mode = org_policy.policy.mode
     await _reconcile_rest(gh, reconciler, rest, write, result, progress, done, mode)
     result.delayed = gh.client.rate_limit_waits > waits  # waited for a reset, then went on
+    await asyncio.sleep(0)  # the sort below gets a loop iteration of its own
     result.statuses.sort(key=lambda s: s.repo.lower())
     return result
 

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import jwt as pyjwt
 from cachetools import LRUCache
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from bot.clock import Clock
 
@@ -30,6 +32,9 @@ class AppAuth:
     def __init__(self, app_id: int, private_key: str, clock: Clock) -> None:
         self.app_id = app_id
         self._private_key = private_key
+        # Parsed on first use, then kept: parsing and checking an RSA key costs tens of
+        # milliseconds, which a JWT signed every nine minutes would spend on the event loop.
+        self._key: RSAPrivateKey | None = None
         self._clock = clock
         self._jwt: str | None = None
         self._expires_at = 0.0
@@ -45,8 +50,21 @@ class AppAuth:
             self._expires_at = issued + _JWT_LIFETIME
             claims = {"iat": issued - _JWT_BACKDATE, "exp": issued + _JWT_LIFETIME}
             claims_with_issuer = {**claims, "iss": str(self.app_id)}
-            self._jwt = pyjwt.encode(claims_with_issuer, self._private_key, algorithm="RS256")
+            if self._key is None:
+                self._key = _rsa_key(self._private_key)
+            self._jwt = pyjwt.encode(claims_with_issuer, self._key, algorithm="RS256")
         return self._jwt
+
+
+def _rsa_key(pem: str) -> RSAPrivateKey:
+    """Parse the App's private key (PEM); pyjwt's own error for anything else."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise pyjwt.InvalidKeyError(f"the App's private key cannot be read: {exc}") from None
+    if not isinstance(key, RSAPrivateKey):
+        raise pyjwt.InvalidKeyError("the App's private key is not an RSA key")
+    return key
 
 
 class TokenCache:

@@ -136,9 +136,13 @@ class Resync:
                 await self.reports.update(gh, org)
                 return
             else:
+                # Each step over a big org's statuses gets a loop iteration of its own:
+                # the webhook endpoint answers in between.
+                await asyncio.sleep(0)
                 if only is None:  # a full scan: what it did not see is gone
                     await self.statuses.refresh(org)  # a shared store: the whole org
                     self.statuses.keep_only(org, (s.repo for s in result.statuses))
+                    await asyncio.sleep(0)
                 self.statuses.set_delayed(org, result.delayed)
                 counts = ", ".join(f"{n} {k}" for k, n in result.counts().items() if n)
                 log.info("resync of %s: %s", org, counts or "no repositories")
