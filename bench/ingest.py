@@ -12,12 +12,16 @@ this one; the server's resident memory is read before and after the run.
 
 With `--during-resync N`: one serve process (webhook endpoint, in-process queue,
 runtime) acknowledges deliveries sent at `--rate` a second for `--seconds` while it
-resyncs, over and over, an org of N repositories held by a sandbox in its own
-process (its GraphQL work stalls no loop being measured); the sender is a third
-process. Prints acknowledgement p50/p99, deliveries over 1 s, the longest loop
-stall (a 5 ms timer's lateness) and the serve process's peak RSS.
+resyncs, over and over, an org of N repositories (`--shape rulesets`: every
+repository under an org ruleset, the default; or `classic`) held by a sandbox of
+its own (`--sandbox-processes`, forked after the org is built, sharing one port:
+its GraphQL work stalls no loop being measured); the sender is another process.
+Prints acknowledgement p50/p99, deliveries over 1 s, each resync's wall time,
+requests and CPU, every event-loop step that held the loop over 20 ms of CPU (with
+the coroutine it advanced and where it stood), every full garbage collection, and
+the serve process's peak RSS. `--rate 0` runs `--resyncs` resyncs alone.
 
-    python bench/ingest.py --during-resync 1000 [--rate 500] [--seconds 20]
+    python bench/ingest.py --during-resync 10000 [--rate 500] [--seconds 30] [--latency 0.05]
 """
 
 from __future__ import annotations

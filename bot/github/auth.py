@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -32,9 +33,12 @@ class AppAuth:
     def __init__(self, app_id: int, private_key: str, clock: Clock) -> None:
         self.app_id = app_id
         self._private_key = private_key
-        # Parsed on first use, then kept: parsing and checking an RSA key costs tens of
-        # milliseconds, which a JWT signed every nine minutes would spend on the event loop.
+        # Parsed once, at start-up, then kept: parsing and checking an RSA key costs tens
+        # of milliseconds, which a JWT signed every nine minutes would spend on the event
+        # loop. Settings have checked the key; an unreadable one fails at the first JWT.
         self._key: RSAPrivateKey | None = None
+        with contextlib.suppress(pyjwt.InvalidKeyError):
+            self._key = _rsa_key(private_key)
         self._clock = clock
         self._jwt: str | None = None
         self._expires_at = 0.0

@@ -47,6 +47,25 @@ OUTAGE_POLL = 0.5
 
 log = logging.getLogger(__name__)
 
+STOP_ATTEMPTS = 20  # cancellations of a worker's main task, OUTAGE_POLL apart, before giving up
+
+
+async def cancel_until_done(
+    task: asyncio.Task[Any], *, every: float = OUTAGE_POLL, attempts: int = STOP_ATTEMPTS
+) -> bool:
+    """Cancel a task until it ends (at most `attempts` times, `every` seconds apart); True if it did.
+
+    redis-py's asyncio client can lose a cancellation that lands inside a read with a
+    timeout (https://github.com/redis/redis-py/issues/2028, /2551): arq's one cancel of
+    its main task then leaves the worker polling after SIGTERM. Asking again stops it.
+    """
+    for _ in range(attempts):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=every)
+        if done:
+            return True
+    return False
+
 
 @dataclass(frozen=True)
 class Tools:
@@ -203,6 +222,13 @@ def _worker_class() -> type[Worker]:
         """An arq Worker that waits out a Redis outage instead of exiting."""
 
         outage = False
+        stopping: asyncio.Task[bool] | None = None
+
+        def handle_sig(self, signum: int) -> None:
+            super().handle_sig(signum)  # type: ignore[arg-type]
+            if self.main_task is not None and self._handle_signals:
+                # Should the one cancel above be lost, cancel again until it ends.
+                self.stopping = self.loop.create_task(cancel_until_done(self.main_task))
 
         async def start_jobs(self, job_ids: list[bytes]) -> None:
             try:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
 
 from bot.metrics import Metrics
-from bot.service.fleet import Fleet, Options, Tools, create_worker
+from bot.service.fleet import Fleet, Options, Tools, cancel_until_done, create_worker
 from bot.service.queue import Job, JobKind
 from bot.service.redis_queue import RedisQueue, connect
 from bot.store.redis_locks import RedisRepoLocks
@@ -75,9 +76,20 @@ class Workers:
 
     async def stop(self) -> None:
         for worker, task in self._running:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await worker.close()
+            assert await cancel_until_done(task), "a worker's main task did not stop"
+            await bounded(worker.close(), "a worker's close")
+
+
+async def bounded(step: Awaitable[Any], what: str, seconds: float = 30.0) -> None:
+    """Await a teardown step; if it hangs, print every task's stack and fail instead."""
+    waiting = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({waiting}, timeout=seconds)
+    if done:
+        waiting.result()
+        return
+    for task in asyncio.all_tasks():
+        task.print_stack(file=sys.stderr)
+    raise AssertionError(f"{what} did not finish in {seconds:.0f} s")
 
 
 @pytest.fixture
