@@ -53,7 +53,7 @@ STOP_ATTEMPTS = 20  # cancellations of a worker's main task, OUTAGE_POLL apart, 
 async def cancel_until_done(
     task: asyncio.Task[Any], *, every: float = OUTAGE_POLL, attempts: int = STOP_ATTEMPTS
 ) -> bool:
-    """Cancel a task until it ends (at most `attempts` times, `every` seconds apart); True if it did.
+    """Cancel a task until it ends, at most `attempts` times `every` seconds apart; True if it did.
 
     redis-py's asyncio client can lose a cancellation that lands inside a read with a
     timeout (https://github.com/redis/redis-py/issues/2028, /2551): arq's one cancel of
