@@ -82,7 +82,7 @@ def create_app(
 ) -> web.Application:
     """Build the aiohttp application: webhook endpoint, /healthz and /metrics."""
     app = web.Application(client_max_size=MAX_BODY + 1024)
-    state = _State(settings, queue, metrics, seen or DeliveryMemory(clock))
+    state = _State(settings, queue, metrics, seen if seen is not None else DeliveryMemory(clock))
     app[STATE] = state
     app[QUEUE] = queue
     app[HEALTH_CHECKS] = state.health_checks
