@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded, sansio
+from gidgethub import BadRequest, GitHubBroken, HTTPException, RateLimitExceeded
 from gidgethub import aiohttp as gh_aiohttp
 from gidgethub.abc import JSON_CONTENT_TYPE
 from gidgethub.sansio import RateLimit
@@ -239,7 +238,7 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
         extra_headers: dict[str, str] | None = None,
     ) -> _Result:
         call: _Call = functools.partial(
-            self._send,
+            super()._make_request,
             method,
             url,
             url_vars,
@@ -258,92 +257,6 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             raise translate(exc) from exc
         finally:
             _resource.reset(budget)
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        url_vars: Any,
-        data: Any,
-        accept: str,
-        jwt: str | None = None,
-        oauth_token: str | None = None,
-        content_type: str = JSON_CONTENT_TYPE,
-        extra_headers: dict[str, str] | None = None,
-    ) -> _Result:
-        """Send one request as gidgethub's `GitHubAPI._make_request` does (gidgethub 6.0,
-        Apache-2.0), but decode large answers in a worker thread (`_decipher`).
-
-        Same headers, ETag cache (`If-None-Match`, a 304 answered from the cache), rate
-        limit bookkeeping and `handle_rate_limit_error` retries.
-        """
-        if oauth_token is not None and jwt is not None:
-            raise ValueError("Cannot pass both oauth_token and jwt.")
-        filled_url = sansio.format_url(url, url_vars, base_url=self.base_url)
-        if jwt is None and oauth_token is None:  # the client's own credentials, if any
-            oauth_token, jwt = self.oauth_token, self._get_app_jwt()
-        headers = sansio.create_headers(
-            self.requester, accept=accept, oauth_token=oauth_token, jwt=jwt
-        )
-        if extra_headers is not None:
-            headers.update(extra_headers)
-        cached = cacheable = False
-        more: str | None = None
-        if data == b"":  # no body (None is a JSON body)
-            body = b""
-            headers["content-length"] = "0"
-            if method == "GET" and self._cache is not None:
-                cacheable = True
-                entry = self._cache.get(filled_url)
-                if entry is not None:
-                    etag, last_modified, data, more = entry
-                    cached = True
-                    if etag is not None:
-                        headers["if-none-match"] = etag
-                    if last_modified is not None:
-                        headers["if-modified-since"] = last_modified
-        elif content_type != JSON_CONTENT_TYPE:
-            headers["content-type"] = content_type
-            body = data
-            headers["content-length"] = str(len(body))
-        else:
-            body = json.dumps(data).encode("utf-8")
-            headers["content-type"] = "application/json; charset=utf-8"
-            headers["content-length"] = str(len(body))
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.rate_limit is not None:
-                self.rate_limit.remaining -= 1
-            self.requests_in_flight += 1
-            try:
-                await self.manage_rate_limit(method=method, url=filled_url)
-                status, answer_headers, answer = await self._request(
-                    method, filled_url, headers, body
-                )
-            finally:
-                self.requests_in_flight -= 1
-            try:
-                if not (status == 304 and cached):
-                    data, self.rate_limit, more = await _decipher(status, answer_headers, answer)
-                    if (
-                        self._cache is not None
-                        and cacheable
-                        and ("etag" in answer_headers or "last-modified" in answer_headers)
-                    ):
-                        self._cache[filled_url] = (
-                            answer_headers.get("etag"),
-                            answer_headers.get("last-modified"),
-                            data,
-                            more,
-                        )
-                return data, more, status
-            except HTTPException as exc:
-                retry = await self.handle_rate_limit_error(
-                    method=method, url=filled_url, exception=exc, attempt=attempt
-                )
-                if not retry:
-                    raise
 
     def _slot(self, method: str) -> AbstractAsyncContextManager[Any]:
         writes = method in WRITES and not (method == "POST" and _reading_post.get())
@@ -448,21 +361,6 @@ class GitHubClient(gh_aiohttp.GitHubAPI):
             extra=self._log_extra(seconds=round(wait, 1), status=int(exception.status_code)),
         )
         await self._clock.sleep(wait)
-
-
-# Answers this large are decoded off the event loop: a 100-repository scan page is
-# 150-300 KB, whose JSON takes milliseconds to decode on a quiet core and past 20 ms
-# on a busy one, while webhook deliveries wait on the same loop.
-DECODE_OFF_LOOP = 64 * 1024
-
-
-async def _decipher(
-    status: int, headers: Mapping[str, str], body: bytes
-) -> tuple[Any, RateLimit | None, str | None]:
-    """Decode an answer (gidgethub's `decipher_response`); large ones in a worker thread."""
-    if len(body) >= DECODE_OFF_LOOP:
-        return await asyncio.to_thread(sansio.decipher_response, status, headers, body)
-    return sansio.decipher_response(status, headers, body)
 
 
 def _is_graphql(url: str) -> bool:
