@@ -344,7 +344,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=float,
         default=DEFAULT_JOB_TIMEOUT,
         metavar="SECONDS",
-        help="a job running longer is cancelled and retried "
+        help="a job running longer is cancelled and counted failed, not retried; the next "
+        "resync repairs what it would have done "
         f"(default {DEFAULT_JOB_TIMEOUT:.0f}; repository locks last this plus {LOCK_MARGIN:.0f})",
     )
     parser.add_argument(
