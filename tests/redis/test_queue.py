@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
@@ -254,3 +255,38 @@ async def test_a_worker_waits_out_an_outage_and_resumes(
     assert await queue.put(delivery("after-outage"))
     await drained(queue.redis)
     assert decoded(await queue.redis.lrange(DONE, 0, -1)) == ["after-outage"]
+
+
+async def test_sigterm_stops_a_worker_even_if_arq_s_cancel_is_lost(
+    redis_server: RedisServer,
+) -> None:
+    async def setup(tools: Tools) -> Recorder:
+        return Recorder(tools, "w")
+
+    options = Options(redis_server.url, concurrency=1, job_timeout=30)
+    worker = await create_worker(options, setup, handle_signals=True)
+    lost = 0
+
+    async def main() -> None:
+        nonlocal lost
+        try:
+            await worker.main()
+        except asyncio.CancelledError:  # lost, as redis-py can lose it: the task runs on
+            lost += 1
+            task = asyncio.current_task()
+            assert task is not None
+            task.uncancel()
+        await asyncio.Event().wait()
+
+    async def started() -> bool:
+        return "bulwark" in worker.ctx
+
+    worker.main_task = asyncio.create_task(main())
+    await eventually(started, 30, "the worker's start-up")
+
+    worker.handle_sig(signal.SIGTERM)
+
+    assert worker.stopping is not None
+    assert await worker.stopping  # cancelled again until it ended
+    assert lost == 1 and worker.main_task.cancelled()
+    await worker.close()
