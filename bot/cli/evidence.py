@@ -12,18 +12,13 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from bot.cli.scan import credentials, gateway_for
+from bot.cli.org_access import FAILURES, failure, missing, org_gateway, with_progress
 from bot.clock import Clock, SystemClock, isoformat
 from bot.core.evidence import Status
 from bot.core.evidence_render import EvidenceReport, render_html, render_json, render_markdown
-from bot.engine.evidence import Evidence, gather_evidence, report_of
-from bot.engine.scan import OrgNotFound
+from bot.engine.evidence import gather_evidence, report_of
 from bot.github.client import RetryPolicy
-from bot.github.clients import GitHubClients
-from bot.github.errors import GitHubError
-from bot.github.gateway import Gateway
 from bot.settings import ConfigError, merged_environ
 
 EXIT_MET, EXIT_NOT_MET, EXIT_ERROR = 0, 1, 2
@@ -98,74 +93,33 @@ async def run(
     clock = clock or SystemClock()
     try:
         since, until = period(args, clock.time())
-        report = await _gather(args, environ, err, clock, retry or RetryPolicy(), since, until)
-    except ConfigError as exc:
-        print(f"bulwark: configuration error: {exc}", file=err)
+        async with org_gateway(environ, args.org, clock=clock, retry=retry or RetryPolicy()) as gh:
+            evidence = await with_progress(
+                Console(file=err),
+                "reading history",
+                lambda progress: gather_evidence(
+                    gh,
+                    args.org,
+                    since=since,
+                    until=until,
+                    only=args.repo,
+                    clock=clock,
+                    progress=progress,
+                ),
+            )
+    except FAILURES as exc:
+        print(failure(exc, args.org, "the evidence could not be read"), file=err)
         return EXIT_ERROR
-    except OrgNotFound:
-        print(f"bulwark: no organization {args.org!r} is visible to these credentials", file=err)
+    seen = [r.repo for r in evidence.repos] + [
+        name for name, _ in evidence.excluded + evidence.unsupported
+    ]
+    unknown = missing(args.repo, seen)
+    if unknown:
+        print(f"bulwark: no such repository in {args.org}: {', '.join(unknown)}", file=err)
         return EXIT_ERROR
-    except GitHubError as exc:
-        print(f"bulwark: the evidence could not be read: GitHub answered {exc}", file=err)
-        return EXIT_ERROR
-    if report is None:
-        return EXIT_ERROR
+    report = report_of(evidence, isoformat(clock.time()))
     write(report, args.format, args.out, out, err)
     return EXIT_MET if report.status is Status.MET else EXIT_NOT_MET
-
-
-async def _gather(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
-    err: TextIO,
-    clock: Clock,
-    retry: RetryPolicy,
-    since: str,
-    until: str,
-) -> EvidenceReport | None:
-    settings, token = credentials(environ)
-    async with GitHubClients.open(settings, clock=clock, retry=retry) as clients:
-        gh = await gateway_for(clients, args.org, token)
-        if gh is None:
-            print(f"bulwark: the App is not installed on {args.org}", file=err)
-            return None
-        evidence = await _with_progress(gh, args, since, until, clock, Console(file=err))
-    missing = _not_found(args.repo, evidence)
-    if missing:
-        print(f"bulwark: no such repository in {args.org}: {', '.join(missing)}", file=err)
-        return None
-    return report_of(evidence, isoformat(clock.time()))
-
-
-async def _with_progress(
-    gh: Gateway, args: argparse.Namespace, since: str, until: str, clock: Clock, console: Console
-) -> Evidence:
-    if not console.is_terminal:
-        return await gather_evidence(
-            gh, args.org, since=since, until=until, only=args.repo, clock=clock
-        )
-    columns = (TextColumn("reading history"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("evidence", total=None)
-        return await gather_evidence(
-            gh,
-            args.org,
-            since=since,
-            until=until,
-            only=args.repo,
-            clock=clock,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-
-
-def _not_found(names: list[str] | None, evidence: Evidence) -> list[str]:
-    if not names:
-        return []
-    seen = [r.repo for r in evidence.repos] + [
-        n for n, _ in evidence.excluded + evidence.unsupported
-    ]
-    found = {n.lower().rsplit("/", 1)[-1] for n in seen}
-    return [n for n in names if n.lower().rsplit("/", 1)[-1] not in found]
 
 
 def write(report: EvidenceReport, fmt: str, path: str | None, out: TextIO, err: TextIO) -> None:

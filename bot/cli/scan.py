@@ -13,21 +13,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bot.cli.org_access import FAILURES, failure, missing, org_gateway, with_progress
 from bot.clock import Clock, SystemClock, isoformat
 from bot.core.models import Outcome, RepoStatus
 from bot.core.policy import WriteMode
 from bot.core.render import report_body
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
-from bot.engine.scan import OrgNotFound, ScanResult, scan_org
+from bot.engine.scan import ScanResult, scan_org
 from bot.github.client import RetryPolicy
-from bot.github.clients import GitHubClients
-from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
-from bot.settings import ConfigError, Settings, merged_environ
+from bot.settings import merged_environ
 from bot.store.statuses import StatusStore
 
 JSON_VERSION = 1
@@ -64,93 +62,40 @@ async def run(
 ) -> int:
     """Parse `argv`, scan, print to `out` (problems and progress to `err`); return the exit code."""
     args = _parser().parse_args(argv)
+    clock = clock or SystemClock()
     try:
-        return await _scan(args, environ, out, err, clock or SystemClock(), retry or RetryPolicy())
-    except ConfigError as exc:
-        print(f"bulwark: configuration error: {exc}", file=err)
-    except OrgNotFound:
-        print(f"bulwark: no organization {args.org!r} is visible to these credentials", file=err)
-    except GitHubError as exc:
-        if exc.status:
-            print(f"bulwark: the scan failed: GitHub answered {exc}", file=err)
-        else:  # nothing came back: DNS, connection refused, timeouts
-            print(f"bulwark: the scan failed: GitHub could not be reached ({exc})", file=err)
-    return EXIT_ERROR
-
-
-async def _scan(
-    args: argparse.Namespace,
-    environ: Mapping[str, str],
-    out: TextIO,
-    err: TextIO,
-    clock: Clock,
-    retry: RetryPolicy,
-) -> int:
-    settings, token = credentials(environ)
-    async with GitHubClients.open(settings, clock=clock, retry=retry) as clients:
-        gh = await gateway_for(clients, args.org, token)
-        if gh is None:
-            print(f"bulwark: the App is not installed on {args.org}", file=err)
-            return EXIT_ERROR
-        result = await _run(gh, args, clock, Console(file=err))
-    missing = _not_found(args.repo, result)
-    if missing:
+        async with org_gateway(environ, args.org, clock=clock, retry=retry or RetryPolicy()) as gh:
+            result = await _run(gh, args, clock, Console(file=err))
+    except FAILURES as exc:
+        print(failure(exc, args.org, "the scan failed"), file=err)
+        return EXIT_ERROR
+    unknown = missing(args.repo, (s.repo for s in result.statuses))
+    if unknown:
         # A gate that scanned nothing must not pass: a typo in --repo is an error.
-        print(f"bulwark: no such repository in {args.org}: {', '.join(missing)}", file=err)
+        print(f"bulwark: no such repository in {args.org}: {', '.join(unknown)}", file=err)
         return EXIT_ERROR
     computed_at = isoformat(clock.time())
     print_result(result, args.format, out, computed_at=computed_at, read_only=not args.apply)
     return exit_code(result)
 
 
-def _not_found(names: list[str] | None, result: ScanResult) -> list[str]:
-    """Return the `--repo` names the scan found no repository for."""
-    if not names:
-        return []
-    found = {s.repo.lower().rsplit("/", 1)[-1] for s in result.statuses}
-    return [n for n in names if n.lower().rsplit("/", 1)[-1] not in found]
-
-
-def credentials(environ: Mapping[str, str]) -> tuple[Settings, str | None]:
-    """Use App credentials when APP_ID is set (they win over GITHUB_TOKEN), else GITHUB_TOKEN."""
-    if environ.get("APP_ID", "").strip():
-        return Settings.from_env(
-            dict(environ, WEBHOOK_SECRET=environ.get("WEBHOOK_SECRET") or "-")
-        ), None
-    token = environ.get("GITHUB_TOKEN", "").strip()
-    if not token:
-        raise ConfigError("GITHUB_TOKEN", "missing (set it, or APP_ID and PRIVATE_KEY)")
-    return Settings.for_token(environ), token
-
-
-async def gateway_for(clients: GitHubClients, org: str, token: str | None) -> Gateway | None:
-    """Return a gateway for the org: a token's, or the App installation's."""
-    if token is not None:
-        return clients.for_token(token)
-    installation = await clients.for_app().org_installation(org)
-    return None if installation is None else clients.for_installation(int(installation["id"]))
-
-
 async def _run(gh: Gateway, args: argparse.Namespace, clock: Clock, console: Console) -> ScanResult:
     policies = PolicyStore()
     reconciler = Reconciler(policies, StatusStore(), clock)
     write = WriteMode.ALWAYS if args.apply else WriteMode.NEVER
-    if not console.is_terminal:
-        return await scan_org(
-            gh, args.org, policies=policies, reconciler=reconciler, write=write, only=args.repo
-        )
-    columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("scan", total=None)
-        return await scan_org(
+    return await with_progress(
+        console,
+        "scanning",
+        lambda progress: scan_org(
             gh,
             args.org,
             policies=policies,
             reconciler=reconciler,
             write=write,
             only=args.repo,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+            progress=progress,
+        ),
+    )
 
 
 def exit_code(result: ScanResult) -> int:
