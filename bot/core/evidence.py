@@ -6,12 +6,15 @@ in scope; `judge` turns them into one `PromiseResult` per promise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from bot.core.markdown import counted
+
+T = TypeVar("T")
 
 CODEQL_CHECK = "CodeQL"
 DEFAULT_MAX_ORG_OWNERS = 5
@@ -215,6 +218,42 @@ def _judged(repos: Sequence[RepoFacts], unknown: Sequence[tuple[str, str]]) -> i
     return len({r.repo for r in repos} - {name for name, _ in unknown})
 
 
+Figures = dict[str, int | str | list[str]]
+
+
+def _result(
+    promise: PromiseId,
+    summary: str,
+    figures: Figures,
+    exceptions: Sequence[Exception_],
+    unknown: Sequence[tuple[str, str]],
+    judged: int,
+) -> PromiseResult:
+    """Return a promise's result, its status read from what fell short and what is unknown."""
+    status = status_of(exceptions, unknown, judged)
+    return PromiseResult(promise, status, summary, figures, tuple(exceptions), tuple(unknown))
+
+
+def _repos_short(
+    repos: Iterable[RepoFacts],
+    fact: Callable[[RepoFacts], T | Unknown],
+    short: Callable[[RepoFacts, T], bool],
+    kind: str,
+    detail: Callable[[RepoFacts], str],
+    url: Callable[[RepoFacts], str] = lambda repo: repo.url,
+) -> tuple[list[Exception_], list[tuple[str, str]]]:
+    """Name the repositories whose `fact` falls `short`, and those where it is unknown."""
+    exceptions: list[Exception_] = []
+    unknown: list[tuple[str, str]] = []
+    for repo in repos:
+        known = fact(repo)
+        if isinstance(known, Unknown):
+            unknown.append((repo.repo, known.reason))
+        elif short(repo, known):
+            exceptions.append(Exception_(repo.repo, kind, detail(repo), url(repo)))
+    return exceptions, unknown
+
+
 def direct_pushes(repos: Iterable[RepoFacts]) -> list[Exception_]:
     """Return every commit on a protected branch that no merged pull request brought."""
     histories, _ = _histories(repos)
@@ -239,20 +278,19 @@ def changes_via_pull_request(repos: Sequence[RepoFacts]) -> PromiseResult:
     histories, unknown = _histories(repos)
     commits = sum(len(b.commits) for _, b in histories)
     exceptions = direct_pushes(repos)
-    status = status_of(exceptions, unknown, _judged(repos, unknown))
     summary = f"{commits - len(exceptions)} of {commits} commits came through a pull request"
-    figures: dict[str, int | str | list[str]] = {
+    figures: Figures = {
         "commits": commits,
         "via_pull_request": commits - len(exceptions),
         "direct_pushes": len(exceptions),
     }
-    return PromiseResult(
+    return _result(
         PromiseId.CHANGES_VIA_PULL_REQUEST,
-        status,
         summary,
         figures,
-        tuple(exceptions),
-        tuple(unknown),
+        exceptions,
+        unknown,
+        _judged(repos, unknown),
     )
 
 
@@ -300,16 +338,11 @@ def independent_review(repos: Sequence[RepoFacts]) -> PromiseResult:
     """Judge: each merged pull request was approved by someone else before it merged."""
     pulls, unknown = _pulls(repos)
     exceptions = unreviewed_merges(repos)
-    status = status_of(exceptions, unknown, _judged(repos, unknown))
     reviewed = len(pulls) - len(exceptions)
     summary = f"{reviewed} of {len(pulls)} merged pull requests approved by another person"
-    figures: dict[str, int | str | list[str]] = {
-        "merged_pull_requests": len(pulls),
-        "independently_approved": reviewed,
-    }
-    return PromiseResult(
-        PromiseId.INDEPENDENT_REVIEW, status, summary, figures, tuple(exceptions), tuple(unknown)
-    )
+    figures: Figures = {"merged_pull_requests": len(pulls), "independently_approved": reviewed}
+    judged = _judged(repos, unknown)
+    return _result(PromiseId.INDEPENDENT_REVIEW, summary, figures, exceptions, unknown, judged)
 
 
 def _conclusion(pull: Pull, name: str) -> str | bool | None:
@@ -335,20 +368,13 @@ def _pull_exception(repo: RepoFacts, pull: Pull, kind: str, detail: str) -> Exce
 
 def codeql_every_change(repos: Sequence[RepoFacts]) -> PromiseResult:
     """Judge: CodeQL is configured everywhere and concluded successfully on each merged head."""
-    exceptions: list[Exception_] = []
-    unknown: list[tuple[str, str]] = []
-    for repo in repos:
-        if isinstance(repo.codeql_configured, Unknown):
-            unknown.append((repo.repo, repo.codeql_configured.reason))
-        elif not repo.codeql_configured:
-            exceptions.append(
-                Exception_(
-                    repo.repo,
-                    "codeql_not_configured",
-                    "no CodeQL default setup or workflow",
-                    repo.url,
-                )
-            )
+    exceptions, unknown = _repos_short(
+        repos,
+        lambda repo: repo.codeql_configured,
+        lambda repo, configured: not configured,
+        "codeql_not_configured",
+        lambda repo: "no CodeQL default setup or workflow",
+    )
     pulls, history_unknown = _pulls(repos)
     for repo, pull in pulls:
         conclusion = _conclusion(pull, CODEQL_CHECK)
@@ -372,16 +398,14 @@ def codeql_every_change(repos: Sequence[RepoFacts]) -> PromiseResult:
         f"CodeQL configured on {configured} of {len(repos)} repositories; "
         f"passed on {analysed} of {len(pulls)} merged pull requests"
     )
-    figures: dict[str, int | str | list[str]] = {
+    figures: Figures = {
         "repositories": len(repos),
         "configured": configured,
         "merged_pull_requests": len(pulls),
         "analysed": analysed,
     }
-    status = status_of(exceptions, unknown, _judged(repos, unknown))
-    return PromiseResult(
-        PromiseId.CODEQL_EVERY_CHANGE, status, summary, figures, tuple(exceptions), tuple(unknown)
-    )
+    judged = _judged(repos, unknown)
+    return _result(PromiseId.CODEQL_EVERY_CHANGE, summary, figures, exceptions, unknown, judged)
 
 
 def _merge_unknown(*groups: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -404,29 +428,20 @@ def tests_every_pr(repos: Sequence[RepoFacts]) -> PromiseResult:
     ]
     ran = len(pulls) - len(exceptions)
     summary = f"the test check ran on {ran} of {len(pulls)} merged pull requests"
-    figures: dict[str, int | str | list[str]] = {"merged_pull_requests": len(pulls), "tested": ran}
-    status = status_of(exceptions, unknown, _judged(repos, unknown))
-    return PromiseResult(
-        PromiseId.TESTS_EVERY_PR, status, summary, figures, tuple(exceptions), tuple(unknown)
-    )
+    figures: Figures = {"merged_pull_requests": len(pulls), "tested": ran}
+    judged = _judged(repos, unknown)
+    return _result(PromiseId.TESTS_EVERY_PR, summary, figures, exceptions, unknown, judged)
 
 
 def failing_tests_block_merge(repos: Sequence[RepoFacts]) -> PromiseResult:
     """Judge: the test check is required now, and no pull request merged with it failing."""
-    exceptions: list[Exception_] = []
-    unknown: list[tuple[str, str]] = []
-    for repo in repos:
-        if isinstance(repo.protection, Unknown):
-            unknown.append((repo.repo, repo.protection.reason))
-        elif _test_not_required(repo):
-            exceptions.append(
-                Exception_(
-                    repo.repo,
-                    "tests_not_required",
-                    f"the {repo.test_check!r} check is not required",
-                    repo.url,
-                )
-            )
+    exceptions, unknown = _repos_short(
+        repos,
+        lambda repo: repo.protection,
+        lambda repo, _: _test_not_required(repo),
+        "tests_not_required",
+        lambda repo: f"the {repo.test_check!r} check is not required",
+    )
     pulls, history_unknown = _pulls(repos)
     failing = [
         _pull_exception(
@@ -444,39 +459,31 @@ def failing_tests_block_merge(repos: Sequence[RepoFacts]) -> PromiseResult:
         f"tests required on {required} of {len(repos)} repositories; "
         f"{counted(len(failing), 'merge')} with failing tests"
     )
-    figures: dict[str, int | str | list[str]] = {
+    figures: Figures = {
         "repositories": len(repos),
         "tests_required": required,
         "merged_pull_requests": len(pulls),
         "merged_with_failing_tests": len(failing),
     }
-    status = status_of(exceptions, unknown, _judged(repos, unknown))
-    return PromiseResult(
+    return _result(
         PromiseId.FAILING_TESTS_BLOCK_MERGE,
-        status,
         summary,
         figures,
-        tuple(exceptions),
-        tuple(unknown),
+        exceptions,
+        unknown,
+        _judged(repos, unknown),
     )
 
 
 def no_admin_bypass(repos: Sequence[RepoFacts]) -> PromiseResult:
     """Judge: admins are bound now, and nothing bypassed the rules in the period."""
-    exceptions: list[Exception_] = []
-    unknown: list[tuple[str, str]] = []
-    for repo in repos:
-        if isinstance(repo.protection, Unknown):
-            unknown.append((repo.repo, repo.protection.reason))
-        elif "admins_not_enforced" in repo.protection:
-            exceptions.append(
-                Exception_(
-                    repo.repo,
-                    "admins_not_enforced",
-                    "administrators are not bound by the rules",
-                    repo.url,
-                )
-            )
+    exceptions, unknown = _repos_short(
+        repos,
+        lambda repo: repo.protection,
+        lambda repo, protection: "admins_not_enforced" in protection,
+        "admins_not_enforced",
+        lambda repo: "administrators are not bound by the rules",
+    )
     bound = len(repos) - len(unknown) - len(exceptions)
     bypasses = [*direct_pushes(repos), *unreviewed_merges(repos)]
     exceptions.extend(bypasses)
@@ -486,15 +493,13 @@ def no_admin_bypass(repos: Sequence[RepoFacts]) -> PromiseResult:
         f"administrators bound on {bound} of {len(repos)} repositories; "
         f"{len(bypasses)} bypasses seen"
     )
-    figures: dict[str, int | str | list[str]] = {
+    figures: Figures = {
         "repositories": len(repos),
         "admins_bound": bound,
         "bypasses": len(bypasses),
     }
-    status = status_of(exceptions, unknown, _judged(repos, unknown))
-    return PromiseResult(
-        PromiseId.NO_ADMIN_BYPASS, status, summary, figures, tuple(exceptions), tuple(unknown)
-    )
+    judged = _judged(repos, unknown)
+    return _result(PromiseId.NO_ADMIN_BYPASS, summary, figures, exceptions, unknown, judged)
 
 
 def mfa_required(org: OrgFacts) -> PromiseResult:
