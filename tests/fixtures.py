@@ -24,6 +24,31 @@ JSON = dict[str, Any]
 POLICY_CI = (CiCheck("CodeQL", None), CiCheck("test", None))
 
 
+def compliant_rules() -> list[JSON]:
+    """Ruleset rules that meet the default policy, as GitHub's REST API returns them."""
+    return [
+        {
+            "type": "pull_request",
+            "parameters": {
+                "required_approving_review_count": 1,
+                "dismiss_stale_reviews_on_push": False,
+                "require_code_owner_review": False,
+                "require_last_push_approval": False,
+                "required_review_thread_resolution": False,
+            },
+        },
+        {
+            "type": "required_status_checks",
+            "parameters": {
+                "strict_required_status_checks_policy": False,
+                "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
+            },
+        },
+        {"type": "non_fast_forward"},
+        {"type": "deletion"},
+    ]
+
+
 def report_policy_checks(state: State) -> None:
     """Make every repository created from now on report the default policy's checks."""
     state.default_ci = POLICY_CI

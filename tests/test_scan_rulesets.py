@@ -21,27 +21,20 @@ from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
 from bot.sandbox.graphql_schema import node_cost
 from bot.store.statuses import StatusStore
-from tests.fixtures import compliant_protection, report_policy_checks, weak_protection
+from tests.fixtures import (
+    compliant_protection,
+    compliant_rules,
+    report_policy_checks,
+    weak_protection,
+)
 from tests.manifest import APP_PERMISSIONS
 
 ORG = "ruled"
 DEFAULT = {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}}
-EVERY_RULE: list[dict[str, Any]] = [
-    {"type": "pull_request", "parameters": {"required_approving_review_count": 1}},
-    {
-        "type": "required_status_checks",
-        "parameters": {
-            "strict_required_status_checks_policy": False,
-            "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
-        },
-    },
-    {"type": "non_fast_forward"},
-    {"type": "deletion"},
-]
 
 
 def ruleset(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "conditions": DEFAULT, "rules": EVERY_RULE, **fields}
+    return {"name": name, "conditions": DEFAULT, "rules": compliant_rules(), **fields}
 
 
 def seed(box: Sandbox) -> None:

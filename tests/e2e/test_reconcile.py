@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
-from tests.fixtures import compliant_protection, install, strong_protection, weak_protection
+from tests.fixtures import (
+    compliant_protection,
+    compliant_rules,
+    install,
+    strong_protection,
+    weak_protection,
+)
 
 
 def _checks(protection: dict) -> set[str]:
@@ -114,27 +120,7 @@ async def test_ruleset_only_repo_gets_no_classic_write(bulwark: Embedded) -> Non
             "enforcement": "active",
             "bypass_actors": [],
             "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
-            "rules": [
-                {
-                    "type": "pull_request",
-                    "parameters": {
-                        "required_approving_review_count": 1,
-                        "dismiss_stale_reviews_on_push": False,
-                        "require_code_owner_review": False,
-                        "require_last_push_approval": False,
-                        "required_review_thread_resolution": False,
-                    },
-                },
-                {
-                    "type": "required_status_checks",
-                    "parameters": {
-                        "strict_required_status_checks_policy": False,
-                        "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
-                    },
-                },
-                {"type": "non_fast_forward"},
-                {"type": "deletion"},
-            ],
+            "rules": compliant_rules(),
         },
     )
     await install(bulwark)

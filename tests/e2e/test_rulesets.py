@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.cli.embedded import Embedded
-from tests.fixtures import install
+from tests.fixtures import compliant_rules, install
 
 BY_RULESET = "enforce_with: ruleset\n"
 
@@ -68,29 +68,6 @@ async def test_one_ruleset_covers_every_protected_branch(bulwark: Embedded) -> N
     assert bulwark.sandbox.writes("acme", "api") == []  # converged: nothing rewritten
 
 
-FULL_RULES = [
-    {
-        "type": "pull_request",
-        "parameters": {
-            "required_approving_review_count": 1,
-            "dismiss_stale_reviews_on_push": False,
-            "require_code_owner_review": False,
-            "require_last_push_approval": False,
-            "required_review_thread_resolution": False,
-        },
-    },
-    {
-        "type": "required_status_checks",
-        "parameters": {
-            "strict_required_status_checks_policy": False,
-            "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
-        },
-    },
-    {"type": "non_fast_forward"},
-    {"type": "deletion"},
-]
-
-
 def _org_ruleset(bulwark: Embedded) -> int:
     """An org ruleset on `api` that nobody may bypass; GitHub hides that list from the App."""
     body = {
@@ -101,7 +78,7 @@ def _org_ruleset(bulwark: Embedded) -> int:
             "ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []},
             "repository_name": {"include": ["api"], "exclude": []},
         },
-        "rules": FULL_RULES,
+        "rules": compliant_rules(),
     }
     return bulwark.sandbox.state.add_ruleset("acme", "", body, org_level=True)
 
