@@ -7,13 +7,24 @@ Protection builders return a fresh PUT-shaped body each call (the sandbox's
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.cli.embedded import Embedded
+from bot.cli.embedded import Embedded, sandbox_settings
+from bot.clock import FakeClock
+from bot.engine.policies import PolicyStore
+from bot.engine.reconcile import Reconciler
+from bot.engine.scan import ScanResult, scan_org
+from bot.github.client import RetryPolicy
+from bot.github.clients import GitHubClients
+from bot.github.gateway import Gateway
+from bot.sandbox import Sandbox
 from bot.sandbox.state import CiCheck, State
+from bot.store.statuses import StatusStore
 
 JSON = dict[str, Any]
 
@@ -130,3 +141,21 @@ async def install(bulwark: Embedded, org: str = "acme") -> int:
     assert await bulwark.deliver("installation", payload) == 202
     await bulwark.settle()
     return installation_id
+
+
+@asynccontextmanager
+async def sandbox_clients(box: Sandbox, clock: FakeClock) -> AsyncIterator[GitHubClients]:
+    """Open Bulwark's GitHub clients against a started sandbox, with the tests' retry policy."""
+    settings = sandbox_settings(box)
+    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy.for_tests()) as opened:
+        yield opened
+
+
+def reconciler(clock: FakeClock) -> Reconciler:
+    """A reconciler with fresh policy and status stores."""
+    return Reconciler(PolicyStore(), StatusStore(), clock)
+
+
+async def read_only_scan(gh: Gateway, org: str, clock: FakeClock) -> ScanResult:
+    """Scan an org as `bulwark scan` does by default: read only, fresh stores."""
+    return await scan_org(gh, org, policies=PolicyStore(), reconciler=reconciler(clock))

@@ -6,23 +6,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.cli.embedded import sandbox_settings
 from bot.clock import FakeClock
 from bot.core.models import Outcome, RepoStatus
 from bot.core.policy import POLICY_PATH, WriteMode
 from bot.engine.policies import PolicyStore
-from bot.engine.reconcile import Reconciler
 from bot.engine.scan import REPOS_QUERY, OrgNotFound, scan_org
-from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
 from bot.sandbox.graphql_schema import node_cost, validate_query
-from bot.store.statuses import StatusStore
 from tests.fixtures import (
     compliant_protection,
+    reconciler,
     report_policy_checks,
+    sandbox_clients,
     strong_protection,
     weak_protection,
 )
@@ -114,17 +112,12 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def clients(box: Sandbox, clock: FakeClock) -> AsyncIterator[GitHubClients]:
-    settings = sandbox_settings(box)
-    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy.for_tests()) as opened:
+    async with sandbox_clients(box, clock) as opened:
         yield opened
 
 
 def gateway(box: Sandbox, clients: GitHubClients, org: str) -> Gateway:
     return clients.for_installation(box.state.install(org))
-
-
-def reconciler(clock: FakeClock) -> Reconciler:
-    return Reconciler(PolicyStore(), StatusStore(), clock)
 
 
 def summary(status: RepoStatus) -> tuple[str, str, list[tuple[str, str | None]]]:

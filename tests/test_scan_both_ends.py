@@ -8,19 +8,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.cli.embedded import sandbox_settings
 from bot.clock import FakeClock
 from bot.core.models import Outcome
-from bot.engine.policies import PolicyStore
-from bot.engine.reconcile import Reconciler
-from bot.engine.scan import ScanResult, org_pages, page_names, scan_org
-from bot.github.client import RetryPolicy
+from bot.engine.scan import ScanResult, org_pages, page_names
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
 from bot.sandbox.state import Account, Repo
-from bot.store.statuses import StatusStore
-from tests.fixtures import compliant_protection, report_policy_checks, weak_protection
+from tests.fixtures import (
+    compliant_protection,
+    read_only_scan,
+    report_policy_checks,
+    sandbox_clients,
+    weak_protection,
+)
 from tests.manifest import APP_PERMISSIONS
 
 REPOS = 730  # 8 pages of 100: service-000 … service-729, even compliant, odd weak
@@ -46,8 +47,7 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def clients(box: Sandbox, clock: FakeClock) -> AsyncIterator[GitHubClients]:
-    settings = sandbox_settings(box)
-    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy.for_tests()) as opened:
+    async with sandbox_clients(box, clock) as opened:
         yield opened
 
 
@@ -56,8 +56,7 @@ def gateway(box: Sandbox, clients: GitHubClients, org: str = "acme") -> Gateway:
 
 
 async def scan(gh: Gateway, clock: FakeClock, org: str = "acme") -> ScanResult:
-    reconciler = Reconciler(PolicyStore(), StatusStore(), clock)
-    return await scan_org(gh, org, policies=PolicyStore(), reconciler=reconciler)
+    return await read_only_scan(gh, org, clock)
 
 
 def directions(box: Sandbox) -> list[str]:

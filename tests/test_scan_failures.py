@@ -8,20 +8,23 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.cli.embedded import Embedded, sandbox_settings
+from bot.cli.embedded import Embedded
 from bot.clock import FakeClock
 from bot.core.models import FindingKind, Outcome, RepoStatus
 from bot.core.policy import WriteMode
-from bot.engine.policies import PolicyStore
-from bot.engine.reconcile import Reconciler
-from bot.engine.scan import REPOS_QUERY, Page, RestReason, ScanResult, fetching_ahead, scan_org
-from bot.github.client import RetryPolicy
-from bot.github.clients import GitHubClients
+from bot.engine.scan import REPOS_QUERY, Page, RestReason, ScanResult, fetching_ahead
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
 from bot.sandbox.faults import GRAPHQL_FORBIDDEN_MESSAGE
-from bot.store.statuses import StatusStore
-from tests.fixtures import compliant_protection, install, report_policy_checks, weak_protection
+from tests.fixtures import (
+    compliant_protection,
+    install,
+    read_only_scan,
+    reconciler,
+    report_policy_checks,
+    sandbox_clients,
+    weak_protection,
+)
 from tests.manifest import APP_PERMISSIONS
 
 REPOS = 40  # service-00 … service-39: even compliant, odd weak
@@ -46,16 +49,14 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def gh(box: Sandbox, clock: FakeClock) -> AsyncIterator[Gateway]:
-    settings = sandbox_settings(box)
-    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy.for_tests()) as opened:
+    async with sandbox_clients(box, clock) as opened:
         gateway = opened.for_installation(box.state.install("acme"))
         await gateway.client.getitem("/rate_limit")  # the token, before any fault
         yield gateway
 
 
 async def scan(gh: Gateway, clock: FakeClock) -> ScanResult:
-    reconciler = Reconciler(PolicyStore(), StatusStore(), clock)
-    return await scan_org(gh, "acme", policies=PolicyStore(), reconciler=reconciler)
+    return await read_only_scan(gh, "acme", clock)
 
 
 def by_name(result: ScanResult) -> dict[str, RepoStatus]:
@@ -128,9 +129,7 @@ async def test_a_refused_node_goes_to_rest_and_the_rest_stay_on_graphql(
     assert len(result.statuses) == REPOS
     assert rest_reads(box) == {"service-03"}
     assert result.rest_reasons == {RestReason.NODE_ERROR.value: 1}
-    rest = await Reconciler(PolicyStore(), StatusStore(), clock).reconcile(
-        gh, "acme", "service-03", write=WriteMode.NEVER
-    )
+    rest = await reconciler(clock).reconcile(gh, "acme", "service-03", write=WriteMode.NEVER)
     assert by_name(result)["service-03"].findings == rest.findings
     assert by_name(result)["service-03"].outcome is Outcome.DRIFTED
 

@@ -14,7 +14,7 @@ from bot.core.models import RepoStatus
 from bot.core.policy import POLICY_PATH, WriteMode
 from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import Reconciler
-from bot.engine.scan import REPOS_QUERY, ScanResult, scan_org
+from bot.engine.scan import REPOS_QUERY, ScanResult
 from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
@@ -24,7 +24,10 @@ from bot.store.statuses import StatusStore
 from tests.fixtures import (
     compliant_protection,
     compliant_rules,
+    read_only_scan,
+    reconciler,
     report_policy_checks,
+    sandbox_clients,
     weak_protection,
 )
 from tests.manifest import APP_PERMISSIONS
@@ -143,14 +146,12 @@ async def box(clock: FakeClock) -> AsyncIterator[Sandbox]:
 
 @pytest.fixture
 async def gh(box: Sandbox, clock: FakeClock) -> AsyncIterator[Gateway]:
-    settings = sandbox_settings(box)
-    async with GitHubClients.open(settings, clock=clock, retry=RetryPolicy.for_tests()) as opened:
+    async with sandbox_clients(box, clock) as opened:
         yield opened.for_installation(box.state.install(ORG))
 
 
 async def scan(gh: Gateway, clock: FakeClock) -> ScanResult:
-    reconciler = Reconciler(PolicyStore(), StatusStore(), clock)
-    return await scan_org(gh, ORG, policies=PolicyStore(), reconciler=reconciler)
+    return await read_only_scan(gh, ORG, clock)
 
 
 def kinds(status: RepoStatus) -> list[tuple[str, str | None]]:
@@ -161,7 +162,7 @@ async def test_graphql_and_rest_judge_every_ruleset_alike(
     box: Sandbox, gh: Gateway, clock: FakeClock
 ) -> None:
     scanned = await scan(gh, clock)
-    rest = Reconciler(PolicyStore(), StatusStore(), clock)
+    rest = reconciler(clock)
     expected = [
         await rest.reconcile(gh, ORG, repo.name, write=WriteMode.NEVER)
         for repo in sorted(box.state.account(ORG).repos.values(), key=lambda r: r.name.lower())
@@ -214,9 +215,9 @@ async def test_the_event_read_and_rest_judge_every_repository_alike(
     box: Sandbox, gh: Gateway, clock: FakeClock
 ) -> None:
     names = sorted(box.state.account(ORG).repos, key=str.lower)
-    rest = Reconciler(PolicyStore(), StatusStore(), clock)
+    rest = reconciler(clock)
     expected = [await rest.reconcile(gh, ORG, n, write=WriteMode.NEVER) for n in names]
-    event = Reconciler(PolicyStore(), StatusStore(), clock)
+    event = reconciler(clock)
     box.requests.clear()
     got = [
         await event.reconcile(gh, ORG, n, write=WriteMode.NEVER, graphql_first=True) for n in names
@@ -233,7 +234,7 @@ async def test_the_event_read_and_rest_judge_every_repository_alike(
 async def test_an_event_on_a_compliant_repository_costs_one_request(
     box: Sandbox, gh: Gateway, clock: FakeClock
 ) -> None:
-    event = Reconciler(PolicyStore(), StatusStore(), clock)
+    event = reconciler(clock)
     await event.reconcile(gh, ORG, "binding", graphql_first=True)  # the org policy, read once
     box.requests.clear()
 
