@@ -26,7 +26,7 @@ from bot.engine.policies import PolicyStore
 from bot.engine.reconcile import REPO_GONE, Reconciler, with_codeql
 from bot.github.client import single_attempt
 from bot.github.errors import NotFound, Unavailable
-from bot.github.gateway import Gateway
+from bot.github.gateway import Gateway, GraphQLAnswer
 
 REST_CONCURRENCY = 8
 # Nodes judged between two yields to the event loop: webhooks are acknowledged on the
@@ -268,9 +268,7 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
             if isinstance(item, Exception):
                 raise item
             total = max(total, item.total)
-            fresh = _unseen(item, yielded)
-            yielded |= page_names(item)
-            yield fresh
+            yield _unseen(item, yielded)
         if len(yielded) < total and "ASC" not in ended:
             log.warning(
                 "%s: both ends of the name order met after %d of %d repositories; "
@@ -280,9 +278,7 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
                 total,
             )
             async for page in fetching_ahead(streams["ASC"]):
-                fresh = _unseen(page, yielded)
-                yielded |= page_names(page)
-                yield fresh
+                yield _unseen(page, yielded)
     finally:
         for reader in readers:
             reader.cancel()
@@ -290,12 +286,27 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
 
 
 def _unseen(page: Page, yielded: set[str]) -> Page:
-    """Return the page without the repositories already yielded by the other stream."""
-    return replace(
+    """Return the page without the repositories already yielded; count its own as yielded."""
+    fresh = replace(
         page,
         nodes=[n for n in page.nodes if str(n["nameWithOwner"]).lower() not in yielded],
         failed=tuple(f for f in page.failed if f[0].lower() not in yielded),
     )
+    yielded |= page_names(page)
+    return fresh
+
+
+async def _asked(gh: Gateway, query: str, ask: _Ask, **variables: Any) -> GraphQLAnswer:
+    """Send one page's query once: a failed page is asked again smaller, not the same."""
+    with single_attempt():
+        return await gh.graphql_answer(
+            query,
+            org=ask.org,
+            first=ask.first,
+            after=ask.after,
+            direction=ask.direction,
+            **variables,
+        )
 
 
 async def _page(gh: Gateway, ask: _Ask) -> tuple[Page | None, str]:
@@ -303,16 +314,9 @@ async def _page(gh: Gateway, ask: _Ask) -> tuple[Page | None, str]:
     reason = "no answer"
     for _ in range(PAGE_ATTEMPTS):
         try:
-            with single_attempt():
-                answer = await gh.graphql_answer(
-                    REPOS_QUERY,
-                    org=ask.org,
-                    first=ask.first,
-                    after=ask.after,
-                    withRefs=ask.with_refs,
-                    policy=f"HEAD:{POLICY_PATH}",
-                    direction=ask.direction,
-                )
+            answer = await _asked(
+                gh, REPOS_QUERY, ask, withRefs=ask.with_refs, policy=f"HEAD:{POLICY_PATH}"
+            )
         except Unavailable as exc:
             reason = str(exc)
             continue
@@ -363,14 +367,7 @@ async def _names(gh: Gateway, ask: _Ask) -> Mapping[str, Any] | None:
     """Return a page's repositories through the light query (names only), or None."""
     for _ in range(PAGE_ATTEMPTS):
         try:
-            with single_attempt():
-                answer = await gh.graphql_answer(
-                    NAMES_QUERY,
-                    org=ask.org,
-                    first=ask.first,
-                    after=ask.after,
-                    direction=ask.direction,
-                )
+            answer = await _asked(gh, NAMES_QUERY, ask)
         except Unavailable:
             continue
         repos = ((answer.data or {}).get("organization") or {}).get("repositories")
