@@ -35,7 +35,12 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 
 _BRANCH = "/repos/{owner}/{repo}/branches/{branch}"
 _PROTECTION = f"{_BRANCH}/protection"
-OPERATIONS: tuple[tuple[str, str], ...] = (
+# Operations that need no installation permission: the App's own JWT routes, and the
+# installation token's own listing and revocation (https://docs.github.com/en/rest/apps/installations);
+# the App's webhook and deliveries (JWT: https://docs.github.com/en/rest/apps/webhooks); the
+# manifest flow's conversion, whose one-time code is the credential
+# (https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest).
+_APP_TOKEN_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/app"),
     ("GET", "/app/installations"),
     ("GET", "/app/installations/{installation_id}"),
@@ -44,6 +49,18 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/installation"),
     ("GET", "/installation/repositories"),
     ("DELETE", "/installation/token"),
+)
+_APP_HOOK_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", "/app/hook/config"),
+    ("GET", "/app/hook/deliveries"),
+    ("GET", "/app/hook/deliveries/{delivery_id}"),
+    ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
+    ("POST", "/app-manifests/{code}/conversions"),
+)
+NO_PERMISSION = frozenset(_APP_TOKEN_ROUTES + _APP_HOOK_ROUTES)
+
+OPERATIONS: tuple[tuple[str, str], ...] = (
+    *_APP_TOKEN_ROUTES,
     ("GET", "/orgs/{org}/repos"),
     ("GET", "/repos/{owner}/{repo}"),
     ("GET", "/repos/{owner}/{repo}/branches"),
@@ -97,11 +114,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
     ("GET", "/orgs/{org}/memberships/{username}"),
     ("GET", "/rate_limit"),
-    ("GET", "/app/hook/config"),
-    ("GET", "/app/hook/deliveries"),
-    ("GET", "/app/hook/deliveries/{delivery_id}"),
-    ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
-    ("POST", "/app-manifests/{code}/conversions"),
+    *_APP_HOOK_ROUTES,
     # `bulwark evidence`: org settings, owners, admins, disclosure and code scanning.
     ("GET", "/orgs/{org}"),
     ("GET", "/orgs/{org}/members"),
@@ -111,29 +124,6 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("PATCH", "/repos/{owner}/{repo}/code-scanning/default-setup"),
     ("GET", "/repos/{owner}/{repo}/languages"),
     ("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge"),
-)
-
-# Operations that need no installation permission: the App's own JWT routes, and the
-# installation token's own listing and revocation; the App's webhook and deliveries (JWT:
-# https://docs.github.com/en/rest/apps/webhooks); the manifest flow's conversion, whose
-# one-time code is the credential (https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest).
-# https://docs.github.com/en/rest/apps/installations
-NO_PERMISSION = frozenset(
-    {
-        ("GET", "/app"),
-        ("GET", "/app/hook/config"),
-        ("GET", "/app/hook/deliveries"),
-        ("GET", "/app/hook/deliveries/{delivery_id}"),
-        ("POST", "/app/hook/deliveries/{delivery_id}/attempts"),
-        ("POST", "/app-manifests/{code}/conversions"),
-        ("GET", "/app/installations"),
-        ("GET", "/app/installations/{installation_id}"),
-        ("POST", "/app/installations/{installation_id}/access_tokens"),
-        ("GET", "/orgs/{org}/installation"),
-        ("GET", "/repos/{owner}/{repo}/installation"),
-        ("GET", "/installation/repositories"),
-        ("DELETE", "/installation/token"),
-    }
 )
 
 # Operations octokit's map lacks (no rulesets routes, some commit routes), as each
