@@ -6,6 +6,7 @@ Protection builders return a fresh PUT-shaped body each call (the sandbox's
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
+from bot.sandbox.history import COMPLIANT_PROTECTION
 from bot.sandbox.state import CiCheck, State
 from bot.store.statuses import StatusStore
 
@@ -67,18 +69,7 @@ def report_policy_checks(state: State) -> None:
 
 def compliant_protection(**overrides: Any) -> JSON:
     """Return a protection body that meets the default policy and no more."""
-    body: JSON = {
-        "required_status_checks": {
-            "strict": False,
-            "checks": [{"context": "CodeQL"}, {"context": "test"}],
-        },
-        "enforce_admins": True,
-        "required_pull_request_reviews": {"required_approving_review_count": 1},
-        "restrictions": None,
-        "allow_force_pushes": False,
-        "allow_deletions": False,
-    }
-    return body | overrides
+    return copy.deepcopy(COMPLIANT_PROTECTION) | overrides
 
 
 def strong_protection(**overrides: Any) -> JSON:
