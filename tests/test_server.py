@@ -16,7 +16,6 @@ from bot.metrics import Metrics
 from bot.service.queue import InProcessQueue, Job
 from bot.service.server import HEALTH_CHECKS, MAX_BODY, create_app
 from bot.settings import Settings
-from bot.store.deliveries import DeliveryMemory
 
 SECRET = "It's a Secret to Everybody"
 PATH = "/api/github/webhooks"
@@ -162,15 +161,6 @@ async def test_redelivery_is_enqueued_once(
     assert (first.status, second.status) == (202, 202)
     assert await second.json() == {"status": "duplicate"}
     assert len(queue.jobs) == 1
-
-
-def test_delivery_memory_forgets_after_its_ttl(clock: FakeClock) -> None:
-    seen = DeliveryMemory(clock, ttl=60)
-    seen.add("d")
-    clock.advance(59)
-    assert "d" in seen
-    clock.advance(2)
-    assert "d" not in seen
 
 
 async def test_unknown_event_is_queued(client: TestClient[Any, Any], queue: RecordingQueue) -> None:
