@@ -45,10 +45,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import ClientSession, TCPConnector, web
 
+from bot.cli.embedded import Serving, serving
 from bot.clock import SystemClock
+from bot.github.client import RetryPolicy
 from bot.logs import configure_logging
 from bot.metrics import Metrics
 from bot.service.queue import InProcessQueue, Job
@@ -547,53 +550,20 @@ def load(url: str, secret: str, installation: int, rate: float, seconds: float) 
     asyncio.run(run())
 
 
-async def during_resync(
-    repos: int,
+async def _measure(
+    bulwark: Serving,
+    reach: dict[str, Any],
+    secret: str,
+    sandbox_pid: int,
     rate: float,
     seconds: float,
-    latency: float,
-    shape: str,
-    processes: int,
     count: int,
-) -> None:
-    """Acknowledge deliveries in this process while it resyncs an org of `repos` repositories.
+) -> tuple[str, list[float], list[int], list[tuple[float, float]], LoopLag, LoopSteps, int]:
+    """Send deliveries to a running Bulwark while it resyncs; return what was measured."""
+    from bot.app import freeze_start_up_objects
 
-    `rate` 0: no deliveries; `count` resyncs, alone.
-    """
-    from bot.app import build_runtime, freeze_start_up_objects
-    from bot.service.server import forgetting_failures
-    from bot.store.deliveries import DeliveryMemory
-
-    sandbox = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--sandbox-org", str(repos), "--latency", str(latency),
-        "--shape", shape, "--sandbox-processes", str(processes),
-        stdout=asyncio.subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    assert sandbox.stdout is not None
-    reach = json.loads(await sandbox.stdout.readline())
-    quiet_logs()
-    settings = Settings(
-        app_id=reach["app_id"],
-        private_key=reach["private_key"],
-        webhook_secret=reach["webhook_secret"],
-        github_api_url=reach["github_api_url"],
-        github_graphql_url=reach["github_graphql_url"],
-        host="127.0.0.1",
-        port=0,
-        write_interval=0.0,
-    )
-    clock = SystemClock()
-    metrics = Metrics()
-    queue = InProcessQueue(8, metrics=metrics, clock=clock)
-    runtime = await build_runtime(settings, clock=clock, metrics=metrics, queue=queue)
-    seen = DeliveryMemory(clock)
-    app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}"
-    await queue.start(forgetting_failures(runtime.run, seen))
+    runtime, metrics = bulwark.runtime, bulwark.metrics
+    url = bulwark.base_url + PATH
     installation = int(reach["installation"])
     # A serve process that runs has its key loaded and a token minted: not measured. The
     # token is the one the sandbox minted before it forked, which all its copies know.
@@ -613,12 +583,12 @@ async def during_resync(
         gh = runtime.gateway(installation)
         while not stop.is_set():
             began = time.perf_counter()
-            cpu = cpu_seconds(), group_cpu_seconds(sandbox.pid)
+            cpu = cpu_seconds(), group_cpu_seconds(sandbox_pid)
             asked = requests_sent(metrics)
             await runtime.resyncs.run(gh, installation, None)
             sent_each.append(requests_sent(metrics) - asked)
             resyncs.append(time.perf_counter() - began)
-            cpus.append((cpu_seconds() - cpu[0], group_cpu_seconds(sandbox.pid) - cpu[1]))
+            cpus.append((cpu_seconds() - cpu[0], group_cpu_seconds(sandbox_pid) - cpu[1]))
             if rate == 0 and len(resyncs) >= count:
                 return
 
@@ -628,21 +598,59 @@ async def during_resync(
     try:
         if rate > 0:
             loader = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--load", url, "--secret", settings.webhook_secret,
+                sys.executable, __file__, "--load", url, "--secret", secret,
                 "--installation", str(installation), "--rate", str(rate),
                 "--seconds", str(seconds), stdout=asyncio.subprocess.PIPE,
             )  # fmt: skip
             out = (await loader.communicate())[0].decode()
             stop.set()
         await resyncing  # the resync under way finishes: its whole run is measured
-        await queue.join()
+        await bulwark.queue.join()
     finally:
         watcher.cancel()
-        await queue.close(timeout=10)
-        await runtime.close()
-        await runner.cleanup()
+    return out, resyncs, sent_each, cpus, lag, steps, rss_before
+
+
+async def during_resync(
+    repos: int,
+    rate: float,
+    seconds: float,
+    latency: float,
+    shape: str,
+    processes: int,
+    count: int,
+) -> None:
+    """Acknowledge deliveries in this process while it resyncs an org of `repos` repositories.
+
+    `rate` 0: no deliveries; `count` resyncs, alone.
+    """
+    sandbox = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--sandbox-org", str(repos), "--latency", str(latency),
+        "--shape", shape, "--sandbox-processes", str(processes),
+        stdout=asyncio.subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert sandbox.stdout is not None
+    reach = json.loads(await sandbox.stdout.readline())
+    quiet_logs()
+    settings = Settings(
+        app_id=reach["app_id"],
+        private_key=reach["private_key"],
+        webhook_secret=reach["webhook_secret"],
+        github_api_url=reach["github_api_url"],
+        github_graphql_url=reach["github_graphql_url"],
+        host="127.0.0.1",
+        port=0,
+        write_interval=0.0,
+    )
+    try:
+        async with serving(settings, clock=SystemClock(), retry=RetryPolicy()) as bulwark:
+            figures = await _measure(
+                bulwark, reach, settings.webhook_secret, sandbox.pid, rate, seconds, count
+            )
+    finally:
         os.killpg(sandbox.pid, signal.SIGTERM)  # the sandbox and the copies it forked
         await sandbox.wait()
+    out, resyncs, sent_each, cpus, lag, steps, rss_before = figures
     sent = json.loads(out)
     lat = sorted(sent["latencies"])
     p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731

@@ -66,6 +66,40 @@ def sandbox_settings(sandbox: Sandbox, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@dataclass
+class Serving:
+    """A running Bulwark: webhook endpoint, in-process queue and runtime, on loopback."""
+
+    runtime: Runtime
+    queue: InProcessQueue
+    metrics: Metrics
+    base_url: str
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, *, clock: Clock, retry: RetryPolicy, concurrency: int = 8
+) -> AsyncIterator[Serving]:
+    """Run what `bulwark serve` runs without Redis, on a free loopback port, while in the block."""
+    metrics = Metrics()
+    queue = InProcessQueue(concurrency, metrics=metrics, clock=clock)
+    runtime = await build_runtime(settings, clock=clock, metrics=metrics, queue=queue, retry=retry)
+    seen = DeliveryMemory(clock)
+    app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    await queue.start(forgetting_failures(runtime.run, seen))
+    try:
+        yield Serving(runtime, queue, metrics, f"http://127.0.0.1:{port}")
+    finally:
+        await queue.close(timeout=10)
+        await runtime.close()
+        await runner.cleanup()
+
+
 @asynccontextmanager
 async def embedded(
     sandbox: Sandbox,
@@ -78,31 +112,24 @@ async def embedded(
     association_wait: float | None = None,
 ) -> AsyncIterator[Embedded]:
     """Run Bulwark (server, queue, runtime) against `sandbox`, which must be started."""
-    clock = clock or SystemClock()
     settings = sandbox_settings(sandbox, write_interval=write_interval)
-    metrics = Metrics()
-    queue = InProcessQueue(concurrency, metrics=metrics, clock=clock)
-    runtime = await build_runtime(
-        settings, clock=clock, metrics=metrics, queue=queue, retry=retry or RetryPolicy.for_tests()
-    )
-    if report_debounce is not None:
-        runtime.report_debounce = report_debounce
-    if association_wait is not None:
-        runtime.services = replace(runtime.services, association_wait=association_wait)
-    seen = DeliveryMemory(clock)
-    app = create_app(settings, queue=queue, metrics=metrics, clock=clock, seen=seen)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
-    await queue.start(forgetting_failures(runtime.run, seen))
-    try:
+    async with serving(
+        settings,
+        clock=clock or SystemClock(),
+        retry=retry or RetryPolicy.for_tests(),
+        concurrency=concurrency,
+    ) as bulwark:
+        runtime = bulwark.runtime
+        if report_debounce is not None:
+            runtime.report_debounce = report_debounce
+        if association_wait is not None:
+            runtime.services = replace(runtime.services, association_wait=association_wait)
         yield Embedded(
-            sandbox, settings, runtime, queue, metrics, base + settings.webhook_path, base
+            sandbox,
+            settings,
+            runtime,
+            bulwark.queue,
+            bulwark.metrics,
+            bulwark.base_url + settings.webhook_path,
+            bulwark.base_url,
         )
-    finally:
-        await queue.close(timeout=10)
-        await runtime.close()
-        await runner.cleanup()
