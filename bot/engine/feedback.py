@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from enum import StrEnum
 from typing import Any
@@ -29,6 +29,22 @@ CHECK_NAME = "repo-protection"
 MEMORY_SIZE = 10_000
 
 log = logging.getLogger(__name__)
+# https://docs.github.com/en/code-security/code-scanning/enabling-code-scanning/configuring-default-setup-for-code-scanning
+FORK_CODEQL_NOTE = (
+    "This pull request comes from a fork. CodeQL's default setup does not analyse pull "
+    "requests from forks, so the required CodeQL check will not report on it: a maintainer "
+    "can push the branch to this repository, or the repository can use CodeQL's advanced setup."
+)
+
+
+def from_fork(pull: Mapping[str, Any]) -> bool:
+    """Tell whether a pull request's head lives in another repository (a fork)."""
+    head_ref = pull.get("head") or {}
+    if "repo" not in head_ref:
+        return False
+    head = head_ref["repo"]  # None: the fork has been deleted
+    base = (pull.get("base") or {}).get("repo") or {}
+    return head is None or head.get("full_name") != base.get("full_name")
 
 
 class FeedbackMemory:
@@ -108,6 +124,34 @@ async def evaluate(
         enforce_admins=policy.enforce_admins,
     )
     return replace(verdict, terms=terms)
+
+
+async def publish_feedback(
+    gh: Gateway,
+    owner: str,
+    repo: str,
+    pull: Mapping[str, Any],
+    verdict: BranchVerdict,
+    *,
+    note: str | None,
+    app_id: int,
+    app_login: Callable[[], Awaitable[str]],
+    memory: FeedbackMemory,
+    opened: bool = False,
+) -> None:
+    """Publish a pull request's check run, then its status comment (unless the base was unread)."""
+    if from_fork(pull) and "CodeQL" in verdict.terms.checks:
+        note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
+    sha, number = str(pull["head"]["sha"]), int(pull["number"])
+    body = check_run_body(verdict, sha, note, pull_number=number)
+    await publish_check(gh, owner, repo, sha, body, app_id=app_id, memory=memory)
+    if verdict.status.outcome is Outcome.ERROR:
+        log.info("returning: the base branch could not be read; the comment stays as it is")
+        return
+    login = await app_login()
+    if opened:  # a pull request just opened carries no comment of Bulwark's yet
+        memory.opened(f"{owner}/{repo}", number)
+    await publish_comment(gh, owner, repo, number, verdict, login=login, memory=memory)
 
 
 def check_run_body(

@@ -9,10 +9,9 @@ from typing import Any
 from gidgethub.routing import Router
 from gidgethub.sansio import Event
 
-from bot.core.models import Outcome
 from bot.core.policy import WriteMode
 from bot.core.render import fix_refused_note
-from bot.engine.feedback import check_run_body, evaluate, publish_check, publish_comment
+from bot.engine.feedback import evaluate, publish_feedback
 from bot.engine.permissions import permission
 from bot.handlers.context import Context, login_of, repo_of
 
@@ -20,22 +19,6 @@ router = Router()
 log = logging.getLogger(__name__)
 
 FIX_IDENTIFIER = "fix-protection"
-# https://docs.github.com/en/code-security/code-scanning/enabling-code-scanning/configuring-default-setup-for-code-scanning
-FORK_CODEQL_NOTE = (
-    "This pull request comes from a fork. CodeQL's default setup does not analyse pull "
-    "requests from forks, so the required CodeQL check will not report on it: a maintainer "
-    "can push the branch to this repository, or the repository can use CodeQL's advanced setup."
-)
-
-
-def from_fork(pull: Mapping[str, Any]) -> bool:
-    """Tell whether a pull request's head lives in another repository (a fork)."""
-    head_ref = pull.get("head") or {}
-    if "repo" not in head_ref:
-        return False
-    head = head_ref["repo"]  # None: the fork has been deleted
-    base = (pull.get("base") or {}).get("repo") or {}
-    return head is None or head.get("full_name") != base.get("full_name")
 
 
 @router.register("pull_request", action="opened")
@@ -62,23 +45,20 @@ async def feedback(
     opened: bool = False,
 ) -> None:
     """Evaluate the base branch, then publish the check run and the status comment."""
-    base = str(pull["base"]["ref"])
-    verdict = await evaluate(ctx.services.reconciler, ctx.gh, *repo, base, write=write)
-    if from_fork(pull) and "CodeQL" in verdict.terms.checks:
-        note = "\n\n".join(n for n in (note, FORK_CODEQL_NOTE) if n)
-    body = check_run_body(verdict, str(pull["head"]["sha"]), note, pull_number=int(pull["number"]))
-    app_id = ctx.services.app_id
-    memory = ctx.services.feedback
-    sha = str(pull["head"]["sha"])
-    await publish_check(ctx.gh, *repo, sha, body, app_id=app_id, memory=memory)
-    if verdict.status.outcome is Outcome.ERROR:
-        log.info("returning: the base branch could not be read; the comment stays as it is")
-        return
-    login = await ctx.services.app_login()
-    number = int(pull["number"])
-    if opened:  # a pull request just opened carries no comment of Bulwark's yet
-        memory.opened(f"{repo[0]}/{repo[1]}", number)
-    await publish_comment(ctx.gh, *repo, number, verdict, login=login, memory=memory)
+    verdict = await evaluate(
+        ctx.services.reconciler, ctx.gh, *repo, str(pull["base"]["ref"]), write=write
+    )
+    await publish_feedback(
+        ctx.gh,
+        *repo,
+        pull,
+        verdict,
+        note=note,
+        app_id=ctx.services.app_id,
+        app_login=ctx.services.app_login,
+        memory=ctx.services.feedback,
+        opened=opened,
+    )
 
 
 @router.register("check_run", action="rerequested")
