@@ -24,7 +24,7 @@ from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
-from bot.sandbox.history import COMPLIANT_PROTECTION
+from bot.sandbox.history import COMPLIANT_PROTECTION, COMPLIANT_RULES
 from bot.sandbox.state import CiCheck, State
 from bot.store.statuses import StatusStore
 
@@ -39,27 +39,7 @@ POLICY_CI = (CiCheck("CodeQL", None), CiCheck("test", None))
 
 def compliant_rules() -> list[JSON]:
     """Ruleset rules that meet the default policy, as GitHub's REST API returns them."""
-    return [
-        {
-            "type": "pull_request",
-            "parameters": {
-                "required_approving_review_count": 1,
-                "dismiss_stale_reviews_on_push": False,
-                "require_code_owner_review": False,
-                "require_last_push_approval": False,
-                "required_review_thread_resolution": False,
-            },
-        },
-        {
-            "type": "required_status_checks",
-            "parameters": {
-                "strict_required_status_checks_policy": False,
-                "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
-            },
-        },
-        {"type": "non_fast_forward"},
-        {"type": "deletion"},
-    ]
+    return copy.deepcopy(COMPLIANT_RULES)
 
 
 def report_policy_checks(state: State) -> None:

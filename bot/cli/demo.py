@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import logging
 import sys
@@ -37,7 +38,7 @@ from bot.github.client import RetryPolicy
 from bot.github.clients import GitHubClients
 from bot.sandbox import Sandbox
 from bot.sandbox.app import WRITE_METHODS
-from bot.sandbox.history import DAY, seed_history
+from bot.sandbox.history import COMPLIANT_RULES, DAY, seed_history
 from bot.sandbox.state import CODEQL_APP, JSON, CiCheck, State
 
 ORG = "acme"
@@ -88,27 +89,7 @@ MEETS_POLICY_RULESET: JSON = {
     "enforcement": "active",
     "bypass_actors": [],
     "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
-    "rules": [
-        {
-            "type": "pull_request",
-            "parameters": {
-                "required_approving_review_count": 1,
-                "dismiss_stale_reviews_on_push": False,
-                "require_code_owner_review": False,
-                "require_last_push_approval": False,
-                "required_review_thread_resolution": False,
-            },
-        },
-        {
-            "type": "required_status_checks",
-            "parameters": {
-                "strict_required_status_checks_policy": False,
-                "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
-            },
-        },
-        {"type": "non_fast_forward"},
-        {"type": "deletion"},
-    ],
+    "rules": copy.deepcopy(COMPLIANT_RULES),
 }
 
 WEAKENING_POLICY = "pull_request_reviews:\n  required_approving_review_count: 0\n"

@@ -160,6 +160,28 @@ COMPLIANT_PROTECTION: JSON = {
     "allow_force_pushes": False,
     "allow_deletions": False,
 }
+# Ruleset rules meeting the default policy, as GitHub's REST API returns them.
+COMPLIANT_RULES: list[JSON] = [
+    {
+        "type": "pull_request",
+        "parameters": {
+            "required_approving_review_count": 1,
+            "dismiss_stale_reviews_on_push": False,
+            "require_code_owner_review": False,
+            "require_last_push_approval": False,
+            "required_review_thread_resolution": False,
+        },
+    },
+    {
+        "type": "required_status_checks",
+        "parameters": {
+            "strict_required_status_checks_policy": False,
+            "required_status_checks": [{"context": "CodeQL"}, {"context": "test"}],
+        },
+    },
+    {"type": "non_fast_forward"},
+    {"type": "deletion"},
+]
 SECURITY_MD = (
     "# Security\n\nReport vulnerabilities privately through GitHub's security advisories.\n"
 )
