@@ -216,6 +216,21 @@ async def test_apply_repairs_and_a_second_scan_is_clean(
     assert [s.repo for s in again.drifted] == ["acme/loose"]  # a weakening file needs a person
 
 
+async def test_a_scan_for_the_figures_only_leaves_the_statuses_in_the_store(
+    box: Sandbox, clients: GitHubClients, clock: FakeClock
+) -> None:
+    gh = gateway(box, clients, "acme")
+    kept = await scan_org(gh, "acme", policies=PolicyStore(), reconciler=reconciler(clock))
+    store = reconciler(clock)
+    figures = await scan_org(
+        gh, "acme", policies=PolicyStore(), reconciler=store, keep_statuses=False
+    )
+    assert figures.statuses == [] and figures.drifted == []
+    assert figures.counts() == kept.counts() and sum(kept.counts().values()) == len(kept.statuses)
+    assert sorted(figures.repos) == [s.repo for s in kept.statuses]
+    assert [store.statuses.get(s.repo) for s in kept.statuses] == kept.statuses
+
+
 async def test_only_limits_the_scan(box: Sandbox, clients: GitHubClients, clock: FakeClock) -> None:
     gh = gateway(box, clients, "acme")
     result = await scan_org(

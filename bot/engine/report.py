@@ -24,7 +24,7 @@ from bot.engine.policies import PolicyStore
 from bot.github.errors import GitHubError
 from bot.github.gateway import Gateway
 from bot.store.locks import RepoLocks
-from bot.store.statuses import StatusStore
+from bot.store.statuses import Row, StatusStore, unpack
 
 REPORT_LABEL = "repo-protection"
 REPORT_LOCK = ".bulwark-report"  # the lock (and queue) key of an org's report: owner/REPORT_LOCK
@@ -112,7 +112,7 @@ class ReportKeeper:
         settings = await self._settings(gh, org)
         page = _ReportInput(
             org,
-            tuple(state.statuses.values()),
+            state.statuses.rows(),
             tuple(state.direct_pushes),
             state.delayed,
             # Whoever can read the report repository reads the report; no `private`: the safe side.
@@ -199,7 +199,7 @@ class _ReportInput:
     """What one rendering of the report reads: a snapshot, safe to hand to a thread."""
 
     org: str
-    statuses: tuple[RepoStatus, ...]
+    statuses: tuple[Row, ...]  # packed: rebuilt off the event loop
     direct_pushes: tuple[DirectPush, ...]
     delayed: bool
     public: bool
@@ -209,7 +209,7 @@ class _ReportInput:
 
 def _render(page: _ReportInput) -> tuple[list[RepoStatus], str, list[str]]:
     """Sort the statuses, render the report body, and name what stands in the way."""
-    statuses = sorted(page.statuses, key=lambda s: s.repo.lower())
+    statuses = sorted(map(unpack, page.statuses), key=lambda s: s.repo.lower())
     body = report_body(
         statuses,
         org=page.org,

@@ -85,7 +85,12 @@ class ScanResult:
     """Every repository's status after one scan, and how the scan went."""
 
     org: str
+    # Every status, unless the caller asked only for the figures: a resync of a big org
+    # leaves its statuses in the store, packed where the garbage collector skips them.
     statuses: list[RepoStatus] = field(default_factory=list)
+    keep_statuses: bool = True
+    repos: list[str] = field(default_factory=list)  # "owner/name" of every status
+    outcomes: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     delayed: bool = False
     graphql_pages: int = 0
     graphql_points: int = 0
@@ -94,16 +99,20 @@ class ScanResult:
     rest_reasons: dict[str, int] = field(default_factory=dict)
     longest_slice: float = 0.0  # seconds the judging held the event loop at most
 
+    def add(self, status: RepoStatus) -> None:
+        """Count a repository's status, and keep it if the caller wants the statuses."""
+        self.outcomes[str(status.outcome)] += 1
+        self.repos.append(status.repo)
+        if self.keep_statuses:
+            self.statuses.append(status)
+
     def counts(self) -> dict[str, int]:
         """Count repositories by outcome."""
-        counts = {o.value: 0 for o in Outcome}
-        for status in self.statuses:
-            counts[status.outcome.value] += 1
-        return counts
+        return dict(self.outcomes)
 
     @property
     def drifted(self) -> list[RepoStatus]:
-        """Repositories that still fall short of the policy."""
+        """Repositories that still fall short of the policy (none unless statuses are kept)."""
         return [s for s in self.statuses if s.outcome is Outcome.DRIFTED]
 
 
@@ -414,12 +423,15 @@ async def scan_org(
     write: WriteMode = WriteMode.NEVER,
     only: Iterable[str] | None = None,
     progress: Progress | None = None,
+    keep_statuses: bool = True,
 ) -> ScanResult:
     """Scan an org, writing as `write` says (by default it only reads).
 
-    `only` names repositories (`name` or `owner/name`) to limit the scan to.
+    `only` names repositories (`name` or `owner/name`) to limit the scan to. Without
+    `keep_statuses` the result counts outcomes and names repositories, and the statuses
+    are only in the reconciler's store.
     """
-    result = ScanResult(org)
+    result = ScanResult(org, keep_statuses=keep_statuses)
     waits = gh.client.rate_limit_waits
     wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
@@ -460,7 +472,7 @@ async def scan_org(
                         )
                         status = replace(verdict.status, private=private, findings=findings)
                         status = await _codeql_read(gh, status, node)
-                        result.statuses.append(status)
+                        result.add(status)
                         reconciler.statuses.record(status)
                         done += 1
                 result.longest_slice = max(result.longest_slice, clock.monotonic() - began)
@@ -528,7 +540,7 @@ async def _reconcile_rest(
             status = _unreadable(work, status, mode)
             reconciler.statuses.record(status)
         if status.reason != REPO_GONE:  # deleted or moved since the page listed it
-            result.statuses.append(status)
+            result.add(status)
         done += 1
         if progress is not None:
             progress(done, total)

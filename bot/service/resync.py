@@ -125,6 +125,7 @@ class Resync:
                     reconciler=self.reconciler,
                     only=only,
                     write=WriteMode.FOLLOW_POLICY,
+                    keep_statuses=False,  # the store has them; the resync needs the figures
                 )
             except OrgNotFound:
                 log.info("the installation account is not an org: resyncing through REST")
@@ -141,7 +142,7 @@ class Resync:
                 await asyncio.sleep(0)
                 if only is None:  # a full scan: what it did not see is gone
                     await self.statuses.refresh(org)  # a shared store: the whole org
-                    self.statuses.keep_only(org, (s.repo for s in result.statuses))
+                    self.statuses.keep_only(org, result.repos)
                     await asyncio.sleep(0)
                 self.statuses.set_delayed(org, result.delayed)
                 counts = ", ".join(f"{n} {k}" for k, n in result.counts().items() if n)

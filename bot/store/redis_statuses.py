@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode
-from bot.store.statuses import DIRECT_PUSH_MEMORY, StatusStore
+from bot.store.statuses import DIRECT_PUSH_MEMORY, StatusMap, StatusStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -131,10 +131,12 @@ class RedisStatusStore(StatusStore):
             statuses, pushes, delayed = await pipe.execute()
         state = self.org(org)
         state.delayed = delayed in (b"1", "1")
-        state.statuses = {
-            (k.decode() if isinstance(k, bytes) else k): decode_status(v)
-            for k, v in statuses.items()
-        }
+        state.statuses = StatusMap(
+            {
+                (k.decode() if isinstance(k, bytes) else k): decode_status(v)
+                for k, v in statuses.items()
+            }
+        )
         state.direct_pushes = deque((decode_push(p) for p in pushes), maxlen=DIRECT_PUSH_MEMORY)
 
     async def flush(self) -> None:

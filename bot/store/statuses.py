@@ -3,14 +3,116 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from cachetools import LRUCache
 
-from bot.core.models import DirectPush, Outcome, RepoStatus
+from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
+from bot.core.policy import Mode
 
 DIRECT_PUSH_MEMORY = 50
+
+# A status as the store keeps it: one flat tuple of strings, booleans, numbers and None.
+# CPython's cyclic garbage collector stops following a tuple that holds nothing it tracks
+# (and a dict that holds only such values) the first time a pass sees it, so the statuses
+# of a 10,000-repository org cost a full collection next to nothing. Kept as RepoStatus
+# objects they were most of what each full pass walked (about 100,000 references), and on
+# a busy machine a pass held the event loop 15-35 ms in the middle of a resync. A nested
+# tuple would take one pass per level to be let go: the row is flat.
+# https://docs.python.org/3/library/gc.html#gc.is_tracked
+Row = tuple[str | bool | int | None, ...]
+
+# repo, outcome, mode, fixed_at, reason, private, codeql, how many branches; then the
+# branches; then each finding's kind, message, remedy, branch, detail, actor.
+_HEAD = 8
+_FINDING = 6
+
+
+def _plain(text: str | None) -> str | None:
+    """Return a plain str (a StrEnum member is an object the collector follows), or None."""
+    return None if text is None else str(text)
+
+
+def pack(status: RepoStatus) -> Row:
+    """Return the row the store keeps for a status (see `Row`)."""
+    row: list[str | bool | int | None] = [
+        str(status.repo),
+        str(status.outcome),
+        str(status.mode),
+        _plain(status.fixed_at),
+        _plain(status.reason),
+        bool(status.private),
+        _plain(status.codeql),
+        len(status.branches),
+    ]
+    row.extend(str(b) for b in status.branches)
+    for f in status.findings:
+        row += (str(f.kind), str(f.message), str(f.remedy))
+        row += (_plain(f.branch), _plain(f.detail), _plain(f.actor))
+    return tuple(row)
+
+
+def unpack(row: Row) -> RepoStatus:
+    """Rebuild the status a row was packed from (equal to it)."""
+    text = cast(tuple[str | None, ...], row)
+    branches = _HEAD + cast(int, row[7])
+    findings = tuple(
+        Finding(
+            FindingKind(cast(str, text[i])),
+            *cast(tuple[str, str], text[i + 1 : i + 3]),
+            *text[i + 3 : i + 6],
+        )
+        for i in range(branches, len(row), _FINDING)
+    )
+    return RepoStatus(
+        cast(str, row[0]),
+        Outcome(cast(str, row[1])),
+        findings,
+        Mode(cast(str, row[2])),
+        text[3],
+        text[4],
+        cast(tuple[str, ...], row[_HEAD:branches]),
+        bool(row[5]),
+        text[6],
+    )
+
+
+class StatusMap(MutableMapping[str, RepoStatus]):
+    """An org's statuses by lowercased `owner/name`: RepoStatus in and out, rows inside."""
+
+    def __init__(self, statuses: Mapping[str, RepoStatus] | None = None) -> None:
+        self._rows: dict[str, Row] = {}
+        if statuses:
+            self.update(statuses)
+
+    def __getitem__(self, key: str) -> RepoStatus:
+        return unpack(self._rows[key])
+
+    def __setitem__(self, key: str, status: RepoStatus) -> None:
+        self._rows[key] = pack(status)
+
+    def __delitem__(self, key: str) -> None:
+        del self._rows[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __repr__(self) -> str:
+        return f"StatusMap({len(self._rows)} repositories)"
+
+    def outcome(self, key: str) -> str | None:
+        """Return a repository's outcome (an `Outcome` value) without rebuilding its status."""
+        row = self._rows.get(key)
+        return None if row is None else cast(str, row[1])
+
+    def rows(self) -> tuple[Row, ...]:
+        """Return every row: a snapshot, cheap to take on the event loop, to unpack elsewhere."""
+        return tuple(self._rows.values())
 
 
 def keep_fix(old: RepoStatus | None, new: RepoStatus) -> RepoStatus:
@@ -28,7 +130,7 @@ def keep_fix(old: RepoStatus | None, new: RepoStatus) -> RepoStatus:
 class OrgState:
     """What Bulwark last saw of an org's repositories."""
 
-    statuses: dict[str, RepoStatus] = field(default_factory=dict)
+    statuses: StatusMap = field(default_factory=StatusMap)
     direct_pushes: deque[DirectPush] = field(
         default_factory=lambda: deque(maxlen=DIRECT_PUSH_MEMORY)
     )
@@ -52,9 +154,12 @@ class StatusStore:
 
     def record(self, status: RepoStatus) -> RepoStatus:
         """Remember the latest status of a repository; return what is kept."""
-        owner = status.repo.split("/", 1)[0]
-        kept = keep_fix(self.get(status.repo), status)
-        self.org(owner).statuses[status.repo.lower()] = kept
+        statuses = self.org(status.repo.split("/", 1)[0]).statuses
+        key = status.repo.lower()
+        # Only a fixed repository's old status matters to the new one (`keep_fix`).
+        old = statuses.get(key) if statuses.outcome(key) == Outcome.FIXED.value else None
+        kept = keep_fix(old, status)
+        statuses[key] = kept
         return kept
 
     def get(self, repo: str) -> RepoStatus | None:
