@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from bot.clock import FakeClock
 from bot.core.models import Outcome
+from bot.engine import scan as scan_module
 from bot.engine.scan import ScanResult, org_pages, page_names
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
@@ -170,3 +173,30 @@ async def test_repositories_that_fall_short_alike_share_their_findings(
     assert len(drifted) == 75
     assert all(s.findings for s in drifted)
     assert len({id(s.findings) for s in drifted}) == len({s.findings for s in drifted}) == 1
+
+
+@pytest.mark.parametrize("org", ["acme", "small"])
+async def test_a_judged_page_is_let_go_before_the_next_is_read(
+    box: Sandbox, clients: GitHubClients, monkeypatch: pytest.MonkeyPatch, org: str
+) -> None:
+    # A decoded page is thousands of containers the garbage collector walks each pass:
+    # once judged, none may stay referenced from the readers while they wait for GitHub.
+    made: list[weakref.ref[scan_module.Page]] = []
+    alive_when_asking: list[int] = []
+    read = scan_module._page
+
+    async def watched(gh: Gateway, ask: Any) -> tuple[scan_module.Page | None, str]:
+        alive_when_asking.append(sum(ref() is not None for ref in made))
+        page, why = await read(gh, ask)
+        if page is not None:
+            made.append(weakref.ref(page))
+        return page, why
+
+    monkeypatch.setattr(scan_module, "_page", watched)
+    names = 0
+    async for page in org_pages(gateway(box, clients, org), org, with_refs=False):
+        names += len(page.nodes)  # judged at once, then let go
+    assert names == (REPOS if org == "acme" else 150)
+    # One page read ahead per stream may wait in the queue; none already judged.
+    assert len(alive_when_asking) >= (8 if org == "acme" else 2)
+    assert max(alive_when_asking) <= (2 if org == "acme" else 1)

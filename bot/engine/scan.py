@@ -171,6 +171,7 @@ async def fetching_ahead(pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
                 return
             ahead = asyncio.ensure_future(anext(pages))
             yield page
+            del page  # judged: not held while the next page arrives
     finally:
         ahead.cancel()  # the scan stopped early: the page asked for ahead is not wanted
         await asyncio.gather(ahead, return_exceptions=True)
@@ -203,6 +204,7 @@ async def repository_pages(
         if not page.has_next:
             return
         after = page.end_cursor
+        del page  # not held while the next page is read: see `org_pages`
 
 
 def page_names(page: Page) -> set[str]:
@@ -256,6 +258,9 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
                     met.set()  # the streams crossed, or this one read to the end
                 seen[direction] |= names
                 await pages.put(page)
+                # A decoded page is some 4,000 containers for the garbage collector to walk:
+                # none is kept a round trip longer than the scan needs it.
+                del page
         except StopAsyncIteration:
             ended.add(direction)
             met.set()
@@ -268,6 +273,7 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
     readers = [asyncio.create_task(read(d)) for d in streams]
     try:
         yield first
+        del first
         running = len(readers)
         while running:
             item = await pages.get()
@@ -278,6 +284,7 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
                 raise item
             total = max(total, item.total)
             yield _unseen(item, yielded)
+            del item  # judged: not held while the next page arrives
         if len(yielded) < total and "ASC" not in ended:
             log.warning(
                 "%s: both ends of the name order met after %d of %d repositories; "
@@ -479,6 +486,7 @@ async def scan_org(
                 await asyncio.sleep(0)  # let the webhook endpoint answer between slices
             if progress is not None:
                 progress(done, max(total, done + len(rest)))
+            del page  # judged: not held while the next page arrives
     except PagesFailed as exc:
         log.warning(
             "GraphQL cannot list %s's repositories (%s): listing them through REST", org, exc

@@ -54,23 +54,31 @@ def pack(status: RepoStatus) -> Row:
     return tuple(row)
 
 
+# Lookups, not Enum calls: a report rebuilds every status of the org.
+_OUTCOMES = {o.value: o for o in Outcome}
+_MODES = {m.value: m for m in Mode}
+_KINDS = {k.value: k for k in FindingKind}
+
+
 def unpack(row: Row) -> RepoStatus:
     """Rebuild the status a row was packed from (equal to it)."""
     text = cast(tuple[str | None, ...], row)
     branches = _HEAD + cast(int, row[7])
-    findings = tuple(
-        Finding(
-            FindingKind(cast(str, text[i])),
-            *cast(tuple[str, str], text[i + 1 : i + 3]),
-            *text[i + 3 : i + 6],
+    findings: tuple[Finding, ...] = ()
+    if branches < len(row):
+        findings = tuple(
+            Finding(
+                _KINDS[cast(str, text[i])],
+                *cast(tuple[str, str], text[i + 1 : i + 3]),
+                *text[i + 3 : i + 6],
+            )
+            for i in range(branches, len(row), _FINDING)
         )
-        for i in range(branches, len(row), _FINDING)
-    )
     return RepoStatus(
         cast(str, row[0]),
-        Outcome(cast(str, row[1])),
+        _OUTCOMES[cast(str, row[1])],
         findings,
-        Mode(cast(str, row[2])),
+        _MODES[cast(str, row[2])],
         text[3],
         text[4],
         cast(tuple[str, ...], row[_HEAD:branches]),
