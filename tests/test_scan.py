@@ -227,7 +227,7 @@ async def test_a_scan_for_the_figures_only_leaves_the_statuses_in_the_store(
     )
     assert figures.statuses == [] and figures.drifted == []
     assert figures.counts() == kept.counts() and sum(kept.counts().values()) == len(kept.statuses)
-    assert sorted(figures.repos) == [s.repo for s in kept.statuses]
+    assert figures.listed == {s.repo.lower() for s in kept.statuses}
     assert [store.statuses.get(s.repo) for s in kept.statuses] == kept.statuses
 
 

@@ -89,7 +89,9 @@ class ScanResult:
     # leaves its statuses in the store, packed where the garbage collector skips them.
     statuses: list[RepoStatus] = field(default_factory=list)
     keep_statuses: bool = True
-    repos: list[str] = field(default_factory=list)  # "owner/name" of every status
+    # Every repository the scan listed, "owner/name" in lower case: what a full scan did
+    # not list is gone.
+    listed: set[str] = field(default_factory=set)
     outcomes: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     delayed: bool = False
     graphql_pages: int = 0
@@ -102,7 +104,6 @@ class ScanResult:
     def add(self, status: RepoStatus) -> None:
         """Count a repository's status, and keep it if the caller wants the statuses."""
         self.outcomes[str(status.outcome)] += 1
-        self.repos.append(status.repo)
         if self.keep_statuses:
             self.statuses.append(status)
 
@@ -443,9 +444,9 @@ async def scan_org(
     wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
     rest: list[_RestWork] = []
-    seen: set[str] = set()
-    # Repositories that fall short the same way share one findings tuple: the statuses
-    # of a big org are the bulk of what the cyclic garbage collector walks each pass.
+    seen = result.listed
+    # Repositories that fall short the same way share one findings tuple: a scan that
+    # keeps its statuses holds one per repository.
     shared: dict[tuple[Finding, ...], tuple[Finding, ...]] = {}
     done = total = 0
 
