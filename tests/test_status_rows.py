@@ -10,7 +10,7 @@ import pytest
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode
 from bot.core.reporting import CodeQLState
-from bot.store.statuses import StatusMap, StatusStore, pack, unpack
+from bot.store.statuses import Row, StatusMap, StatusStore, pack, unpack
 
 FINDINGS = (
     Finding(FindingKind.CHECK_MISSING, "CodeQL is not required", "require it", "main", "CodeQL"),
@@ -102,3 +102,12 @@ def test_a_fixed_repository_stays_fixed_through_the_rows() -> None:
     kept = store.record(RepoStatus("acme/api", Outcome.COMPLIANT))
     assert kept == fixed and store.get("acme/api") == fixed
     assert store.record(RepoStatus("acme/api", Outcome.DRIFTED)).outcome is Outcome.DRIFTED
+
+
+def test_rows_with_alike_findings_share_one_tuple_when_asked() -> None:
+    rows = [pack(RepoStatus(f"acme/r{n}", Outcome.DRIFTED, FINDINGS[:2])) for n in range(3)]
+    shared: dict[Row, tuple[Finding, ...]] = {}
+    rebuilt = [unpack(r, shared) for r in rows]
+    assert rebuilt[0].findings is rebuilt[1].findings is rebuilt[2].findings
+    assert rebuilt[0].findings == FINDINGS[:2] and len(shared) == 1
+    assert unpack(rows[0]).findings is not unpack(rows[1]).findings  # without: each its own

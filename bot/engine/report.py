@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.clock import Clock, isoformat
 from bot.core.concerns import concerns
-from bot.core.models import DirectPush, RepoStatus
+from bot.core.models import DirectPush, Finding, RepoStatus
 from bot.core.policy import DEFAULT_POLICY, ORG_POLICY_REPO
 from bot.core.render import (
     REPORT_MARKER_PREFIX,
@@ -202,8 +202,9 @@ async def _unpacked(rows: tuple[Row, ...]) -> tuple[RepoStatus, ...]:
     against the webhook endpoint's every read and write; here each slice is short.
     """
     statuses: list[RepoStatus] = []
+    shared: dict[Row, tuple[Finding, ...]] = {}
     for start in range(0, len(rows), UNPACK_SLICE):
-        statuses.extend(map(unpack, rows[start : start + UNPACK_SLICE]))
+        statuses.extend(unpack(row, shared) for row in rows[start : start + UNPACK_SLICE])
         await asyncio.sleep(0)
     return tuple(statuses)
 

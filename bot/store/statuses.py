@@ -60,20 +60,31 @@ _MODES = {m.value: m for m in Mode}
 _KINDS = {k.value: k for k in FindingKind}
 
 
-def unpack(row: Row) -> RepoStatus:
-    """Rebuild the status a row was packed from (equal to it)."""
+def unpack(row: Row, shared: dict[Row, tuple[Finding, ...]] | None = None) -> RepoStatus:
+    """Rebuild the status a row was packed from (equal to it).
+
+    Rows whose findings are alike get one findings tuple through `shared`: a report
+    rebuilds a whole org, and each Finding is one more object for the collector.
+    """
     text = cast(tuple[str | None, ...], row)
     branches = _HEAD + cast(int, row[7])
     findings: tuple[Finding, ...] = ()
     if branches < len(row):
-        findings = tuple(
-            Finding(
-                _KINDS[cast(str, text[i])],
-                *cast(tuple[str, str], text[i + 1 : i + 3]),
-                *text[i + 3 : i + 6],
+        key = row[branches:]
+        known = None if shared is None else shared.get(key)
+        if known is not None:
+            findings = known
+        else:
+            findings = tuple(
+                Finding(
+                    _KINDS[cast(str, text[i])],
+                    *cast(tuple[str, str], text[i + 1 : i + 3]),
+                    *text[i + 3 : i + 6],
+                )
+                for i in range(branches, len(row), _FINDING)
             )
-            for i in range(branches, len(row), _FINDING)
-        )
+            if shared is not None:
+                shared[key] = findings
     return RepoStatus(
         cast(str, row[0]),
         _OUTCOMES[cast(str, row[1])],
