@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+
+import pytest
 from redis.asyncio import Redis
 
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
-from bot.store.redis_statuses import RedisStatusStore
+from bot.store import redis_statuses
+from bot.store.redis_statuses import REFRESH_SLICE, RedisStatusStore, decode_status
 from tests.redis.conftest import RedisServer
 
 
@@ -43,5 +48,45 @@ async def test_visibility_is_shared_and_unknown_counts_as_private(
 
     seen = {s.repo: s.private for s in two.org("acme").statuses.values()}
     assert seen == {"acme/web": False, "acme/payroll": True, "acme/old": True}
+    await one.close()
+    await two.close()
+
+
+async def test_a_big_org_is_loaded_a_slice_at_a_time(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    count = 3 * REFRESH_SLICE + 7
+    for n in range(count):
+        one.record(RepoStatus(f"acme/service-{n}", Outcome.COMPLIANT, branches=("main",)))
+    await one.flush()
+    decoded = 0
+
+    def counted(raw: str | bytes) -> RepoStatus:
+        nonlocal decoded
+        decoded += 1
+        return decode_status(raw)
+
+    monkeypatch.setattr(redis_statuses, "decode_status", counted)
+    seen: list[int] = []  # statuses decoded so far, at each step of other work
+
+    async def other_work() -> None:
+        while True:
+            seen.append(decoded)
+            await asyncio.sleep(0)
+
+    beside = asyncio.create_task(other_work())
+    await two.refresh("acme")
+    beside.cancel()
+    seen.append(decoded)
+
+    assert len(two.org("acme").statuses) == count
+    assert two.get("acme/service-7") == RepoStatus(
+        "acme/service-7", Outcome.COMPLIANT, branches=("main",)
+    )
+    # Other work ran between the slices: never more than one slice decoded in one step.
+    assert max(after - before for before, after in itertools.pairwise(seen)) <= REFRESH_SLICE
+    assert decoded == count
     await one.close()
     await two.close()
