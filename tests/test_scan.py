@@ -10,7 +10,7 @@ from bot.clock import FakeClock
 from bot.core.models import Outcome, RepoStatus
 from bot.core.policy import POLICY_PATH, WriteMode
 from bot.engine.policies import PolicyStore
-from bot.engine.scan import REPOS_QUERY, OrgNotFound, scan_org
+from bot.engine.scan import REPOS_QUERY, OrgNotFound, ScanResult, scan_org
 from bot.github.clients import GitHubClients
 from bot.github.gateway import Gateway
 from bot.sandbox import Sandbox
@@ -227,8 +227,18 @@ async def test_a_scan_for_the_figures_only_leaves_the_statuses_in_the_store(
     )
     assert figures.statuses == [] and figures.drifted == []
     assert figures.counts() == kept.counts() and sum(kept.counts().values()) == len(kept.statuses)
-    assert figures.listed == {s.repo.lower() for s in kept.statuses}
+    assert figures.repos == {s.repo.lower() for s in kept.statuses}
     assert [store.statuses.get(s.repo) for s in kept.statuses] == kept.statuses
+
+
+def test_a_status_counts_under_the_name_it_has_now() -> None:
+    # A repository renamed while the scan ran is recorded under its new name (REST
+    # follows GitHub's redirect): that is the name a full scan keeps.
+    result = ScanResult("acme", keep_statuses=False)
+    result.add(RepoStatus("acme/New-Name", Outcome.FIXED))
+    result.add(RepoStatus("acme/api", Outcome.COMPLIANT))
+    assert result.repos == {"acme/new-name", "acme/api"} and result.statuses == []
+    assert result.counts()["fixed"] == 1 and result.counts()["compliant"] == 1
 
 
 async def test_only_limits_the_scan(box: Sandbox, clients: GitHubClients, clock: FakeClock) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import itertools
 
@@ -10,6 +11,7 @@ import pytest
 from bot.core.models import Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode
 from bot.core.reporting import CodeQLState
+from bot.engine import report
 from bot.store.statuses import Row, StatusMap, StatusStore, pack, unpack
 
 FINDINGS = (
@@ -111,3 +113,37 @@ def test_rows_with_alike_findings_share_one_tuple_when_asked() -> None:
     assert rebuilt[0].findings is rebuilt[1].findings is rebuilt[2].findings
     assert rebuilt[0].findings == FINDINGS[:2] and len(shared) == 1
     assert unpack(rows[0]).findings is not unpack(rows[1]).findings  # without: each its own
+
+
+def test_unknown_visibility_is_kept_as_private() -> None:
+    unknown = RepoStatus("acme/api", Outcome.COMPLIANT, private=None)  # type: ignore[arg-type]
+    assert unpack(pack(unknown)).private is True
+
+
+async def test_the_report_rebuilds_its_snapshot_a_slice_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = tuple(pack(RepoStatus(f"acme/r{n}", Outcome.COMPLIANT)) for n in range(1_207))
+    rebuilt = 0
+
+    def counted(row: Row, shared: dict[Row, tuple[Finding, ...]] | None = None) -> RepoStatus:
+        nonlocal rebuilt
+        rebuilt += 1
+        return unpack(row, shared)
+
+    monkeypatch.setattr(report, "unpack", counted)
+    seen: list[int] = []
+
+    async def other_work() -> None:
+        while True:
+            seen.append(rebuilt)
+            await asyncio.sleep(0)
+
+    beside = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    statuses = await report._unpacked(rows)
+    beside.cancel()
+    seen.append(rebuilt)
+
+    assert [s.repo for s in statuses] == [f"acme/r{n}" for n in range(1_207)]
+    assert max(b - a for a, b in itertools.pairwise(seen)) <= report.UNPACK_SLICE

@@ -110,12 +110,13 @@ class ReportKeeper:
             return self._unavailable(org, repo, "the repository does not exist")
         await self.statuses.refresh(org)
         state = self.statuses.org(org)
+        rows, pushes, delayed = state.statuses.rows(), tuple(state.direct_pushes), state.delayed
         settings = await self._settings(gh, org)
         page = _ReportInput(
             org,
-            await _unpacked(state.statuses.rows()),
-            tuple(state.direct_pushes),
-            state.delayed,
+            await _unpacked(rows),
+            pushes,
+            delayed,
             # Whoever can read the report repository reads the report; no `private`: the safe side.
             found.get("private") is not True,
             settings,

@@ -89,9 +89,9 @@ class ScanResult:
     # leaves its statuses in the store, packed where the garbage collector skips them.
     statuses: list[RepoStatus] = field(default_factory=list)
     keep_statuses: bool = True
-    # Every repository the scan listed, "owner/name" in lower case: what a full scan did
-    # not list is gone.
-    listed: set[str] = field(default_factory=set)
+    # "owner/name" in lower case of every status, kept or not: what a full scan has no
+    # status for is gone (a repository renamed meanwhile has its status under its new name).
+    repos: set[str] = field(default_factory=set)
     outcomes: dict[str, int] = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     delayed: bool = False
     graphql_pages: int = 0
@@ -104,6 +104,7 @@ class ScanResult:
     def add(self, status: RepoStatus) -> None:
         """Count a repository's status, and keep it if the caller wants the statuses."""
         self.outcomes[str(status.outcome)] += 1
+        self.repos.add(status.repo.lower())
         if self.keep_statuses:
             self.statuses.append(status)
 
@@ -233,8 +234,10 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
     if first.total <= 2 * PAGE_SIZES[0]:
         # Two pages at most: the second stream would only ask for what the first reads.
         yield first
+        del first
         async for page in fetching_ahead(ascending):
             yield page
+            del page  # judged: not held while the next page arrives
         return
     yielded = page_names(first)
     total = first.total
@@ -296,6 +299,7 @@ async def org_pages(gh: Gateway, org: str, *, with_refs: bool) -> AsyncIterator[
             )
             async for page in fetching_ahead(streams["ASC"]):
                 yield _unseen(page, yielded)
+                del page
     finally:
         for reader in readers:
             reader.cancel()
@@ -444,7 +448,7 @@ async def scan_org(
     wanted = None if only is None else {n.lower().rsplit("/", 1)[-1] for n in only}
     org_policy = await policies.org(gh, org)
     rest: list[_RestWork] = []
-    seen = result.listed
+    seen: set[str] = set()
     # Repositories that fall short the same way share one findings tuple: a scan that
     # keeps its statuses holds one per repository.
     shared: dict[tuple[Finding, ...], tuple[Finding, ...]] = {}

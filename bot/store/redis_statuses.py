@@ -90,11 +90,14 @@ class RedisStatusStore(StatusStore):
         self._pending: list[Op] = []
         self._flush_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
+        # Per refresh under way: its org, and the repositories written here meanwhile.
+        self._loading: list[tuple[str, set[str]]] = []
 
     def record(self, status: RepoStatus) -> RepoStatus:
         """Remember the latest status of a repository, here and in Redis."""
         status = super().record(status)
         org = status.repo.split("/", 1)[0]
+        self._written(org, status.repo)
         body = encode_status(status)
         self._write(lambda p: p.hset(status_key(org), status.repo.lower(), body))
         return status
@@ -103,6 +106,7 @@ class RedisStatusStore(StatusStore):
         """Drop a repository, here and in Redis."""
         super().forget(repo)
         org = repo.split("/", 1)[0]
+        self._written(org, repo)
         self._write(lambda p: p.hdel(status_key(org), repo.lower()))
 
     def forget_org(self, org: str) -> None:
@@ -124,21 +128,35 @@ class RedisStatusStore(StatusStore):
         self._write(lambda p: p.set(delayed_key(org), value))
 
     async def refresh(self, org: str) -> None:
-        """Flush pending writes, then load the org's statuses, pushes and delay from Redis."""
+        """Flush pending writes, then load the org's statuses, pushes and delay from Redis.
+
+        What this process records or forgets while the load is under way stays as it
+        wrote it: the loaded hash may predate it.
+        """
         await self.flush()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(status_key(org))
-            pipe.lrange(pushes_key(org), 0, DIRECT_PUSH_MEMORY - 1)
-            pipe.get(delayed_key(org))
-            statuses, pushes, delayed = await pipe.execute()
-        # Decoded a slice at a time: 10,000 statuses take some 120 ms, too long for one
-        # step of a worker's loop, which runs other jobs meanwhile.
-        loaded = StatusMap()
-        for n, (key, raw) in enumerate(statuses.items(), 1):
-            loaded[key.decode() if isinstance(key, bytes) else key] = decode_status(raw)
-            if n % REFRESH_SLICE == 0:
-                await asyncio.sleep(0)
+        written: set[str] = set()
+        self._loading.append((org.lower(), written))
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(status_key(org))
+                pipe.lrange(pushes_key(org), 0, DIRECT_PUSH_MEMORY - 1)
+                pipe.get(delayed_key(org))
+                statuses, pushes, delayed = await pipe.execute()
+            # Decoded a slice at a time: 10,000 statuses take some 120 ms, too long for one
+            # step of a worker's loop, which runs other jobs meanwhile.
+            loaded = StatusMap()
+            for n, (key, raw) in enumerate(statuses.items(), 1):
+                loaded[key.decode() if isinstance(key, bytes) else key] = decode_status(raw)
+                if n % REFRESH_SLICE == 0:
+                    await asyncio.sleep(0)
+        finally:
+            self._loading = [entry for entry in self._loading if entry[1] is not written]
         state = self.org(org)
+        for repo in written:
+            if repo in state.statuses:
+                loaded[repo] = state.statuses[repo]
+            elif repo in loaded:
+                del loaded[repo]
         state.delayed = delayed in (b"1", "1")
         state.statuses = loaded
         state.direct_pushes = deque((decode_push(p) for p in pushes), maxlen=DIRECT_PUSH_MEMORY)
@@ -161,6 +179,12 @@ class RedisStatusStore(StatusStore):
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
         await self.flush()
+
+    def _written(self, org: str, repo: str) -> None:
+        """Note a repository written here for each refresh of its org under way."""
+        for loading, written in self._loading:
+            if loading == org.lower():
+                written.add(repo.lower())
 
     def _write(self, op: Op) -> None:
         self._pending.append(op)

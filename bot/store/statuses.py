@@ -43,7 +43,7 @@ def pack(status: RepoStatus) -> Row:
         str(status.mode),
         _plain(status.fixed_at),
         _plain(status.reason),
-        bool(status.private),
+        status.private is not False,  # unknown counts as private
         _plain(status.codeql),
         len(status.branches),
     ]
@@ -118,6 +118,9 @@ class StatusMap(MutableMapping[str, RepoStatus]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows  # no status rebuilt to answer
+
     def __len__(self) -> int:
         return len(self._rows)
 
@@ -187,7 +190,9 @@ class StatusStore:
 
     def forget(self, repo: str) -> None:
         """Drop a repository (deleted, transferred away, uninstalled)."""
-        self.org(repo.split("/", 1)[0]).statuses.pop(repo.lower(), None)
+        statuses = self.org(repo.split("/", 1)[0]).statuses
+        if repo.lower() in statuses:
+            del statuses[repo.lower()]
 
     def set_delayed(self, org: str, delayed: bool) -> None:
         """Record whether the org's last scan waited for (or stopped at) a rate limit."""

@@ -90,3 +90,44 @@ async def test_a_big_org_is_loaded_a_slice_at_a_time(
     assert decoded == count
     await one.close()
     await two.close()
+
+
+async def test_what_is_written_while_an_org_loads_is_not_lost(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    for n in range(2 * REFRESH_SLICE):
+        one.record(RepoStatus(f"acme/service-{n}", Outcome.COMPLIANT))
+    await one.flush()
+    await two.refresh("acme")
+    fixed = RepoStatus("acme/service-1", Outcome.FIXED, fixed_at="2026-12-07T10:00:00Z")
+    decoded = 0
+    one_slice = asyncio.Event()
+
+    def counted(raw: str | bytes) -> RepoStatus:
+        nonlocal decoded
+        decoded += 1
+        if decoded == REFRESH_SLICE:
+            one_slice.set()
+        return decode_status(raw)
+
+    async def meanwhile() -> None:  # another job of the same worker, between two slices
+        await one_slice.wait()
+        assert decoded < 2 * REFRESH_SLICE  # the load is still under way
+        two.record(fixed)
+        two.forget("acme/service-2")
+        two.record(RepoStatus("acme/new", Outcome.DRIFTED))
+
+    monkeypatch.setattr(redis_statuses, "decode_status", counted)
+    job = asyncio.create_task(meanwhile())
+    await two.refresh("acme")
+    await job
+
+    assert two.get("acme/service-1") == fixed
+    assert two.get("acme/service-2") is None
+    assert two.get("acme/new") == RepoStatus("acme/new", Outcome.DRIFTED)
+    assert two.get("acme/service-3") == RepoStatus("acme/service-3", Outcome.COMPLIANT)
+    assert two._loading == []
+    await one.close()
+    await two.close()
