@@ -71,6 +71,17 @@ def judge(
     node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[PolicyError]
 ) -> Verdict:
     """Judge one GraphQL repository node against the policy, with no I/O."""
+    verdict = _judge(node, org_policy, org_errors)
+    if verdict.status is None:
+        return verdict
+    # Unknown visibility (a null field) counts as private: never named where the public reads.
+    private = node.get("isPrivate") is not False
+    return replace(verdict, status=replace(verdict.status, private=private))
+
+
+def _judge(
+    node: Mapping[str, Any], org_policy: Policy, org_errors: Iterable[PolicyError]
+) -> Verdict:
     full = str(node["nameWithOwner"])
     name = str(node["name"])
     policy, errors = _policy_for(node, org_policy, full)

@@ -150,15 +150,14 @@ class Reconciler:
             self._stuck.pop(full.lower(), None)
         async with self.locks.lock(full):
             try:
-                found = None
+                status = None
                 if graphql_first:
-                    found, seen = await self._from_graphql(gh, owner, name, write, actor)
+                    status, seen = await self._from_graphql(gh, owner, name, write, actor)
                     reported = reported or seen
-                if found is None:
-                    found = await self._reconcile(
+                if status is None:
+                    status = await self._reconcile(
                         gh, owner, name, write, actor, repo_json, reported
                     )
-                status = found
             except RateLimited:
                 raise  # nothing is wrong with the repository: the whole scan is delayed
             except GitHubError as exc:
@@ -271,10 +270,9 @@ class Reconciler:
     async def _judged(
         self, gh: Gateway, node: Mapping[str, Any], status: RepoStatus, write: WriteMode
     ) -> RepoStatus:
-        """Finish a status judged from GraphQL as the REST path would: mode, privacy, CodeQL."""
-        private = node.get("isPrivate") is not False
+        """Finish a status judged from GraphQL as the REST path would: mode, CodeQL."""
         mode = None if status.mode is None else write.shown_mode(status.mode)
-        status = replace(status, mode=mode, private=private)
+        status = replace(status, mode=mode)
         judged = (Outcome.COMPLIANT, Outcome.DRIFTED)
         if status.outcome not in judged or status.codeql is not None:
             return status

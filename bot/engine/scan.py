@@ -478,11 +478,10 @@ async def scan_org(
                         reported = reported_from(node) if has_reported_fields(node) else None
                         rest.append(_RestWork(str(node["nameWithOwner"]), why, None, reported))
                     elif verdict.status is not None:
-                        private = bool(node.get("isPrivate", True))
                         findings = shared.setdefault(
                             verdict.status.findings, verdict.status.findings
                         )
-                        status = replace(verdict.status, private=private, findings=findings)
+                        status = replace(verdict.status, findings=findings)
                         status = await _codeql_read(gh, status, node)
                         result.add(status)
                         reconciler.statuses.record(status)

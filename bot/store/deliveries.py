@@ -16,10 +16,11 @@ class DeliveryMemory:
     redelivery a day later is processed again, which is safe because handlers are
     idempotent.
 
-    Kept as plain strings and numbers (a dict of ids, a queue of (deadline, add, id)),
-    which CPython's cyclic garbage collector does not walk: a busy endpoint remembers
-    tens of thousands of ids, and every object the collector walks lengthens the pause
-    it imposes on the event loop.
+    Kept as plain strings and numbers (a dict of ids, a queue of (deadline, add, id)):
+    CPython's cyclic garbage collector lets go of the dict and of each entry once a
+    pass has seen them, and walks only the queue's one reference per entry. A busy
+    endpoint remembers tens of thousands of ids, and every object the collector walks
+    lengthens the pause it imposes on the event loop.
     """
 
     def __init__(self, clock: Clock, *, ttl: float = 24 * 3600, maxsize: int = 100_000) -> None:

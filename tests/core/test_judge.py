@@ -32,6 +32,29 @@ def test_judge_sends_rulesets_and_private_repos_without_rules_to_rest() -> None:
     assert judge(dict(base, refs=many), policy, ()).needs_rest
 
 
+def test_only_a_repository_github_calls_public_is_judged_public() -> None:
+    node: dict[str, Any] = {
+        "name": "r",
+        "nameWithOwner": "o/r",
+        "isEmpty": False,
+        "defaultBranchRef": {"name": "main"},
+        "rulesets": {"totalCount": 0},
+        "branchProtectionRules": {"nodes": []},
+    }
+    policy = org_policy(None)
+
+    def private(**fields: Any) -> bool | None:
+        status = judge(dict(node, **fields), policy, ()).status
+        return None if status is None else status.private
+
+    assert private(isPrivate=False) is False
+    assert private(isPrivate=None) is True  # a field GitHub nulled: never named publicly
+    assert private() is True
+    assert private(isPrivate=False, isArchived=True) is False  # excluded ones too
+    assert private(isArchived=True) is True
+    assert private(isPrivate=False, isEmpty=True) is False
+
+
 MAIN_GAP = Finding(FindingKind.UNPROTECTED, "main", branch="main")
 DEV_GAP = Finding(FindingKind.UNPROTECTED, "dev", branch="dev")
 REPO_FACT = Finding(FindingKind.POLICY_INVALID, "file")
