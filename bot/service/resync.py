@@ -141,8 +141,7 @@ class Resync:
                 # the webhook endpoint answers in between.
                 await asyncio.sleep(0)
                 if only is None:  # a full scan: what it did not see is gone
-                    await self.statuses.refresh(org)  # a shared store: the whole org
-                    self.statuses.keep_only(org, result.repos)
+                    await self.statuses.keep_only(org, result.repos)
                     await asyncio.sleep(0)
                 self.statuses.set_delayed(org, result.delayed)
                 counts = ", ".join(f"{n} {k}" for k, n in result.counts().items() if n)

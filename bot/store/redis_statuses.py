@@ -15,8 +15,8 @@ import dataclasses
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from bot.core.models import DirectPush, Finding, FindingKind, Outcome, RepoStatus
 from bot.core.policy import Mode
@@ -160,6 +160,20 @@ class RedisStatusStore(StatusStore):
         state.delayed = delayed in (b"1", "1")
         state.statuses = loaded
         state.direct_pushes = deque((decode_push(p) for p in pushes), maxlen=DIRECT_PUSH_MEMORY)
+
+    async def keep_only(self, org: str, repos: Iterable[str]) -> None:
+        """Forget, here and in Redis, the org's repositories a full scan no longer saw.
+
+        Asks Redis for the names only: every worker's statuses are there, and none needs
+        decoding to be forgotten.
+        """
+        await self.flush()
+        keep = {r.lower() for r in repos}
+        # redis-py types its commands for both clients: this one's answer is awaited.
+        stored = await cast(Awaitable[list[Any]], self._redis.hkeys(status_key(org)))
+        names = {k.decode() if isinstance(k, bytes) else str(k) for k in stored}
+        for repo in sorted((names | set(self.org(org).statuses)) - keep):
+            self.forget(repo)
 
     async def flush(self) -> None:
         """Send pending writes to Redis in order; a failure drops them (the resync repairs)."""

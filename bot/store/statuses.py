@@ -198,7 +198,7 @@ class StatusStore:
         """Record whether the org's last scan waited for (or stopped at) a rate limit."""
         self.org(org).delayed = delayed
 
-    def keep_only(self, org: str, repos: Iterable[str]) -> None:
+    async def keep_only(self, org: str, repos: Iterable[str]) -> None:
         """Forget the org's repositories a full scan no longer saw (deleted, moved away)."""
         seen = {r.lower() for r in repos}
         for repo in [r for r in self.org(org).statuses if r not in seen]:

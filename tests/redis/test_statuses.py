@@ -131,3 +131,29 @@ async def test_what_is_written_while_an_org_loads_is_not_lost(
     assert two._loading == []
     await one.close()
     await two.close()
+
+
+async def test_a_full_scan_forgets_every_worker_s_unseen_repositories_by_name(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
+    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    for name in ("api", "web", "old"):
+        one.record(RepoStatus(f"acme/{name}", Outcome.COMPLIANT))
+    await one.flush()
+    two.record(RepoStatus("acme/gone", Outcome.DRIFTED))  # this worker's own, not flushed yet
+
+    async def no_values(*_: object) -> None:
+        raise AssertionError("keep_only needs the names, not the statuses")
+
+    monkeypatch.setattr(b, "hgetall", no_values)
+    await two.keep_only("acme", ["acme/API", "acme/web"])
+    monkeypatch.undo()
+    await two.flush()  # writes go through in the background; a report's refresh flushes too
+
+    assert sorted(await a.hkeys("bulwark:status:acme")) == [b"acme/api", b"acme/web"]
+    assert two.get("acme/gone") is None
+    await one.refresh("acme")
+    assert set(one.org("acme").statuses) == {"acme/api", "acme/web"}
+    await one.close()
+    await two.close()
