@@ -191,6 +191,25 @@ async def sample_rss(pid: int, samples: list[tuple[float, int]], every: float = 
         samples.append((time.perf_counter() - started, rss_kib(pid)))
 
 
+def signature(body: bytes, secret: str) -> str:
+    """Return GitHub's X-Hub-Signature-256 value for a delivery body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def deliver(session: ClientSession, url: str, body: bytes, signed: str) -> tuple[float, bool]:
+    """Post one signed pull_request delivery; return its seconds and whether it was accepted."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": signed,
+    }
+    t0 = time.perf_counter()
+    async with session.post(url, data=body, headers=headers) as resp:
+        await resp.read()
+        return time.perf_counter() - t0, resp.status == 202
+
+
 async def blast(
     name: str,
     url: str,
@@ -215,18 +234,9 @@ async def blast(
         while more():
             body, signature = bodies[sent % len(bodies)]
             sent += 1
-            headers = {
-                "Content-Type": "application/json",
-                "X-GitHub-Event": "pull_request",
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": signature,
-            }
-            t0 = time.perf_counter()
-            async with session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                if resp.status != 202:
-                    errors += 1
-            latencies.append(time.perf_counter() - t0)
+            seconds, accepted = await deliver(session, url, body, signature)
+            errors += not accepted
+            latencies.append(seconds)
 
     async with ClientSession(connector=TCPConnector(limit=concurrency)) as session:
         await asyncio.gather(*(one(session) for _ in range(concurrency)))
@@ -236,9 +246,7 @@ async def blast(
 async def bench(count: int, concurrency: int, duration: float | None) -> None:
     rng = random.Random(1)
     raw = [pull_request_payload(n, rng) for n in range(64)]
-    bodies = [
-        (b, "sha256=" + hmac.new(SECRET.encode(), b, hashlib.sha256).hexdigest()) for b in raw
-    ]
+    bodies = [(b, signature(b, SECRET)) for b in raw]
     sizes = [len(b) for b in raw]
     print(
         f"payloads {min(sizes) // 1000}-{max(sizes) // 1000} KB "
@@ -510,28 +518,20 @@ def load(url: str, secret: str, installation: int, rate: float, seconds: float) 
             payload["action"] = "labeled"  # acknowledged and queued like any delivery
             payload["installation"] = {"id": installation}
             raw = json.dumps(payload).encode()
-            sig = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-            bodies.append((raw, sig))
+            bodies.append((raw, signature(raw, secret)))
         latencies: list[float] = []
         errors = 0
 
         async def one(session: ClientSession, n: int) -> None:
             nonlocal errors
             body, signature = bodies[n % len(bodies)]
-            headers = {
-                "Content-Type": "application/json",
-                "X-GitHub-Event": "pull_request",
-                "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": signature,
-            }
             t0 = time.perf_counter()
             try:
-                async with session.post(url, data=body, headers=headers) as resp:
-                    await resp.read()
-                    errors += resp.status != 202
+                seconds, accepted = await deliver(session, url, body, signature)
             except OSError:
-                errors += 1
-            latencies.append(time.perf_counter() - t0)
+                seconds, accepted = time.perf_counter() - t0, False
+            errors += not accepted
+            latencies.append(seconds)
 
         async with ClientSession(connector=TCPConnector(limit=0)) as session:
             started = time.perf_counter()
