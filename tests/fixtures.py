@@ -6,11 +6,13 @@ Protection builders return a fresh PUT-shaped body each call (the sandbox's
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -130,3 +132,29 @@ def reconciler(clock: FakeClock) -> Reconciler:
 async def read_only_scan(gh: Gateway, org: str, clock: FakeClock) -> ScanResult:
     """Scan an org as `bulwark scan` does by default: read only, fresh stores."""
     return await scan_org(gh, org, policies=PolicyStore(), reconciler=reconciler(clock))
+
+
+T = TypeVar("T")
+
+
+async def most_in_one_step(done: Callable[[], int], work: Awaitable[T]) -> tuple[T, int]:
+    """Run `work` beside other work that notes `done()` at each of its loop steps.
+
+    Return what `work` returned and the most `done()` grew between two of those steps:
+    how much of its work `work` did at most without letting the event loop run others.
+    """
+    seen: list[int] = []
+
+    async def other_work() -> None:
+        while True:
+            seen.append(done())
+            await asyncio.sleep(0)
+
+    beside = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    try:
+        result = await work
+    finally:
+        beside.cancel()
+    seen.append(done())
+    return result, max(after - before for before, after in itertools.pairwise(seen))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import itertools
 
@@ -13,6 +12,7 @@ from bot.core.policy import Mode
 from bot.core.reporting import CodeQLState
 from bot.engine import report
 from bot.store.statuses import Row, StatusMap, StatusStore, pack, unpack
+from tests.fixtures import most_in_one_step
 
 FINDINGS = (
     Finding(FindingKind.CHECK_MISSING, "CodeQL is not required", "require it", "main", "CodeQL"),
@@ -132,18 +132,7 @@ async def test_the_report_rebuilds_its_snapshot_a_slice_at_a_time(
         return unpack(row, shared)
 
     monkeypatch.setattr(report, "unpack", counted)
-    seen: list[int] = []
-
-    async def other_work() -> None:
-        while True:
-            seen.append(rebuilt)
-            await asyncio.sleep(0)
-
-    beside = asyncio.create_task(other_work())
-    await asyncio.sleep(0)
-    statuses = await report._unpacked(rows)
-    beside.cancel()
-    seen.append(rebuilt)
+    statuses, most = await most_in_one_step(lambda: rebuilt, report._unpacked(rows))
 
     assert [s.repo for s in statuses] == [f"acme/r{n}" for n in range(1_207)]
-    assert max(b - a for a, b in itertools.pairwise(seen)) <= report.UNPACK_SLICE
+    assert most <= report.UNPACK_SLICE
