@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 from redis.asyncio import Redis
@@ -14,9 +16,28 @@ from tests.fixtures import most_in_one_step
 from tests.redis.conftest import RedisServer
 
 
-async def test_statuses_fixes_and_delays_are_shared(redis_server: RedisServer) -> None:
-    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
-    one, two = RedisStatusStore(a), RedisStatusStore(b)
+@dataclass
+class Workers:
+    """Two workers' status stores on one redis-server, and a client to look inside it."""
+
+    one: RedisStatusStore
+    two: RedisStatusStore
+    redis: Redis
+
+
+@pytest.fixture
+async def workers(redis_server: RedisServer) -> AsyncIterator[Workers]:
+    clients = [Redis.from_url(redis_server.url) for _ in range(3)]
+    one, two = RedisStatusStore(clients[0]), RedisStatusStore(clients[1])
+    yield Workers(one, two, clients[2])
+    for store in (one, two):
+        await store.close()
+    for client in clients:
+        await client.aclose()
+
+
+async def test_statuses_fixes_and_delays_are_shared(workers: Workers) -> None:
+    one, two = workers.one, workers.two
     finding = Finding(FindingKind.UNPROTECTED, "main has no branch protection.")
     one.record(RepoStatus("acme/api", Outcome.FIXED, (finding,), fixed_at="2026-11-29T20:00:00Z"))
     one.record(RepoStatus("acme/api", Outcome.COMPLIANT))  # still "fixed at T"
@@ -29,34 +50,28 @@ async def test_statuses_fixes_and_delays_are_shared(redis_server: RedisServer) -
     assert shared is not None and shared.outcome is Outcome.FIXED
     assert shared.fixed_at == "2026-11-29T20:00:00Z"
     assert two.org("acme").delayed is True
-    await one.close()
-    await two.close()
 
 
 async def test_visibility_is_shared_and_unknown_counts_as_private(
-    redis_server: RedisServer,
+    workers: Workers,
 ) -> None:
-    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
-    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    one, two = workers.one, workers.two
     one.record(RepoStatus("acme/web", Outcome.COMPLIANT, private=False))
     one.record(RepoStatus("acme/payroll", Outcome.COMPLIANT, private=True))
     await one.flush()
     older = '{"repo": "acme/old", "outcome": "compliant"}'  # written before visibility was kept
-    await a.hset("bulwark:status:acme", "acme/old", older)
+    await workers.redis.hset("bulwark:status:acme", "acme/old", older)
 
     await two.refresh("acme")
 
     seen = {s.repo: s.private for s in two.org("acme").statuses.values()}
     assert seen == {"acme/web": False, "acme/payroll": True, "acme/old": True}
-    await one.close()
-    await two.close()
 
 
 async def test_a_big_org_is_loaded_a_slice_at_a_time(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    workers: Workers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
-    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    one, two = workers.one, workers.two
     count = 3 * REFRESH_SLICE + 7
     for n in range(count):
         one.record(RepoStatus(f"acme/service-{n}", Outcome.COMPLIANT, branches=("main",)))
@@ -78,15 +93,12 @@ async def test_a_big_org_is_loaded_a_slice_at_a_time(
     # Other work ran between the slices: never more than one slice decoded in one step.
     assert most <= REFRESH_SLICE
     assert decoded == count
-    await one.close()
-    await two.close()
 
 
 async def test_what_is_written_while_an_org_loads_is_not_lost(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    workers: Workers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
-    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    one, two = workers.one, workers.two
     for n in range(2 * REFRESH_SLICE):
         one.record(RepoStatus(f"acme/service-{n}", Outcome.COMPLIANT))
     await one.flush()
@@ -119,15 +131,12 @@ async def test_what_is_written_while_an_org_loads_is_not_lost(
     assert two.get("acme/new") == RepoStatus("acme/new", Outcome.DRIFTED)
     assert two.get("acme/service-3") == RepoStatus("acme/service-3", Outcome.COMPLIANT)
     assert two._loading == []
-    await one.close()
-    await two.close()
 
 
 async def test_a_full_scan_forgets_every_worker_s_unseen_repositories_by_name(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    workers: Workers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = Redis.from_url(redis_server.url), Redis.from_url(redis_server.url)
-    one, two = RedisStatusStore(a), RedisStatusStore(b)
+    one, two = workers.one, workers.two
     for name in ("api", "web", "old"):
         one.record(RepoStatus(f"acme/{name}", Outcome.COMPLIANT))
     await one.flush()
@@ -136,14 +145,12 @@ async def test_a_full_scan_forgets_every_worker_s_unseen_repositories_by_name(
     async def no_values(*_: object) -> None:
         raise AssertionError("keep_only needs the names, not the statuses")
 
-    monkeypatch.setattr(b, "hgetall", no_values)
+    monkeypatch.setattr(Redis, "hgetall", no_values)
     await two.keep_only("acme", ["acme/API", "acme/web"])
     monkeypatch.undo()
     await two.flush()  # writes go through in the background; a report's refresh flushes too
 
-    assert sorted(await a.hkeys("bulwark:status:acme")) == [b"acme/api", b"acme/web"]
+    assert sorted(await workers.redis.hkeys("bulwark:status:acme")) == [b"acme/api", b"acme/web"]
     assert two.get("acme/gone") is None
     await one.refresh("acme")
     assert set(one.org("acme").statuses) == {"acme/api", "acme/web"}
-    await one.close()
-    await two.close()
